@@ -1,0 +1,104 @@
+"""The project context a selection is asked for, and how missing fields are inferred.
+
+``Context`` is the scenario schema (every field optional). ``resolve`` turns it into a
+``Resolved`` context using only facts from the catalog (``ResolverData``: its path files,
+workflow aliases and the level-to-track convention), so two contexts that must get the same
+selection get the same key. The resolver data is small JSON: the API loads it from Redis and
+resolves keys without reading catalog files or computing selections.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+_WS = re.compile(r"\s+")
+_SEP = re.compile(r"[\s_]+")
+
+
+def norm_id(value: str) -> str:
+    """Canonical form of a track, workflow or field id: lower case, hyphens for spaces."""
+    return _SEP.sub("-", value.strip().lower())
+
+
+class Context(BaseModel):
+    """What a client knows about a project at the moment it needs agents."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    track: str | None = Field(default=None, max_length=100)
+    field_type: str | None = Field(default=None, max_length=100)
+    phase: int | None = Field(default=None, ge=0, le=20)
+    complexity_level: int | None = Field(default=None, ge=0, le=4)
+    has_ui: bool | None = None
+    user_role: str | None = Field(default=None, max_length=100)
+    workflow_history: list[str] = Field(default_factory=list, max_length=200)
+    next_workflow: str | None = Field(default=None, max_length=200)
+    request: str | None = Field(default=None, max_length=4000)
+
+    @field_validator("workflow_history")
+    @classmethod
+    def _history_items(cls, value: list[str]) -> list[str]:
+        for item in value:
+            if len(item) > 200:
+                raise ValueError("workflow_history items must be at most 200 characters")
+        return [v.strip() for v in value if v and v.strip()]
+
+    @field_validator("track", "field_type", "next_workflow", "user_role", "request")
+    @classmethod
+    def _empty_is_none(cls, value: str | None) -> str | None:
+        return value or None
+
+
+class PhaseFacts(BaseModel):
+    phase: int
+    required: list[str] = Field(default_factory=list)  # workflow ids
+    ui: list[str] = Field(default_factory=list)  # conditional on a UI
+    all: list[str] = Field(default_factory=list)  # every workflow, in path order
+
+
+class TrackFacts(BaseModel):
+    """The parts of one path file that inference needs."""
+
+    file: str
+    track: str | None
+    field_type: str | None
+    aliases: list[str]  # normalised names that designate this track
+    phases: list[PhaseFacts]
+    owners: dict[str, list[str]]  # workflow id -> agent ids
+
+
+class ResolverData(BaseModel):
+    tracks: list[TrackFacts]
+    aliases: dict[str, str]  # any known workflow name -> canonical workflow id
+    menu_owners: dict[str, list[str]]  # canonical workflow id -> agents with it on their menu
+    level_tracks: dict[int, str]
+
+
+class Resolved(BaseModel):
+    """The selection-relevant part of a context after inference; ``key`` identifies it."""
+
+    files: list[str] = Field(default_factory=list)  # candidate path files
+    track: str | None = None
+    field_type: str | None = None
+    phase: int | None = None
+    next_workflow: str | None = None
+    has_ui: bool | None = None
+    request: str | None = None
+    user_role: str | None = None
+    notes: list[str] = Field(default_factory=list)
+    unknown: list[str] = Field(default_factory=list)  # problems a strict caller reports as 404
+
+    def key(self) -> str:
+        """Stable hash of what determines the selection (notes excluded)."""
+        parts = self.model_dump(exclude={"notes", "unknown"})
+        return hashlib.blake2b(orjson.dumps(parts, option=orjson.OPT_SORT_KEYS), digest_size=12).hexdigest()
+
+
+def normalize_request(text: str | None) -> str | None:
+    if not text:
+        return None
+    return _WS.sub(" ", text.strip().lower()) or None

@@ -1,0 +1,233 @@
+"""Inference of missing context fields from the catalog's own path files and menus.
+
+``build_resolver_data`` extracts the facts once per catalog version; ``resolve`` is pure and
+cheap (tens of microseconds) so both workers and the API can compute a context's key.
+Documented fallbacks, never exceptions: an unknown track, workflow or phase is recorded in
+``Resolved.unknown`` and ``Resolved.notes`` and the rest of the context is still used.
+"""
+
+from __future__ import annotations
+
+import re
+
+from agentload.catalog import Catalog
+from agentload.catalog.workflows import short_name
+from agentload.context import (
+    Context,
+    PhaseFacts,
+    Resolved,
+    ResolverData,
+    TrackFacts,
+    norm_id,
+    normalize_request,
+)
+
+UI_CONDITION = re.compile(r"(^|[^a-z])(ui|ux|interface|frontend)([^a-z]|$)")
+UI_WORDS = re.compile(
+    r"\b(ui|ux|screens?|pages?|front-?end|wireframes?|mockups?|layouts?|buttons?|forms?|"
+    r"dashboard|mobile app|web app|user interface|visual|look and feel|onboarding flow)\b",
+    re.I,
+)
+
+
+def _is_ui(condition: str | None) -> bool:
+    return bool(condition) and bool(UI_CONDITION.search(norm_id(condition or "").replace("-", " ")))
+
+
+def _track_aliases(track: str | None, field: str | None, stem: str, method: str) -> list[str]:
+    out = {norm_id(stem)}
+    if track:
+        out.add(norm_id(track))
+    if method:
+        out.add(norm_id(method))
+    if field:
+        out.add(norm_id(stem).replace(norm_id(field), "").strip("-"))
+    return sorted(a for a in out if a)
+
+
+def build_resolver_data(catalog: Catalog, level_tracks: dict[int, str]) -> ResolverData:
+    """Collect tracks, phases, owners and workflow aliases from the catalog's files."""
+    aliases: dict[str, str] = {}
+    file_to_id: dict[str, str] = {}
+    tracks: list[TrackFacts] = []
+    for pf in catalog.paths:
+        phases: list[PhaseFacts] = []
+        owners: dict[str, list[str]] = {}
+        for ph in pf.phases:
+            facts = PhaseFacts(phase=ph.phase)
+            for w in ph.workflows:
+                wid = norm_id(w.id)
+                facts.all.append(wid)
+                if _is_ui(w.condition):
+                    facts.ui.append(wid)
+                elif w.kind == "required" or (w.kind == "conditional" and ph.kind != "optional"):
+                    facts.required.append(wid)
+                if w.agent and w.agent not in owners.setdefault(wid, []):
+                    owners[wid].append(w.agent)
+                aliases[wid] = wid
+                if w.command:
+                    aliases.setdefault(norm_id(w.command.strip("/").replace(":", "/").split("/")[-1]), wid)
+                if w.workflow_file:
+                    file_to_id.setdefault(w.workflow_file, wid)
+            phases.append(facts)
+        tracks.append(
+            TrackFacts(
+                file=pf.file,
+                track=norm_id(pf.track) if pf.track else None,
+                field_type=norm_id(pf.field_type) if pf.field_type else None,
+                aliases=_track_aliases(pf.track, pf.field_type, pf.stem, pf.method_name),
+                phases=phases,
+                owners=owners,
+            )
+        )
+    menu_owners: dict[str, list[str]] = {}
+    for agent in catalog.agents.values():
+        for item in agent.menu:
+            name = norm_id(item.name) if item.name else ""
+            canon = file_to_id.get(item.workflow_file or "") or aliases.get(name) or name
+            if not canon:
+                continue
+            if item.workflow_file:
+                file_to_id.setdefault(item.workflow_file, canon)
+            aliases.setdefault(name, canon)
+            aliases.setdefault(canon, canon)
+            if agent.id not in menu_owners.setdefault(canon, []):
+                menu_owners[canon].append(agent.id)
+    for file, wid in file_to_id.items():
+        info = catalog.workflows.get(file)
+        if info is not None and info.name:
+            aliases.setdefault(norm_id(info.name), wid)
+        aliases.setdefault(norm_id(short_name(file)), wid)
+    return ResolverData(tracks=tracks, aliases=aliases, menu_owners=menu_owners,
+                        level_tracks=dict(level_tracks))
+
+
+def match_tracks(name: str, tracks: list[TrackFacts]) -> list[TrackFacts]:
+    """Path files designated by a track name: exact alias first, else the most specific
+    files whose alias contains every word of the name (``enterprise`` -> enterprise-*)."""
+    n = norm_id(name)
+    exact = [t for t in tracks if n in t.aliases]
+    if exact:
+        return exact
+    words = set(n.split("-"))
+    best: list[TrackFacts] = []
+    best_extra = 10**6
+    for t in tracks:
+        extras = [len(set(a.split("-")) - words) for a in t.aliases if words <= set(a.split("-"))]
+        if not extras:
+            continue
+        extra = min(extras)
+        if extra < best_extra:
+            best, best_extra = [t], extra
+        elif extra == best_extra:
+            best.append(t)
+    return best
+
+
+def _phase(t: TrackFacts, number: int) -> PhaseFacts | None:
+    return next((p for p in t.phases if p.phase == number), None)
+
+
+def _next_after(t: TrackFacts, done: set[str], has_ui: bool | None) -> tuple[int, str | None]:
+    """Walk the path: the first required (or UI, when there is a UI) workflow after the
+    furthest one done. (last phase, None) when the path is complete."""
+    order = [(p, w) for p in t.phases for w in p.all]
+    last = max((i for i, (_, w) in enumerate(order) if w in done), default=-1)
+    for p, w in order[last + 1:]:
+        if w not in done and (w in p.required or (has_ui and w in p.ui)):
+            return p.phase, w
+    return (t.phases[-1].phase if t.phases else 0), None
+
+
+def _candidates(ctx: Context, data: ResolverData, out: Resolved) -> list[TrackFacts]:
+    cands = list(data.tracks)
+    name = ctx.track
+    if name is None and ctx.complexity_level is not None:
+        name = data.level_tracks.get(ctx.complexity_level)
+        if name:
+            out.notes.append(f"track {name!r} inferred from complexity level {ctx.complexity_level}")
+    if name:
+        matched = match_tracks(name, data.tracks)
+        if not matched:
+            out.track = norm_id(name)
+            out.notes.append(f"track {name!r} has no path file in this catalog")
+            return []
+        cands = matched
+    if ctx.field_type:
+        narrowed = [t for t in cands if t.field_type == norm_id(ctx.field_type)]
+        if narrowed:
+            cands = narrowed
+        else:
+            out.notes.append(f"field type {ctx.field_type!r} not found; ignored")
+    done = {data.aliases.get(norm_id(h), norm_id(h)) for h in ctx.workflow_history}
+    if not ctx.field_type and done and len(cands) > 1:
+        narrowed = [t for t in cands if done & set(t.owners) and _covers(t, done, data)]
+        if narrowed and len(narrowed) < len(cands):
+            cands = narrowed
+            out.notes.append("path narrowed by workflow history")
+    return cands
+
+
+def _covers(t: TrackFacts, done: set[str], data: ResolverData) -> bool:
+    path_ids = {w for tf in data.tracks for w in tf.owners}
+    return all(w in t.owners for w in done if w in path_ids)
+
+
+def resolve(ctx: Context, data: ResolverData) -> Resolved:
+    """Infer what the context leaves out; the result's ``key()`` names its selection."""
+    out = Resolved(request=normalize_request(ctx.request))
+    out.user_role = norm_id(ctx.user_role) if ctx.user_role and out.request else None
+    has_ui = ctx.has_ui
+    if has_ui is None and ctx.request and UI_WORDS.search(ctx.request):
+        has_ui = True
+        out.notes.append("has_ui inferred from the request")
+    cands = _candidates(ctx, data, out)
+    phase = ctx.phase
+    if ctx.next_workflow:
+        wid = data.aliases.get(norm_id(ctx.next_workflow), norm_id(ctx.next_workflow))
+        in_path = [t for t in cands if wid in t.owners]
+        if in_path:
+            cands = in_path
+            wf_phase = min(p.phase for t in in_path for p in t.phases if wid in p.all)
+            if phase is not None and phase != wf_phase:
+                out.notes.append(f"phase {phase} contradicts next workflow {wid!r} (phase {wf_phase}); "
+                                 "the workflow's phase wins")
+            out.phase, out.next_workflow = wf_phase, wid
+        elif wid in data.menu_owners:
+            out.next_workflow = wid
+            out.notes.append(f"workflow {wid!r} is on agents' menus but in no path file")
+            cands = []
+        else:
+            out.unknown.append(f"workflow {ctx.next_workflow!r}")
+            out.notes.append(f"workflow {ctx.next_workflow!r} is unknown to this catalog; ignored")
+    if out.next_workflow is None and cands:
+        if phase is not None:
+            if any(_phase(t, phase) for t in cands):
+                cands = [t for t in cands if _phase(t, phase)]
+                out.phase = phase
+            else:
+                out.unknown.append(f"phase {phase}")
+                out.notes.append(f"phase {phase} is in no matching path file; ignored")
+        elif ctx.workflow_history:
+            done = {data.aliases.get(norm_id(h), norm_id(h)) for h in ctx.workflow_history}
+            steps = {_next_after(t, done, has_ui) for t in cands}
+            if len(steps) == 1:
+                out.phase, out.next_workflow = steps.pop()
+                out.notes.append("phase and next workflow inferred from the history")
+            elif len({p for p, _ in steps}) == 1:
+                out.phase = next(iter(steps))[0]
+                out.notes.append("phase inferred from the history")
+    structured = out.phase is not None or (out.next_workflow is not None and cands)
+    if structured:
+        out.files = sorted(t.file for t in cands)
+        tracks = {t.track for t in cands}
+        fields = {t.field_type for t in cands}
+        out.track = tracks.pop() if len(tracks) == 1 else None
+        out.field_type = fields.pop() if len(fields) == 1 else None
+        if out.next_workflow is None and out.phase is not None:
+            has_ui_matters = any((p := _phase(t, out.phase)) and p.ui for t in cands)
+            out.has_ui = bool(has_ui) if has_ui_matters else None
+    elif out.next_workflow is None and out.track is None and cands and len(cands) < len(data.tracks):
+        tracks = {t.track for t in cands}
+        out.track = tracks.pop() if len(tracks) == 1 else None
+    return out

@@ -1,0 +1,97 @@
+"""The selector: structured rules, free-text retrieval, fallback, manifest and accounting.
+
+Order of evidence: the path files (next workflow, phase), then the agents' menus, then the
+free-text request; when nothing is confident the catalog's orchestrator is loaded rather
+than nothing. Strategies: ``selective`` (default), ``full`` (every agent: the baseline),
+``cached`` (same answer, but the serving side only returns precomputed ones).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from agentload.catalog import Catalog
+from agentload.context import Context, Resolved
+from agentload.resolve import build_resolver_data, resolve
+from agentload.selection.manifest import Manifest
+from agentload.selection.models import Reason, SelectedAgent, Selection
+from agentload.selection.orchestrator import find_orchestrator
+from agentload.selection.rules import Picks, structured_picks
+from agentload.selection.textsel import TextSelector
+
+STRATEGIES = ("selective", "full", "cached")
+
+
+@dataclass
+class SelectionConfig:
+    """Tunable knobs (from settings); the defaults are what the benchmarks report."""
+
+    manifest_max_tokens: int = 30
+    text_close_ratio: float = 0.72
+    text_min_score: float = 1.0
+    text_max_agents: int = 3
+    orchestrator_agent: str | None = None
+    level_tracks: dict[int, str] = field(
+        default_factory=lambda: {0: "quick-flow", 1: "quick-flow", 2: "bmad-method",
+                                 3: "bmad-method", 4: "enterprise-bmad-method"}
+    )
+
+
+class Selector:
+    """Built once per catalog version; ``select`` is pure and thread-safe."""
+
+    def __init__(self, catalog: Catalog, config: SelectionConfig | None = None) -> None:
+        self.catalog = catalog
+        self.config = config or SelectionConfig()
+        self.resolver = build_resolver_data(catalog, self.config.level_tracks)
+        self.manifest = Manifest(catalog, self.config.manifest_max_tokens)
+        self.orchestrator = find_orchestrator(catalog, self.config.orchestrator_agent)
+        self.text = TextSelector(catalog, self.config)
+        self.baseline = catalog.baseline_tokens
+
+    def resolve(self, ctx: Context) -> Resolved:
+        return resolve(ctx, self.resolver)
+
+    def select(self, ctx: Context, strategy: str = "selective") -> Selection:
+        return self.select_resolved(self.resolve(ctx), strategy)
+
+    def select_resolved(self, resolved: Resolved, strategy: str = "selective") -> Selection:
+        if strategy not in STRATEGIES:
+            raise ValueError(f"unknown strategy {strategy!r}; expected one of {', '.join(STRATEGIES)}")
+        if strategy == "full":
+            picks: Picks = {a: [Reason(rule="strategy:full")] for a in sorted(self.catalog.agents)}
+        else:
+            picks = self._picks(resolved)
+        return self._assemble(picks, resolved, strategy)
+
+    def _picks(self, resolved: Resolved) -> Picks:
+        picks = structured_picks(resolved, self.resolver)
+        picks = {a: r for a, r in picks.items() if a in self.catalog.agents}
+        if resolved.request:
+            query = resolved.request
+            if resolved.track and not resolved.files:  # a track without a path file is a hint
+                query = f"{query} {resolved.track.replace('-', ' ')}"
+            for agent, reasons in self.text.select(query, resolved.user_role, bool(picks)).items():
+                picks.setdefault(agent, []).extend(reasons)
+        if not picks and self.orchestrator is not None:
+            picks[self.orchestrator] = [Reason(rule="fallback:orchestrator",
+                                               detail="no confident match; the orchestrator can route")]
+        return picks
+
+    def _assemble(self, picks: Picks, resolved: Resolved, strategy: str) -> Selection:
+        ids = sorted(picks)
+        agents = [
+            SelectedAgent(id=a, title=self.catalog.agents[a].title,
+                          tokens=self.catalog.agents[a].tokens, reasons=picks[a])
+            for a in ids
+        ]
+        loaded = sum(a.tokens for a in agents)
+        text, m_tokens = ("", 0) if strategy == "full" else self.manifest.text(frozenset(ids))
+        optimized = loaded + m_tokens
+        reduction = 1.0 - optimized / self.baseline if self.baseline else 0.0
+        return Selection(
+            agents=agents, manifest=text, manifest_tokens=m_tokens, loaded_tokens=loaded,
+            baseline_tokens=self.baseline, optimized_tokens=optimized, reduction=round(reduction, 6),
+            strategy=strategy, key=resolved.key(), notes=list(resolved.notes),
+            unknown=list(resolved.unknown),
+        )

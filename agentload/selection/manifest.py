@@ -1,0 +1,63 @@
+"""The compact manifest of agents not loaded in full (progressive disclosure).
+
+One line per agent: id, title and its most distinctive capabilities, cut to at most
+``max_tokens`` tokens. Capabilities that most agents share (status, party mode...) say
+nothing about who to load next, so they are left out.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from functools import lru_cache
+
+from agentload.catalog import Agent, Catalog
+from agentload.tokens import count_tokens
+
+HEADER = "Other agents (not loaded; request one with load_agent <id>):"
+
+
+def _capabilities(agent: Agent, common: set[str]) -> list[str]:
+    seen: list[str] = []
+    for item in agent.menu:
+        name = item.name.strip()
+        if name and name not in common and name not in seen and len(name) <= 40:
+            seen.append(name)
+    return seen
+
+
+def manifest_line(agent: Agent, common: set[str], max_tokens: int) -> str:
+    """``- id: Title | cap, cap, ...`` trimmed capability by capability to the token budget."""
+    head = f"- {agent.id}: {agent.title or agent.persona.role[:60]}".rstrip()
+    caps = _capabilities(agent, common)
+    while caps:
+        line = f"{head} | {', '.join(caps)}"
+        if count_tokens(line) <= max_tokens:
+            return line
+        caps.pop()
+    words = head.split(" ")
+    while len(words) > 2 and count_tokens(" ".join(words)) > max_tokens:
+        words.pop()
+    return " ".join(words)
+
+
+class Manifest:
+    """Precomputed manifest lines; ``text(excluded)`` joins the lines of the others."""
+
+    def __init__(self, catalog: Catalog, max_tokens: int = 30) -> None:
+        counts = Counter(name for a in catalog.agents.values() for name in {m.name for m in a.menu})
+        threshold = max(2, len(catalog.agents) // 2)
+        common = {name for name, n in counts.items() if n >= threshold}
+        self.lines = {aid: manifest_line(a, common, max_tokens) for aid, a in catalog.agents.items()}
+        self.order = sorted(self.lines)
+        self._text = lru_cache(maxsize=4096)(self._build)
+
+    def _build(self, excluded: frozenset[str]) -> tuple[str, int]:
+        body = [self.lines[a] for a in self.order if a not in excluded]
+        if not body:
+            return "", 0
+        text = "\n".join([HEADER, *body])
+        return text, count_tokens(text)
+
+    def text(self, excluded: frozenset[str]) -> tuple[str, int]:
+        """(manifest text, its exact token count) for every agent not in ``excluded``."""
+        return self._text(excluded)

@@ -1,0 +1,34 @@
+"""Find the catalog's orchestrator: the agent whose menu lists the other agents' work.
+
+Used as the fallback when nothing matches with confidence: it can route the user to the
+right agent, which is better than loading nothing. Found from the menus, never by name.
+"""
+
+from __future__ import annotations
+
+import re
+
+from agentload.catalog import Catalog
+
+_LISTS = re.compile(r"\b(list|manifest|all)\b", re.I)
+_ORCH = re.compile(r"orchestrat|master|coordinat|facilitat", re.I)
+
+
+def find_orchestrator(catalog: Catalog, override: str | None = None) -> str | None:
+    """The configured agent if it exists, else the best-scoring router by its own files."""
+    if override and override in catalog.agents:
+        return override
+    best, best_score = None, 0.0
+    for aid, agent in sorted(catalog.agents.items()):
+        score = 0.0
+        for item in agent.menu:
+            blob = f"{item.target} {item.description} {item.name}"
+            if item.target_kind in {"action", "data"} and _LISTS.search(blob) and "workflow" in blob.lower():
+                score += 3.0
+            elif _LISTS.search(item.name or "") and "manifest" in blob.lower():
+                score += 2.0
+        if _ORCH.search(f"{agent.title} {agent.persona.role}"):
+            score += 2.0
+        if score > best_score:
+            best, best_score = aid, score
+    return best

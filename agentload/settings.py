@@ -1,0 +1,93 @@
+"""One settings object for every process (API, workers, beat, CLI, MCP server).
+
+Everything is read from the environment with the ``AGENTLOAD_`` prefix so that the
+same image runs in development, CI and production; only the defaults differ.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_API_TOKEN = "dev-token-change-me"
+DEFAULT_FLOWER_PASSWORD = "flower-change-me"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+Strategy = Literal["selective", "full", "cached"]
+
+
+class Settings(BaseSettings):
+    """Runtime configuration. A validator refuses development secrets in production."""
+
+    model_config = SettingsConfigDict(env_prefix="AGENTLOAD_", env_file=None, extra="ignore")
+
+    env: Literal["development", "test", "production"] = "development"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    database_url: str = Field(default_factory=lambda: f"sqlite:///{Path.cwd() / 'agentload.db'}")
+    catalog_path: Path = REPO_ROOT / "data" / "bmad-method-v6"
+    api_token: str = DEFAULT_API_TOKEN
+    flower_password: str = DEFAULT_FLOWER_PASSWORD
+    strategy: Strategy = "selective"
+
+    # background work
+    refresh_interval_s: float = 30.0
+    stats_flush_interval_s: float = 15.0
+    metrics_flush_interval_s: float = 10.0
+    refresh_debounce_s: float = 2.0
+    refresh_lock_timeout_s: float = 60.0
+    version_ttl_s: int = 3600
+    task_soft_time_limit_s: int = 300
+    task_time_limit_s: int = 360
+    long_task_soft_time_limit_s: int = 1800
+    long_task_time_limit_s: int = 1900
+
+    # selection
+    manifest_max_tokens: int = 30
+    text_close_ratio: float = 0.72
+    text_min_score: float = 1.0
+    text_max_agents: int = 3
+    level_tracks: dict[int, str] = Field(
+        default_factory=lambda: {
+            0: "quick-flow",
+            1: "quick-flow",
+            2: "bmad-method",
+            3: "bmad-method",
+            4: "enterprise-bmad-method",
+        }
+    )
+    orchestrator_agent: str | None = None
+
+    # limits on input
+    max_request_chars: int = 4000
+    max_history_len: int = 200
+    max_page_size: int = 500
+    max_body_bytes: int = 65536
+    max_wait_ms: int = 5000
+    catalog_max_file_bytes: int = 1_000_000
+
+    # load tests
+    loadtest_max_users: int = 500
+    loadtest_max_rate: float = 5000.0
+    loadtest_max_duration_s: float = 600.0
+    api_base_url: str = "http://127.0.0.1:8000"
+
+    @model_validator(mode="after")
+    def _refuse_default_secrets(self) -> Settings:
+        if self.env == "production":
+            if self.api_token == DEFAULT_API_TOKEN or len(self.api_token) < 16:
+                raise ValueError(
+                    "AGENTLOAD_API_TOKEN must be set to a secret of 16+ characters in production"
+                )
+            if self.flower_password == DEFAULT_FLOWER_PASSWORD:
+                raise ValueError("AGENTLOAD_FLOWER_PASSWORD must be changed in production")
+        return self
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Process-wide settings; tests call ``get_settings.cache_clear()`` after changing env."""
+    return Settings()
