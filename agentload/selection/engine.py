@@ -71,8 +71,13 @@ class Selector:
             query = resolved.request
             if resolved.track and not resolved.files:  # a track without a path file is a hint
                 query = f"{query} {resolved.track.replace('-', ' ')}"
-            for agent, reasons in self.text.select(query, resolved.user_role, bool(picks)).items():
+            level = 0 if not picks else (2 if resolved.next_workflow else 1)
+            found = self.text.select(query, resolved.user_role, level)
+            for agent, reasons in found.picks.items():
                 picks.setdefault(agent, []).extend(reasons)
+            if found.ambiguous and not picks.keys() - found.picks.keys() and self.orchestrator:
+                picks.setdefault(self.orchestrator, []).append(
+                    Reason(rule="text:ambiguous", detail="many agents match equally; the orchestrator routes"))
         if not picks and self.orchestrator is not None:
             picks[self.orchestrator] = [Reason(rule="fallback:orchestrator",
                                                detail="no confident match; the orchestrator can route")]

@@ -1,11 +1,12 @@
-"""Free-text retrieval: a multi-field BM25 index over what each agent is and does.
+"""Free-text retrieval: BM25 over what each agent is (persona) and each thing it does.
 
-Each agent is described by its own files only: title and role (``name`` field), persona,
-menu (names and descriptions) and the workflows it runs (names, descriptions, the path
-files' purpose notes, and an excerpt of the workflow text). Fields carry different weights
-because a word in an agent's title says more than the same word deep in a workflow body.
-Postings are numpy arrays, so a query costs a few vector adds per query term even at
-thousands of agents.
+An agent is indexed as several *units*: one for who it is (title, role, identity,
+principles) and one per menu entry (the entry's name and description, the workflow it
+runs: name, description, the path files' purpose notes, and an excerpt of the workflow's
+own text). A request usually asks for one piece of work, so an agent scores its persona
+plus its *best* matching unit; summing over all of an agent's units would favour agents
+with long menus. Everything comes from the catalog's files. Postings are numpy arrays, so a
+query costs a few vector operations per query term even at thousands of agents.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -21,97 +22,107 @@ import numpy.typing as npt
 from agentload.catalog import Agent, Catalog
 from agentload.selection.tokenize import tokenize
 
-FIELD_WEIGHTS: dict[str, float] = {"name": 3.0, "menu": 2.0, "workflow": 1.5, "persona": 1.0, "body": 0.4}
+FIELD_WEIGHTS: dict[str, float] = {"name": 2.0, "persona": 0.6, "menu": 2.0, "workflow": 1.5, "body": 0.5}
+PERSONA_FIELDS = ("name", "persona")
 K1, B = 1.2, 0.75
 _CODE = re.compile(r"\[[A-Z0-9]{1,4}\]\s*")
 
 
-def agent_fields(agent: Agent, catalog: Catalog, path_owner: dict[str, str]) -> dict[str, str]:
-    """The text of each field for one agent, taken from the catalog's files."""
-    p = agent.persona
-    menu = " ".join(f"{m.name.replace('-', ' ')} {_CODE.sub('', m.description)}" for m in agent.menu)
-    wf_text: list[str] = []
-    body: list[str] = []
-    for item in agent.menu:
-        info = catalog.workflows.get(item.workflow_file or "")
-        if info is None:
-            if item.target_kind == "action":
-                wf_text.append(item.target)
-            continue
-        wf_text.append(f"{info.name.replace('-', ' ')} {info.description}")
-        owner = path_owner.get(info.file)
-        if owner in (None, agent.id):
-            body.append(info.body_excerpt)
-    for pf in catalog.paths:
-        for ph in pf.phases:
-            wf_text += [f"{w.id.replace('-', ' ')} {w.text}" for w in ph.workflows if w.agent == agent.id]
-    return {
-        "name": f"{agent.title} {p.role} {agent.id.replace('-', ' ')}",
-        "persona": f"{p.identity} {p.principles} {p.communication_style}",
-        "menu": menu,
-        "workflow": " ".join(wf_text),
-        "body": " ".join(body),
-    }
-
-
 @dataclass
-class _Posting:
-    docs: npt.NDArray[np.int32]
-    weights: npt.NDArray[np.float64]
+class Unit:
+    agent: int
+    fields: dict[str, str] = field(default_factory=dict)
+
+
+def _units_for(i: int, agent: Agent, catalog: Catalog, path_owner: dict[str, str],
+               path_text: dict[str, str]) -> list[Unit]:
+    p = agent.persona
+    units = [Unit(i, {"name": f"{agent.title} {p.role} {agent.id.replace('-', ' ')}",
+                      "persona": f"{p.identity} {p.principles}"})]
+    for item in agent.menu:
+        fields = {"menu": f"{item.name.replace('-', ' ')} {_CODE.sub('', item.description)}"}
+        info = catalog.workflows.get(item.workflow_file or "")
+        if info is not None:
+            fields["workflow"] = f"{info.name.replace('-', ' ')} {info.description} {path_text.get(info.file, '')}"
+            if path_owner.get(info.file) in (None, agent.id):
+                fields["body"] = info.body_excerpt
+        elif item.target_kind == "action":
+            fields["workflow"] = item.target
+        units.append(Unit(i, fields))
+    return units
 
 
 class TextIndex:
-    """BM25 per field, one shared IDF over agents, scores summed with field weights."""
+    """Unit-level BM25 with one shared IDF (over units); agent score = persona + best unit."""
 
     def __init__(self, catalog: Catalog, weights: dict[str, float] | None = None) -> None:
         self.weights = weights or FIELD_WEIGHTS
         self.ids = sorted(catalog.agents)
-        path_owner = {
-            w.workflow_file: w.agent
-            for pf in catalog.paths for ph in pf.phases for w in ph.workflows
-            if w.workflow_file and w.agent
-        }
-        docs = [agent_fields(catalog.agents[a], catalog, path_owner) for a in self.ids]
-        n = len(self.ids)
-        self.postings: dict[str, dict[str, _Posting]] = {}
+        path_owner: dict[str, str] = {}
+        path_text: dict[str, str] = {}
+        for pf in catalog.paths:
+            for ph in pf.phases:
+                for w in ph.workflows:
+                    if w.workflow_file and w.agent:
+                        path_owner.setdefault(w.workflow_file, w.agent)
+                    if w.workflow_file:
+                        path_text[w.workflow_file] = f"{w.id.replace('-', ' ')} {w.text}"
+        units: list[Unit] = []
+        for i, aid in enumerate(self.ids):
+            units += _units_for(i, catalog.agents[aid], catalog, path_owner, path_text)
+        self.unit_agent = np.asarray([u.agent for u in units], dtype=np.int32)
+        self.is_persona = np.asarray([("name" in u.fields) for u in units])
+        n = len(units)
+        tokens = {f: [Counter(tokenize(u.fields.get(f, ""))) for u in units] for f in self.weights}
         df: Counter[str] = Counter()
-        per_field_tokens = {f: [Counter(tokenize(d[f])) for d in docs] for f in self.weights}
-        for i in range(n):
-            df.update({t for f in self.weights for t in per_field_tokens[f][i]})
+        for j in range(n):
+            df.update({t for f in self.weights for t in tokens[f][j]})
         self.idf = {t: math.log(1.0 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
-        for f in self.weights:
-            counts = per_field_tokens[f]
-            lengths = [sum(c.values()) for c in counts]
-            avg = (sum(lengths) / n) if n and sum(lengths) else 1.0
-            acc: dict[str, tuple[list[int], list[float]]] = {}
-            for i, c in enumerate(counts):
-                norm = K1 * (1 - B + B * lengths[i] / avg)
+        self.postings: dict[str, tuple[npt.NDArray[np.int32], npt.NDArray[np.float64]]] = {}
+        self.name_postings: dict[str, tuple[npt.NDArray[np.int32], npt.NDArray[np.float64]]] = {}
+        acc: dict[str, dict[int, float]] = {}
+        for f, weight in self.weights.items():
+            lengths = [sum(c.values()) for c in tokens[f]]
+            present = [ln for ln in lengths if ln]
+            avg = sum(present) / len(present) if present else 1.0
+            for j, c in enumerate(tokens[f]):
+                norm = K1 * (1 - B + B * lengths[j] / avg)
                 for term, tf in c.items():
-                    d, w = acc.setdefault(term, ([], []))
-                    d.append(i)
-                    w.append(tf * (K1 + 1) / (tf + norm))
-            self.postings[f] = {
-                t: _Posting(np.asarray(d, dtype=np.int32), np.asarray(w)) for t, (d, w) in acc.items()
-            }
+                    sat = tf * (K1 + 1) / (tf + norm)
+                    slot = acc.setdefault(term, {})
+                    slot[j] = slot.get(j, 0.0) + weight * self.idf[term] * sat
+                    if f == "name":
+                        d, w = self.name_postings.get(term, (np.zeros(0, np.int32), np.zeros(0)))
+                        self.name_postings[term] = (np.append(d, self.unit_agent[j]), np.append(w, sat))
+        for term, slot in acc.items():
+            docs = np.fromiter(slot.keys(), dtype=np.int32, count=len(slot))
+            vals = np.fromiter(slot.values(), dtype=np.float64, count=len(slot))
+            self.postings[term] = (docs, vals)
+        self.n_units = n
 
-    def scores(self, text: str) -> npt.NDArray[np.float64]:
-        """BM25 score of every agent (in ``self.ids`` order) for ``text``."""
-        out = np.zeros(len(self.ids))
+    def unit_scores(self, text: str) -> npt.NDArray[np.float64]:
+        out = np.zeros(self.n_units)
         for term in set(tokenize(text)):
-            idf = self.idf.get(term)
-            if idf is None:
-                continue
-            for f, weight in self.weights.items():
-                post = self.postings[f].get(term)
-                if post is not None:
-                    out[post.docs] += weight * idf * post.weights
+            post = self.postings.get(term)
+            if post is not None:
+                out[post[0]] += post[1]
         return out
 
-    def field_scores(self, text: str, field: str) -> npt.NDArray[np.float64]:
-        """Scores on one field only (used for priors such as the user's role)."""
+    def scores(self, text: str) -> npt.NDArray[np.float64]:
+        """Score of every agent (``self.ids`` order): persona unit + best work unit."""
+        u = self.unit_scores(text)
+        persona = np.zeros(len(self.ids))
+        best = np.zeros(len(self.ids))
+        persona[self.unit_agent[self.is_persona]] = u[self.is_persona]
+        work = ~self.is_persona
+        np.maximum.at(best, self.unit_agent[work], u[work])
+        return persona + best
+
+    def field_scores(self, text: str, field_name: str = "name") -> npt.NDArray[np.float64]:
+        """Agents' match on their title/role only (used for the user-role prior)."""
         out = np.zeros(len(self.ids))
         for term in set(tokenize(text)):
-            post = self.postings[field].get(term)
+            post = self.name_postings.get(term)
             if post is not None:
-                out[post.docs] += self.idf.get(term, 0.0) * post.weights
+                np.add.at(out, post[0], self.idf.get(term, 0.0) * post[1])
         return out

@@ -9,11 +9,13 @@ boost for agents whose title/role matches it, never an override.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from agentload.catalog import Catalog
+from agentload.selection.lexicon import expansions
 from agentload.selection.models import Reason
 from agentload.selection.text import TextIndex
 from agentload.selection.tokenize import tokenize
@@ -22,6 +24,9 @@ if TYPE_CHECKING:
     from agentload.selection.engine import SelectionConfig
 
 ROLE_PRIOR = 0.15
+EXPANSION_WEIGHT = 0.5
+CLAUSE_FLOOR = 0.35  # a clause's winner scores this fraction of the whole request's best,
+CLAUSE_MARGIN = 1.5  # or clearly beats the clause's runner-up
 _CLAUSES = re.compile(
     r"(?:,?\s*\b(?:and\s+then|then|after\s+that|afterwards|und\s+dann|dann|before\s+that|"
     r"and\s+also|plus)\b\s*|;\s*|\.\s+)",
@@ -36,6 +41,12 @@ def split_clauses(text: str) -> list[str]:
     return [p for p in parts if len(tokenize(p)) >= MIN_CLAUSE_TERMS] or [text]
 
 
+@dataclass
+class TextPicks:
+    picks: dict[str, list[Reason]] = field(default_factory=dict)
+    ambiguous: bool = False
+
+
 class TextSelector:
     def __init__(self, catalog: Catalog, config: SelectionConfig) -> None:
         self.index = TextIndex(catalog)
@@ -43,34 +54,46 @@ class TextSelector:
 
     def _rank(self, text: str, role: str | None) -> np.ndarray:
         scores = self.index.scores(text)
+        extra = expansions(text)
+        if extra:
+            scores = scores + EXPANSION_WEIGHT * self.index.scores(extra)
         if role:
             prior = self.index.field_scores(role.replace("-", " ").replace("_", " "), "name")
             if prior.max() > 0:
                 scores = scores * (1.0 + ROLE_PRIOR * prior / prior.max())
         return scores
 
-    def select(self, text: str, role: str | None, have_structured: bool) -> dict[str, list[Reason]]:
-        """Agents the request asks for, with their scores; empty when nothing is confident."""
+    def select(self, text: str, role: str | None, structured: int) -> TextPicks:
+        """Agents the request asks for, with their scores; empty when nothing is confident.
+
+        ``structured`` says how much the path files already decided: 0 nothing, 1 a phase
+        (the request's best agent is added), 2 an explicit next workflow (only agents that
+        win a clause of a multi-part request are added). ``ambiguous`` is set when more candidates are close than may be loaded: the request
+        is about the team as a whole, which is the orchestrator's job.
+        """
         cfg = self.config
-        picks: dict[str, list[Reason]] = {}
+        out = TextPicks()
         whole = self._rank(text, role)
-        if whole.max(initial=0.0) < cfg.text_min_score:
-            return picks
-        top = float(whole.max())
+        top = float(whole.max(initial=0.0))
+        if top < cfg.text_min_score:
+            return out
         order = np.argsort(-whole)
-        limit = 1 if have_structured else cfg.text_max_agents
-        for i in order[:limit]:
-            if whole[i] >= cfg.text_close_ratio * top:
-                picks[self.index.ids[i]] = [Reason(rule="text:bm25", score=round(float(whole[i]), 3),
+        close = [int(i) for i in order if whole[i] >= cfg.text_close_ratio * top]
+        limit = (cfg.text_max_agents, 1, 0)[min(structured, 2)]
+        for i in close[:limit]:
+            out.picks[self.index.ids[i]] = [Reason(rule="text:bm25", score=round(float(whole[i]), 3),
                                                    detail=f"{whole[i] / top:.2f} of best")]
+        out.ambiguous = len(close) > cfg.text_max_agents
         clauses = split_clauses(text)
         if len(clauses) > 1:
             for clause in clauses:
                 scores = self._rank(clause, role)
-                best = int(np.argmax(scores))
-                if scores[best] >= cfg.text_min_score and scores[best] >= 0.5 * top:
-                    aid = self.index.ids[best]
-                    picks.setdefault(aid, []).append(
+                rank = np.argsort(-scores)
+                best = int(rank[0])
+                second = float(scores[rank[1]]) if len(rank) > 1 else 0.0
+                strong = scores[best] >= CLAUSE_FLOOR * top or scores[best] >= CLAUSE_MARGIN * second
+                if scores[best] >= cfg.text_min_score and strong:
+                    out.picks.setdefault(self.index.ids[best], []).append(
                         Reason(rule="text:clause", score=round(float(scores[best]), 3), detail=clause[:80])
                     )
-        return picks
+        return out

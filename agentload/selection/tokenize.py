@@ -30,9 +30,12 @@ def _stemmer() -> Callable[[str], str]:
         return lambda w: w
 
 
+PREFIX = 7  # truncation after stemming: "architect" and "architecture" meet at "archite"
+
+
 @lru_cache(maxsize=65536)
 def _stem(word: str) -> str:
-    return _stemmer()(word)
+    return _stemmer()(word)[:PREFIX]
 
 
 def tokenize(text: str) -> list[str]:
