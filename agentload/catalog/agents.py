@@ -15,12 +15,18 @@ _TRIGGER = re.compile(r"^\s*([A-Za-z0-9*]+)\s+or\s+fuzzy\s+match\s+on\s+(.+?)\s*
 _TARGET_KEYS = ("workflow", "exec", "validate-workflow", "action", "tmpl", "data")
 
 
-def _text(value: Any) -> str:  # noqa: ANN401 - YAML scalars
-    if value is None:
+MAX_FIELD_CHARS = 20_000
+
+
+def _text(value: Any, depth: int = 0) -> str:  # noqa: ANN401 - YAML scalars
+    """A field as text; lists are joined, bounded in depth and length (hostile files)."""
+    if value is None or depth > 3:
         return ""
     if isinstance(value, list):
-        return "\n".join(_text(v) for v in value)
-    return str(value).strip()
+        return "\n".join(_text(v, depth + 1) for v in value[:200])[:MAX_FIELD_CHARS]
+    if isinstance(value, dict):
+        return ""
+    return str(value).strip()[:MAX_FIELD_CHARS]
 
 
 def _menu_item(raw: dict[str, Any], resolve: RefResolver) -> MenuItem:
@@ -54,16 +60,16 @@ def parse_agent(path: str, module: str, text: str, resolve: RefResolver) -> Agen
     body = data.get("agent") if isinstance(data, dict) else None
     if not isinstance(body, dict):
         raise ValueError("no top-level 'agent' mapping")
-    meta = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
-    persona_raw = body.get("persona") if isinstance(body.get("persona"), dict) else {}
-    menu_raw = body.get("menu") if isinstance(body.get("menu"), list) else []
+    meta: dict[str, Any] = body["metadata"] if isinstance(body.get("metadata"), dict) else {}
+    persona_raw: dict[str, Any] = body["persona"] if isinstance(body.get("persona"), dict) else {}
+    menu_raw: list[Any] = body["menu"] if isinstance(body.get("menu"), list) else []
     persona = Persona(
         role=_text(persona_raw.get("role")),
         identity=_text(persona_raw.get("identity")),
         communication_style=_text(persona_raw.get("communication_style")),
         principles=_text(persona_raw.get("principles")),
     )
-    actions = body.get("critical_actions") if isinstance(body.get("critical_actions"), list) else []
+    actions: list[Any] = body["critical_actions"] if isinstance(body.get("critical_actions"), list) else []
     return Agent(
         id=agent_id_from_path(path),
         module=str(meta.get("module") or module),

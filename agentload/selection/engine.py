@@ -77,7 +77,8 @@ class Selector:
                 picks.setdefault(agent, []).extend(reasons)
             if found.ambiguous and not picks.keys() - found.picks.keys() and self.orchestrator:
                 picks.setdefault(self.orchestrator, []).append(
-                    Reason(rule="text:ambiguous", detail="many agents match equally; the orchestrator routes"))
+                    Reason(rule="text:ambiguous", detail="many agents match equally; the orchestrator routes")
+                )
         if not picks and self.orchestrator is not None:
             picks[self.orchestrator] = [Reason(rule="fallback:orchestrator",
                                                detail="no confident match; the orchestrator can route")]

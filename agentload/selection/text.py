@@ -43,7 +43,8 @@ def _units_for(i: int, agent: Agent, catalog: Catalog, path_owner: dict[str, str
         fields = {"menu": f"{item.name.replace('-', ' ')} {_CODE.sub('', item.description)}"}
         info = catalog.workflows.get(item.workflow_file or "")
         if info is not None:
-            fields["workflow"] = f"{info.name.replace('-', ' ')} {info.description} {path_text.get(info.file, '')}"
+            notes = path_text.get(info.file, "")
+            fields["workflow"] = f"{info.name.replace('-', ' ')} {info.description} {notes}"
             if path_owner.get(info.file) in (None, agent.id):
                 fields["body"] = info.body_excerpt
         elif item.target_kind == "action":
@@ -81,6 +82,7 @@ class TextIndex:
         self.postings: dict[str, tuple[npt.NDArray[np.int32], npt.NDArray[np.float64]]] = {}
         self.name_postings: dict[str, tuple[npt.NDArray[np.int32], npt.NDArray[np.float64]]] = {}
         acc: dict[str, dict[int, float]] = {}
+        name_acc: dict[str, tuple[list[int], list[float]]] = {}
         for f, weight in self.weights.items():
             lengths = [sum(c.values()) for c in tokens[f]]
             present = [ln for ln in lengths if ln]
@@ -92,12 +94,16 @@ class TextIndex:
                     slot = acc.setdefault(term, {})
                     slot[j] = slot.get(j, 0.0) + weight * self.idf[term] * sat
                     if f == "name":
-                        d, w = self.name_postings.get(term, (np.zeros(0, np.int32), np.zeros(0)))
-                        self.name_postings[term] = (np.append(d, self.unit_agent[j]), np.append(w, sat))
+                        docs_w = name_acc.setdefault(term, ([], []))
+                        docs_w[0].append(int(self.unit_agent[j]))
+                        docs_w[1].append(sat)
         for term, slot in acc.items():
             docs = np.fromiter(slot.keys(), dtype=np.int32, count=len(slot))
             vals = np.fromiter(slot.values(), dtype=np.float64, count=len(slot))
             self.postings[term] = (docs, vals)
+        self.name_postings = {
+            t: (np.asarray(d, dtype=np.int32), np.asarray(w)) for t, (d, w) in name_acc.items()
+        }
         self.n_units = n
 
     def unit_scores(self, text: str) -> npt.NDArray[np.float64]:

@@ -68,7 +68,8 @@ class TextSelector:
 
         ``structured`` says how much the path files already decided: 0 nothing, 1 a phase
         (the request's best agent is added), 2 an explicit next workflow (only agents that
-        win a clause of a multi-part request are added). ``ambiguous`` is set when more candidates are close than may be loaded: the request
+        win a clause of a multi-part request are added). ``ambiguous`` is set when more
+        candidates are close than may be loaded: the request
         is about the team as a whole, which is the orchestrator's job.
         """
         cfg = self.config

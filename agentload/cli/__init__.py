@@ -1,0 +1,5 @@
+"""The ``agentload`` command line (Typer)."""
+
+from agentload.cli.main import app, main
+
+__all__ = ["app", "main"]

@@ -1,0 +1,118 @@
+"""``agentload``: select, evaluate, preload, journey, load test and report from the shell.
+
+Commands that only need the catalog (``select``, ``eval``) run in-process and touch no
+service; the others talk to Redis, the API or the database named by the settings.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import orjson
+import typer
+from pydantic import ValidationError
+
+from agentload.catalog import load_catalog
+from agentload.context import Context
+from agentload.evaluation import evaluate_one, public, read_scenarios, summarize
+from agentload.selection.engine import STRATEGIES, SelectionConfig, Selector
+from agentload.settings import Settings, get_settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+
+CatalogOpt = Annotated[Path | None, typer.Option("--catalog", help="BMad tree root (default: settings)")]
+StrategyOpt = Annotated[str, typer.Option("--strategy", help="selective | full | cached")]
+
+
+def config_from(settings: Settings) -> SelectionConfig:
+    return SelectionConfig(
+        manifest_max_tokens=settings.manifest_max_tokens,
+        text_close_ratio=settings.text_close_ratio,
+        text_min_score=settings.text_min_score,
+        text_max_agents=settings.text_max_agents,
+        orchestrator_agent=settings.orchestrator_agent,
+        level_tracks=dict(settings.level_tracks),
+    )
+
+
+def build_selector(catalog: Path | None) -> Selector:
+    settings = get_settings()
+    root = catalog or settings.catalog_path
+    try:
+        cat = load_catalog(root, max_file_bytes=settings.catalog_max_file_bytes)
+    except FileNotFoundError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--catalog") from exc
+    for err in cat.errors:
+        typer.echo(f"warning: skipped {err.path}: {err.reason}", err=True)
+    return Selector(cat, config_from(settings))
+
+
+def _check_strategy(strategy: str) -> None:
+    if strategy not in STRATEGIES:
+        raise typer.BadParameter(f"expected one of {', '.join(STRATEGIES)}", param_hint="--strategy")
+
+
+@app.command()
+def select(
+    context_json: Annotated[str, typer.Option("--context-json", help="context object as JSON")],
+    catalog: CatalogOpt = None,
+    strategy: StrategyOpt = "selective",
+) -> None:
+    """Print the selection for one context as JSON."""
+    _check_strategy(strategy)
+    try:
+        ctx = Context(**orjson.loads(context_json))
+    except orjson.JSONDecodeError as exc:
+        raise typer.BadParameter(f"not JSON: {exc}", param_hint="--context-json") from exc
+    except (ValidationError, TypeError) as exc:
+        raise typer.BadParameter(str(exc), param_hint="--context-json") from exc
+    sel = build_selector(catalog).select(ctx, strategy)
+    sys.stdout.write(orjson.dumps(sel.model_dump(mode="json"), option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+@app.command("eval")
+def evaluate(
+    scenarios: Annotated[list[Path], typer.Option("--scenarios", help="JSONL suite (repeatable)")],
+    catalog: CatalogOpt = None,
+    strategy: StrategyOpt = "selective",
+    as_json: Annotated[bool, typer.Option("--json", help="summary as one JSON line")] = False,
+) -> None:
+    """One JSON line per scenario (id, agents, loaded/manifest/baseline tokens) and a summary."""
+    _check_strategy(strategy)
+    selector = build_selector(catalog)
+    summaries: dict[str, dict[str, object]] = {}
+    every: list[dict[str, object]] = []
+    out = sys.stdout
+    for suite in scenarios:
+        lines = []
+        try:
+            for scenario in read_scenarios(suite):
+                line = evaluate_one(selector, scenario, strategy)
+                lines.append(line)
+                out.write(orjson.dumps(public(line)).decode() + "\n")
+        except (OSError, ValueError) as exc:
+            raise typer.BadParameter(str(exc), param_hint="--scenarios") from exc
+        summaries[suite.name] = summarize(lines)
+        every += lines
+    if len(summaries) > 1:
+        summaries["overall"] = summarize(every)
+    if as_json:
+        out.write(orjson.dumps({"summary": summaries}).decode() + "\n")
+        return
+    for name, s in summaries.items():
+        recall = "n/a" if s.get("recall") is None else f"{s['recall']:.3f}"
+        out.write(
+            f"# {name}: scenarios={s['scenarios']} recall={recall} mean_agents={s.get('mean_agents')} "
+            f"median_reduction={s.get('median_reduction', 0):.1%} mean_reduction={s.get('mean_reduction', 0):.1%} "
+            f"p10_reduction={s.get('p10_reduction', 0):.1%} missed={s.get('missed', [])}\n"
+        )
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""Evaluate a selector on scenario suites (JSON Lines with ``context`` and ground truth).
+
+The per-scenario line ``{"id", "agents", "loaded_tokens", "manifest_tokens",
+"baseline_tokens"}`` is a stable contract used by evaluation tools; keep it stable.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from agentload.context import Context
+from agentload.selection.engine import Selector
+
+
+def read_scenarios(path: Path | str) -> Iterator[dict[str, Any]]:
+    """Scenario objects of a JSONL file; blank lines are skipped, bad lines raise with their number."""
+    with open(path, "rb") as fh:
+        for n, raw in enumerate(fh, 1):
+            if not raw.strip():
+                continue
+            try:
+                obj = orjson.loads(raw)
+            except orjson.JSONDecodeError as exc:
+                raise ValueError(f"{path}:{n}: not JSON: {exc}") from exc
+            if not isinstance(obj, dict) or not isinstance(obj.get("context"), dict):
+                raise ValueError(f"{path}:{n}: a scenario needs a 'context' object")
+            yield obj
+
+
+def evaluate_one(selector: Selector, scenario: dict[str, Any], strategy: str = "selective") -> dict[str, Any]:
+    """The contract line for one scenario, plus private ``_recall_ok`` when ground truth exists."""
+    sel = selector.select(Context(**scenario["context"]), strategy)
+    line: dict[str, Any] = {
+        "id": scenario.get("id"),
+        "agents": sel.agent_ids,
+        "loaded_tokens": sel.loaded_tokens,
+        "manifest_tokens": sel.manifest_tokens,
+        "baseline_tokens": sel.baseline_tokens,
+    }
+    required = scenario.get("required_agents")
+    if isinstance(required, list):
+        line["_recall_ok"] = set(required) <= set(sel.agent_ids)
+    return line
+
+
+def reduction(line: dict[str, Any]) -> float:
+    base = line["baseline_tokens"]
+    return 1.0 - (line["loaded_tokens"] + line["manifest_tokens"]) / base if base else 0.0
+
+
+def summarize(lines: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """Recall, agents loaded and token reduction (manifest counted) over evaluated lines."""
+    rows = list(lines)
+    if not rows:
+        return {"scenarios": 0}
+    reds = sorted(reduction(r) for r in rows)
+    judged = [r["_recall_ok"] for r in rows if "_recall_ok" in r]
+    return {
+        "scenarios": len(rows),
+        "recall": (sum(judged) / len(judged)) if judged else None,
+        "missed": [r["id"] for r in rows if r.get("_recall_ok") is False],
+        "mean_agents": round(statistics.mean(len(r["agents"]) for r in rows), 3),
+        "median_reduction": round(statistics.median(reds), 4),
+        "mean_reduction": round(statistics.mean(reds), 4),
+        "p10_reduction": round(reds[int(0.1 * (len(reds) - 1))], 4),
+        "baseline_tokens": rows[0]["baseline_tokens"],
+    }
+
+
+def public(line: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in line.items() if not k.startswith("_")}
