@@ -1,0 +1,57 @@
+# agentload developer entry points. `make test` is what CI runs (.ci/run).
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# raise once the suite is complete; 0 = report only
+COV_FAIL_UNDER ?= 0
+PYTEST_ARGS ?=
+
+.PHONY: help venv deps test lint bench demo clean
+
+help:
+	@echo "make deps   - install missing OS packages (redis-server, postgresql-15) or say what to install"
+	@echo "make venv   - create .venv and install the project with dev extras (only when pyproject changes)"
+	@echo "make test   - unit + integration tests with coverage (real Redis, Postgres, Celery processes)"
+	@echo "make lint   - ruff + mypy"
+	@echo "make bench  - run every benchmarks/*.py"
+	@echo "make demo   - run scripts/demo.sh"
+	@echo "make clean  - remove caches and build artefacts (keeps .venv)"
+
+venv: $(STAMP)
+
+# the stamp is newer than pyproject.toml once installed, so this only reruns after a change
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+deps:
+	bash scripts/ensure_os_deps.sh
+
+test: deps venv
+	$(VENV)/bin/pytest -q -p no:cacheprovider \
+		--cov --cov-config=pyproject.toml --cov-report=term \
+		--cov-fail-under=$(COV_FAIL_UNDER) $(PYTEST_ARGS) tests/
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy agentload
+
+bench: venv
+	@shopt -s nullglob; scripts=(benchmarks/*.py); \
+	if [ $${#scripts[@]} -eq 0 ]; then echo "no benchmarks/*.py"; exit 0; fi; \
+	for script in "$${scripts[@]}"; do echo "== $$script"; $(PY) "$$script"; done
+
+demo: venv
+	bash scripts/demo.sh
+
+clean:
+	rm -rf .pytest_cache .mypy_cache .ruff_cache htmlcov build dist *.egg-info
+	rm -f .coverage .coverage.* coverage.xml celerybeat-schedule*
+	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +

@@ -1,0 +1,1 @@
+"""Thin Celery task wrappers: name, queue and retry policy here; the work is in ``agentload.jobs``."""

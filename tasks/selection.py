@@ -1,0 +1,25 @@
+"""Short selection tasks (queue ``default``): warm the cache for a context or a text."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import shared_task
+
+from agentload import jobs
+from workers.base import RETRY_POLICY
+from workers.queues import Queue, TaskName
+
+
+@shared_task(name=TaskName.PRELOAD_CONTEXT.value, queue=Queue.DEFAULT.value, **RETRY_POLICY)
+def preload_context(
+    context: dict[str, Any], project_id: str | None = None, user_id: str | None = None
+) -> dict[str, Any]:
+    """Select and cache the agents for one context (plus predicted next steps)."""
+    return jobs.preload_context(context, project_id, user_id)
+
+
+@shared_task(name=TaskName.SELECT_TEXT.value, queue=Queue.DEFAULT.value, **RETRY_POLICY)
+def select_text(context: dict[str, Any]) -> dict[str, Any]:
+    """Select for a free-text request and cache the result."""
+    return jobs.select_and_cache(context)

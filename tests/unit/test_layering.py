@@ -1,0 +1,140 @@
+"""Import layering, checked on the source (AST) so a violation fails before anything runs.
+
+* ``agentload/`` (domain, API, jobs) never imports the ``workers``/``tasks`` layers, and
+  Celery only in the API's one client module (``send_task`` by name, ``AsyncResult``).
+* The pure domain modules import no infrastructure at all (Redis, SQL, Celery, ORM models).
+* The API enqueues by task *name*: it never imports ``workers`` or ``tasks``.
+* ``tasks/`` stay thin: each task declares ``name`` and ``queue`` and has a short body.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PKG = ROOT / "agentload"
+PURE_PATTERNS = ("catalog*", "selection*", "tokens.py", "context.py", "accounting.py")
+MAX_TASK_BODY_STATEMENTS = 4
+#: the only modules in agentload/ allowed to import celery/kombu: the API's publishing client
+CELERY_CLIENT_MODULES = {PKG / "api" / "enqueue.py"}
+
+
+def python_files(paths: Iterable[Path]) -> Iterator[Path]:
+    for path in paths:
+        if path.is_dir():
+            yield from sorted(path.rglob("*.py"))
+        elif path.suffix == ".py" and path.exists():
+            yield path
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Absolute module names imported by a file (including ``import_module("x")`` literals)."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name | ast.Attribute)
+            and getattr(node.func, "id", getattr(node.func, "attr", "")) in {"import_module", "__import__"}
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+        ):
+            found.add(node.args[0].value)
+    return found
+
+
+def violations(files: Iterable[Path], forbidden: set[str]) -> list[str]:
+    bad = []
+    for path in files:
+        for module in sorted(imported_modules(path)):
+            if module.split(".")[0] in forbidden:
+                bad.append(f"{path.relative_to(ROOT)} imports {module}")
+    return bad
+
+
+def pure_files() -> list[Path]:
+    return list(python_files(p for pattern in PURE_PATTERNS for p in sorted(PKG.glob(pattern))))
+
+
+def test_scan_sees_the_package() -> None:
+    assert PKG / "settings.py" in set(python_files([PKG]))
+
+
+def test_agentload_never_imports_the_celery_layers() -> None:
+    files = list(python_files([PKG]))
+    assert violations(files, {"workers", "tasks"}) == []
+    assert violations([f for f in files if f not in CELERY_CLIENT_MODULES], {"celery", "kombu"}) == []
+
+
+def test_pure_domain_imports_no_infrastructure() -> None:
+    files = pure_files()
+    if not files:
+        pytest.skip("no pure domain modules yet")
+    forbidden = {"redis", "sqlalchemy", "celery", "kombu", "models", "psycopg", "fastapi"}
+    assert violations(files, forbidden) == []
+    # and nothing in-package that is itself infrastructure
+    infra = {"agentload.cache", "agentload.api", "agentload.jobs"}
+    bad = [f"{p.relative_to(ROOT)} imports {m}" for p in files for m in imported_modules(p) if m in infra]
+    assert bad == []
+
+
+def test_api_enqueues_by_name_only() -> None:
+    api = PKG / "api"
+    if not api.exists():
+        pytest.skip("agentload/api does not exist yet")
+    assert violations(python_files([api]), {"workers", "tasks"}) == []
+
+
+def _shared_task_calls(tree: ast.Module) -> Iterator[tuple[ast.FunctionDef, ast.Call]]:
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef):
+            for deco in node.decorator_list:
+                if isinstance(deco, ast.Call) and getattr(deco.func, "id", "") == "shared_task":
+                    yield node, deco
+
+
+def test_tasks_are_thin_and_declare_name_and_queue() -> None:
+    seen = 0
+    for path in python_files([ROOT / "tasks"]):
+        for func, deco in _shared_task_calls(ast.parse(path.read_text())):
+            seen += 1
+            where = f"{path.relative_to(ROOT)}:{func.name}"
+            keywords = {kw.arg for kw in deco.keywords}
+            assert {"name", "queue"} <= keywords, f"{where} must declare name= and queue="
+            body = [s for s in func.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
+            assert len(body) <= MAX_TASK_BODY_STATEMENTS, f"{where}: move logic into agentload.jobs"
+            assert not any(isinstance(s, ast.Try) for s in ast.walk(func)), f"{where}: no try in tasks"
+    assert seen >= 10
+
+
+def test_no_pickle_in_the_celery_layers() -> None:
+    files = list(python_files([ROOT / "workers", ROOT / "tasks", ROOT / "beat_schedule.py"]))
+    assert violations(files, {"pickle", "dill", "cloudpickle"}) == []
+    pickle_names = {"pickle", "application/x-python-serialize"}
+    for path in files:
+        constants = {
+            node.value
+            for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, ast.Constant) and isinstance(node.value, str)
+        }
+        assert not constants & pickle_names, f"{path.relative_to(ROOT)} mentions a pickle serializer"
+
+
+def test_api_task_names_match_the_workers() -> None:
+    """The API keeps its own copy of the names (it may not import workers): they must agree."""
+    tasknames = pytest.importorskip("agentload.api.tasknames")
+    from workers.queues import TASK_QUEUES, Queue, TaskName
+
+    assert set(tasknames.QUEUES) == {q.value for q in Queue}
+    for name, queue in tasknames.TASK_QUEUE.items():
+        assert TASK_QUEUES[TaskName(name)].value == queue, name

@@ -1,0 +1,77 @@
+"""Celery configuration derived from ``Settings`` (kept out of ``app.py`` so it is testable).
+
+Every value here is a reliability decision, see the comments; the worker, beat, Flower and
+any client app (tests, CLI) build their config from the same function.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kombu.entity import Exchange
+from kombu.entity import Queue as KombuQueue
+
+from agentload.settings import Settings
+from workers.queues import Queue, long_task_names, task_routes
+
+#: results are for polling progress/outcome of jobs, not an archive (history lives in SQL)
+RESULT_EXPIRES_S = 24 * 3600
+#: margin between the longest hard time limit and Redis' redelivery of unacked messages
+VISIBILITY_MARGIN_S = 300
+
+
+def visibility_timeout(settings: Settings) -> int:
+    """Seconds before Redis redelivers an unacked message.
+
+    With ``acks_late`` a message stays unacked while its task runs; if the timeout were
+    shorter than the longest hard limit a still-running job would be executed twice.
+    """
+    longest = max(settings.task_time_limit_s, settings.long_task_time_limit_s)
+    return longest + VISIBILITY_MARGIN_S
+
+
+def long_task_annotations(settings: Settings) -> dict[str, dict[str, int]]:
+    """Per-task time limits for tasks routed to a long-job queue."""
+    limits = {
+        "soft_time_limit": settings.long_task_soft_time_limit_s,
+        "time_limit": settings.long_task_time_limit_s,
+    }
+    return {name: dict(limits) for name in long_task_names()}
+
+
+def build_config(settings: Settings) -> dict[str, Any]:
+    """The full Celery config mapping for ``app.conf.update``."""
+    return {
+        "broker_url": settings.redis_url,
+        "result_backend": settings.redis_url,
+        "broker_connection_retry_on_startup": True,
+        "broker_transport_options": {"visibility_timeout": visibility_timeout(settings)},
+        "result_expires": RESULT_EXPIRES_S,
+        "result_extended": True,  # name/args in the backend so Flower/AsyncResult can show them
+        # JSON only: a pickle payload from anyone who can reach Redis would be code execution
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "accept_content": ["json"],
+        "result_accept_content": ["json"],
+        "event_serializer": "json",
+        # at-least-once: ack after the task ran, requeue if the worker process died
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_cancel_long_running_tasks_on_connection_loss": True,
+        # one message at a time per process, so a long job never hoards short ones
+        "worker_prefetch_multiplier": 1,
+        "task_soft_time_limit": settings.task_soft_time_limit_s,
+        "task_time_limit": settings.task_time_limit_s,
+        "task_annotations": long_task_annotations(settings),
+        # routing: names map to queues so send_task(name) needs no task import
+        "task_default_queue": Queue.DEFAULT.value,
+        "task_queues": tuple(KombuQueue(q.value, Exchange(q.value, type="direct"), routing_key=q.value) for q in Queue),
+        "task_routes": task_routes(),
+        "task_create_missing_queues": False,
+        # observability: Flower sees sent/started/succeeded for every task
+        "worker_send_task_events": True,
+        "task_send_sent_event": True,
+        "task_track_started": True,
+        "timezone": "UTC",
+        "enable_utc": True,
+    }
