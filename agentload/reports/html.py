@@ -1,0 +1,178 @@
+"""Renders ``ReportData`` into ONE self-contained HTML file that works offline.
+
+plotly.js is inlined once (no CDN), so the report can be attached to an issue, mailed or
+opened on an air-gapped machine years later and still show every plot. Sections without
+data render a "no data yet — run X" note instead of failing, so a partial report is
+still useful while the measurements are being collected.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from plotly.offline import get_plotlyjs
+
+from agentload.analysis import degradation_analysis, percentile
+from agentload.reports import figures
+from agentload.reports.model import PLOT_IDS, TABLE_IDS, ReportData
+
+FigureFn = Callable[[ReportData], Any]
+_CSS = """
+body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1200px;color:#222;padding:0 1rem}
+h1{margin-bottom:.2rem} section{margin:2rem 0;border-top:1px solid #ddd;padding-top:1rem}
+table{border-collapse:collapse;margin:.5rem 0}
+td,th{border:1px solid #ccc;padding:.3rem .6rem;text-align:left}
+th{background:#f4f4f4} .no-data{background:#fff8e1;border:1px dashed #e0a800;padding:.8rem;margin:.5rem 0}
+.meta{color:#666}
+"""
+_HOW = {
+    "steps": "run a step test (agentload.loadgen.step_test or stress_ramp) and add its steps",
+    "resources": "run a load test with agentload.resources.ResourceSampler attached",
+    "tokens": "run the selection benchmark over the scenario suites (per-request token reduction)",
+    "cache": "run a load test against the cached strategy and record the hit rate over time",
+    "strategies": "run the strategy comparison (full / selective / cached) under the same load",
+    "quality": "run the selection quality suites",
+    "headline": "fill `headline` with the figures the other sections prove",
+}
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:,.3f}".rstrip("0").rstrip(".") if abs(value) < 1000 else f"{value:,.0f}"
+    if isinstance(value, list):
+        return ", ".join(_fmt(v) for v in value)
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {_fmt(v)}" for k, v in value.items())
+    return str(value)
+
+
+def _no_data(key: str, what: str, target_id: str) -> str:
+    return (f'<div class="no-data" data-for="{_e(target_id)}">No data yet for {_e(what)} — '
+            f"{_e(_HOW[key])}.</div>")
+
+
+def _table(table_id: str, header: list[str], rows: list[list[Any]]) -> str:
+    head = "".join(f"<th>{_e(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{_e(_fmt(c))}</td>" for c in row) + "</tr>" for row in rows)
+    return f'<table id="{_e(table_id)}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def _plot(data: ReportData, key: str, build: FigureFn, how: str, what: str) -> str:
+    fig = build(data)
+    plot_id = PLOT_IDS[key]
+    if fig is None:
+        return _no_data(how, what, plot_id)
+    return str(fig.to_html(full_html=False, include_plotlyjs=False, div_id=plot_id,
+                           default_height=f"{figures.HEIGHT}px",
+                           config={"displaylogo": False, "responsive": True}))
+
+
+def _section(sid: str, title: str, *parts: str) -> str:
+    return f'<section id="{_e(sid)}"><h2>{_e(title)}</h2>{"".join(parts)}</section>'
+
+
+def _headline(data: ReportData) -> str:
+    if not data.headline:
+        return _no_data("headline", "headline figures", TABLE_IDS["headline"])
+    return _table(TABLE_IDS["headline"], ["figure", "value"], [[k, v] for k, v in data.headline.items()])
+
+
+def _knee(data: ReportData) -> str:
+    deg = data.degradation
+    if deg is None:
+        return _no_data("steps", "the knee / degradation analysis", TABLE_IDS["knee"])
+    fields = ["knee_users", "saturation_throughput_rps", "saturation_users", "plateau_users", "p50_cv",
+              "p99_p50_ratio", "error_rates", "first_breach"]
+    return _table(TABLE_IDS["knee"], ["measure", "value"], [[f, deg.get(f)] for f in fields])
+
+
+def _resource_table(data: ReportData) -> str:
+    if data.resources is None or not data.resources.summary:
+        return ""
+    rows = [[n, s.cpu_mean, s.cpu_max, s.cpu_seconds,
+             None if s.rss_max_bytes is None else s.rss_max_bytes / 2**20, s.missing]
+            for n, s in data.resources.summary.items()]
+    return _table("table-resources", ["process", "CPU % mean", "CPU % max", "CPU seconds", "RSS max MiB",
+                                      "samples missing"], rows)
+
+
+def _token_table(data: ReportData) -> str:
+    r = data.token_reductions
+    if not r:
+        return ""
+    rows = [["requests", len(r)], *[[f"p{q} reduction %", percentile(r, q) * 100] for q in (10, 50, 90)],
+            ["mean reduction %", sum(r) / len(r) * 100]]
+    return _table("table-token-reduction", ["measure", "value"], rows)
+
+
+def _strategy_table(data: ReportData) -> str:
+    if not data.strategies:
+        return ""
+    cols = ["strategy", "tokens_per_request", "p50_ms", "p99_ms", "cpu_ms_per_request", "bytes_per_request"]
+    return _table(TABLE_IDS["strategies"], cols, [[getattr(r, c) for c in cols] for r in data.strategies])
+
+
+def _quality(data: ReportData) -> str:
+    if not data.selection_quality:
+        return _no_data("quality", "selection quality", TABLE_IDS["quality"])
+    names = sorted({m for row in data.selection_quality for m in row.metrics})
+    rows = [[r.suite, r.cases, *[r.metrics.get(m) for m in names]] for r in data.selection_quality]
+    return _table(TABLE_IDS["quality"], ["suite", "cases", *names], rows)
+
+
+def build_html(data: ReportData) -> str:
+    """The full HTML document as a string."""
+    if data.degradation is None and data.steps:
+        data = data.model_copy(update={"degradation": degradation_analysis(data.steps)})
+    f = figures
+    notes = "".join(f"<li>{_e(n)}</li>" for n in data.notes)
+    body = [
+        f"<h1>{_e(data.title)}</h1>",
+        f'<p class="meta">Generated {_e(data.generated_at or "—")}</p>',
+        f"<ul>{notes}</ul>" if notes else "",
+        _section("section-headline", "Headline figures", _headline(data)),
+        _section("section-scalability", "Scalability: latency, throughput and errors vs users",
+                 _plot(data, "latency", f.latency_vs_users, "steps", "latency vs users"),
+                 _plot(data, "throughput", f.throughput_vs_users, "steps", "throughput vs users"),
+                 _plot(data, "errors", f.errors_vs_users, "steps", "error rate vs users"),
+                 "<h3>Knee and degradation</h3>", _knee(data)),
+        _section("section-resources", "Resource use over time",
+                 _plot(data, "cpu", f.cpu_over_time, "resources", "CPU per process"),
+                 _plot(data, "memory", f.memory_over_time, "resources", "memory per process"),
+                 _resource_table(data)),
+        _section("section-tokens", "Token reduction",
+                 _plot(data, "tokens", f.token_reduction, "tokens", "token reduction"), _token_table(data)),
+        _section("section-cache", "Cache hit rate",
+                 _plot(data, "cache", f.cache_hit_rate, "cache", "cache hit rate")),
+        _section("section-strategies", "Before vs after: loading strategies",
+                 _plot(data, "strategies", f.strategy_comparison, "strategies", "strategy comparison"),
+                 _strategy_table(data)),
+        _section("section-quality", "Selection quality per suite", _quality(data)),
+    ]
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{_e(data.title)}</title><style>{_CSS}</style>"
+        f'<script type="text/javascript">{get_plotlyjs()}</script></head>'
+        f"<body>{''.join(body)}</body></html>\n"
+    )
+
+
+def render_report(data: ReportData | Mapping[str, Any], out_path: Path) -> Path:
+    """Validate ``data`` as ``ReportData``, write the HTML atomically, return the path."""
+    report = data if isinstance(data, ReportData) else ReportData.model_validate(data)
+    out = Path(out_path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(build_html(report), encoding="utf-8")
+    os.replace(tmp, out)
+    return out
