@@ -81,3 +81,42 @@ def latency_key(endpoint: str) -> str:
 REQUEST_COUNTS = f"{STATS}:requests"
 SELECTION_EVENTS = f"{STATS}:selection_events"  # list of json events, drained by a batching task
 MCP_STATS = f"{STATS}:mcp"
+
+
+# --- cache layer helpers (agentload/cache) ---------------------------------------------
+
+
+def version_index_key(version: str) -> str:
+    """Set of every key written for one version, so superseding it can expire them all."""
+    return version_key(version, "index")
+
+
+def stats_flush_key(cache_type: str, flush_id: str) -> str:
+    """Counters of one cache type taken by one flush (renamed away until the SQL commit)."""
+    return f"{STATS}:flushing:{flush_id}:{cache_type}"
+
+
+def history_seen_key(project_id: str) -> str:
+    """How much of a project's workflow history the transition model already counted."""
+    return f"{BASE}:project:{project_id}:observed"
+
+
+# --- performance jobs (agentload/jobs: benchmark, load test, optimize, event flush) -------
+
+#: tuned selection knobs (json: text_close_ratio, text_min_score, optimization_version, ...);
+#: workers apply them over the settings when they build a selector
+SELECTION_CONFIG = f"{BASE}:flag:selection_config"
+#: held while a benchmark switches the global strategy flag, so two runs never interleave
+BENCHMARK_LOCK = f"{BASE}:lock:benchmark"
+
+
+def job_cancel_key(job_id: str) -> str:
+    """Set (any value) to ask the long job ``job_id`` (its Celery task id) to stop at its next check."""
+    return f"{BASE}:jobs:{job_id}:cancel"
+
+
+def events_flush_key(flush_id: str) -> str:
+    """Selection events taken by one flush, held until their SQL commit (or given back)."""
+    return f"{STATS}:flushing:{flush_id}:selection_events"
+#: selection events that cannot become rows (bad JSON or types), kept aside for inspection
+SELECTION_EVENTS_DEAD = f"{STATS}:selection_events:dead"

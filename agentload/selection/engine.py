@@ -9,6 +9,7 @@ than nothing. Strategies: ``selective`` (default), ``full`` (every agent: the ba
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from agentload.catalog import Catalog
 from agentload.context import Context, Resolved
@@ -46,8 +47,12 @@ class Selector:
         self.resolver = build_resolver_data(catalog, self.config.level_tracks)
         self.manifest = Manifest(catalog, self.config.manifest_max_tokens)
         self.orchestrator = find_orchestrator(catalog, self.config.orchestrator_agent)
-        self.text = TextSelector(catalog, self.config)
         self.baseline = catalog.baseline_tokens
+
+    @cached_property
+    def text(self) -> TextSelector:
+        """Built on first free-text use: structured-only builds (catalog refresh) skip it."""
+        return TextSelector(self.catalog, self.config)
 
     def resolve(self, ctx: Context) -> Resolved:
         return resolve(ctx, self.resolver)

@@ -1,0 +1,82 @@
+"""Serialisation, version ids and content digests shared by the cache modules.
+
+Values are orjson bytes (the design's "all values are JSON"). A version id sorts by time
+(so ``VERSIONS`` and logs read chronologically) and ends with a short content digest (so
+two versions with the same content are recognisable as such).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Mapping
+from dataclasses import asdict
+from typing import Any
+
+import orjson
+
+from agentload.catalog import Catalog
+from agentload.selection.engine import SelectionConfig
+
+DIGEST_CHARS = 10
+
+
+def dumps(value: Any) -> bytes:  # noqa: ANN401 - any JSON-able value
+    """JSON bytes; pydantic models are dumped in JSON mode first."""
+    if hasattr(value, "model_dump"):
+        value = value.model_dump(mode="json")
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+
+
+def loads(raw: bytes | str | None) -> Any:  # noqa: ANN401 - any JSON value
+    """Parsed JSON, or None for a missing key."""
+    return None if raw is None else orjson.loads(raw)
+
+
+def text(raw: bytes | str | None) -> str | None:
+    """A Redis string reply as ``str`` (clients may or may not decode responses)."""
+    if raw is None:
+        return None
+    return raw.decode() if isinstance(raw, bytes) else raw
+
+
+def new_version_id(digest: str, now: float | None = None) -> str:
+    """``20250101T120000123456-<digest>``: time-ordered, unique per publish, content-tagged."""
+    ts = time.time() if now is None else now
+    micros = int(round((ts % 1) * 1_000_000)) % 1_000_000
+    return f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime(ts))}{micros:06d}-{digest[:DIGEST_CHARS]}"
+
+
+def config_blob(config: SelectionConfig) -> bytes:
+    """The selection knobs, canonically encoded: they change selections as much as files do."""
+    return orjson.dumps(asdict(config), option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+
+
+def config_digest(config: SelectionConfig) -> str:
+    """Digest of the selection knobs alone (a refresh republishes when they change)."""
+    return hashlib.blake2b(config_blob(config), digest_size=8).hexdigest()
+
+
+def fingerprint_digest(fingerprints: Mapping[str, str], config: SelectionConfig) -> str:
+    """Digest of the catalog's file *contents* (the sha part, not mtimes) and the config."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(config_blob(config))
+    for path in sorted(fingerprints):
+        h.update(path.encode())
+        h.update(b"\0")
+        h.update(fingerprints[path].rsplit(":", 1)[-1].encode())
+        h.update(b"\n")
+    return h.hexdigest()
+
+
+def catalog_digest(catalog: Catalog, config: SelectionConfig) -> str:
+    """Digest of a loaded catalog, for publishes that were not driven by file fingerprints."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(config_blob(config))
+    h.update(orjson.dumps(catalog.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS))
+    return h.hexdigest()
+
+
+def hash_mapping(mapping: Mapping[str, str]) -> dict[Any, Any]:
+    """A ``str -> str`` mapping typed the way redis-py's ``hset(mapping=...)`` accepts it."""
+    return dict(mapping)

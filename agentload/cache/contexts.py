@@ -1,0 +1,112 @@
+"""Which contexts a catalog version precomputes, and computing their selections.
+
+The enumeration is derived only from the resolver data (path files, menus, level table), so
+it covers every structured context a client can ask for: any track/field combination a
+path file names (plus the ``None`` wildcards), every phase, every workflow as the next one,
+phase-level contexts with and without a UI, menu-only workflows, and bare tracks (which
+select the orchestrator). Many contexts resolve to the same ``Resolved.key()``; the result
+is deduplicated on that key, which is also the Redis key the reader computes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from agentload.context import Context, Resolved, ResolverData
+from agentload.selection.engine import Selector
+from agentload.selection.manifest import Manifest
+from agentload.selection.models import Selection
+
+FULL_KEY = "full"  # selection_key(v, FULL_KEY) holds the strategy=full selection
+
+#: manifest texts carried from an earlier build: excluded agent ids -> (text, tokens)
+Carried = dict[frozenset[str], tuple[str, int]]
+
+
+def _track_pairs(data: ResolverData) -> list[tuple[str | None, str | None]]:
+    pairs: set[tuple[str | None, str | None]] = {(None, None)}
+    for t in data.tracks:
+        pairs |= {(t.track, t.field_type), (t.track, None), (None, t.field_type)}
+    return sorted(pairs, key=lambda p: (p[0] or "", p[1] or ""))
+
+
+def enumerate_contexts(data: ResolverData) -> Iterator[Context]:
+    """Every structured context worth precomputing (with duplicates; dedupe on the key).
+
+    A level whose track has no path file (quick-flow in v6 alpha) only gets its bare
+    context: combined with a workflow it would duplicate every menu selection under another
+    key (a third of all keys at 1000 agents); such requests are computed on first miss.
+    """
+    phases = sorted({p.phase for t in data.tracks for p in t.phases})
+    workflows = sorted({w for t in data.tracks for p in t.phases for w in p.all})
+    for level in sorted(data.level_tracks):
+        yield Context(complexity_level=level)
+    for track, field in _track_pairs(data):
+        yield Context(track=track, field_type=field)
+        for phase in phases:
+            for has_ui in (False, True):
+                yield Context(track=track, field_type=field, phase=phase, has_ui=has_ui)
+        for wid in workflows:
+            yield Context(track=track, field_type=field, next_workflow=wid)
+    for wid in sorted(data.menu_owners):
+        yield Context(next_workflow=wid)
+
+
+def structured_resolved(selector: Selector) -> dict[str, Resolved]:
+    """The distinct resolved contexts of the enumeration, by key."""
+    out: dict[str, Resolved] = {}
+    for ctx in enumerate_contexts(selector.resolver):
+        resolved = selector.resolve(ctx)
+        out.setdefault(resolved.key(), resolved)
+    return out
+
+
+class CarriedManifest(Manifest):
+    """A ``Manifest`` that answers from an earlier build where the text cannot differ.
+
+    The manifest of an excluded set is the header plus the lines of every *other* agent in
+    id order, so it is unchanged when the agent ids are the same and no line outside the
+    set changed. Counting its tokens is the costly part of a build at scale (milliseconds
+    per text at 1000 agents); everything else is still assembled by the selector itself.
+    """
+
+    def __init__(self, fresh: Manifest, old_lines: dict[str, str], carried: Carried) -> None:
+        # not calling super().__init__: the lines are the fresh manifest's own
+        self.lines, self.order = fresh.lines, fresh.order
+        self._fresh = fresh
+        self._carried = carried if set(old_lines) == set(fresh.lines) else {}
+        self._changed = frozenset(a for a, line in fresh.lines.items() if old_lines.get(a) != line)
+        self.reused = 0
+
+    def text(self, excluded: frozenset[str]) -> tuple[str, int]:
+        hit = self._carried.get(excluded)
+        if hit is not None and self._changed <= excluded:
+            self.reused += 1
+            return hit
+        return self._fresh.text(excluded)
+
+
+def compute_selections(
+    selector: Selector, previous: tuple[dict[str, str], Carried] | None = None
+) -> tuple[dict[str, Selection], Carried, int]:
+    """(selections by key incl. ``full``, manifests to carry to the next build, reused count).
+
+    ``previous`` is (manifest lines, carried manifests) of the last build in this process;
+    when given, manifests that cannot have changed are reused instead of re-counted.
+    """
+    fresh = selector.manifest
+    carrier = CarriedManifest(fresh, *previous) if previous is not None else None
+    if carrier is not None:
+        selector.manifest = carrier
+    try:
+        selections: dict[str, Selection] = {}
+        carried: Carried = {}
+        for key, resolved in structured_resolved(selector).items():
+            sel = selector.select_resolved(resolved)
+            selections[key] = sel
+            carried[frozenset(sel.agent_ids)] = (sel.manifest, sel.manifest_tokens)
+        selections[FULL_KEY] = selector.select_resolved(selector.resolve(Context()), "full")
+    finally:
+        selector.manifest = fresh
+    return selections, carried, carrier.reused if carrier is not None else 0
+

@@ -1,0 +1,63 @@
+"""One round trip per cached read: check the version, read, count the hit or miss.
+
+The request path must not pay for statistics with extra round trips, and must never write
+to a database. A small Lua script does, atomically and server side: compare
+``CURRENT_VERSION`` with the version the caller resolved against (a mismatch returns the
+new version and counts nothing, so the caller re-resolves), pick the ``full`` selection
+when the strategy flag says so, ``GET`` the value and ``HINCRBY`` hits or misses on the
+cache type's stats hash. The caller's measured time cannot be known before the call, so it
+is carried to the type's *next* call (``Timings``) and lags by one read per process.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+CACHE_TYPES = ("agent_definitions", "user_context", "workflow_state", "selections")
+
+# KEYS: 1 CURRENT_VERSION, 2 STRATEGY, 3 key to read, 4 key read instead when strategy=full,
+#       5 stats hash
+# ARGV: 1 expected version ("" = no check), 2 time to add (us), 3 timed reads to add,
+#       4 "1" when KEYS[4] applies
+READ_COUNTED = """
+local cur = false
+if ARGV[1] ~= '' then
+  cur = redis.call('GET', KEYS[1])
+  if cur ~= ARGV[1] then return {cur, false, false} end
+end
+local strategy = redis.call('GET', KEYS[2])
+local key = KEYS[3]
+if ARGV[4] == '1' and strategy == 'full' then key = KEYS[4] end
+local value = redis.call('GET', key)
+if value then
+  redis.call('HINCRBY', KEYS[5], 'hits', 1)
+else
+  redis.call('HINCRBY', KEYS[5], 'misses', 1)
+end
+if tonumber(ARGV[3]) > 0 then
+  redis.call('HINCRBY', KEYS[5], 'time_us', ARGV[2])
+  redis.call('HINCRBY', KEYS[5], 'timed', ARGV[3])
+end
+return {cur, strategy, value}
+"""
+
+
+@dataclass
+class Timings:
+    """Per cache type: microseconds and read count measured but not yet sent to Redis."""
+
+    pending: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+    def add(self, cache_type: str, seconds: float) -> None:
+        us, n = self.pending.get(cache_type, (0, 0))
+        self.pending[cache_type] = (us + int(seconds * 1_000_000), n + 1)
+
+    def take(self, cache_type: str) -> tuple[int, int]:
+        """What to send with the next read of this type (and forget it locally)."""
+        return self.pending.pop(cache_type, (0, 0))
+
+    def restore(self, cache_type: str, us: int, n: int) -> None:
+        """Put back what a failed call did not deliver."""
+        if n:
+            old_us, old_n = self.pending.get(cache_type, (0, 0))
+            self.pending[cache_type] = (old_us + us, old_n + n)

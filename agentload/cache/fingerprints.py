@@ -1,0 +1,67 @@
+"""File fingerprints of a catalog root: what the refresh compares to decide "nothing changed".
+
+The files are the catalog's own (``catalog_files``: agents, path files, levels) plus the
+workflow files the published version referenced (they feed aliases and text retrieval).
+A fingerprint is ``mtime_ns:size:sha256``; the hash is only recomputed when mtime or size
+moved, so an unchanged catalog costs one ``stat`` per file. A referenced file that does
+not exist is recorded as ``MISSING`` so that creating it later is noticed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from agentload.catalog import Catalog, catalog_files
+from agentload.catalog.files import Fingerprint, fingerprint
+
+MISSING = "missing"
+
+
+def parse(value: str | None) -> Fingerprint | None:
+    """A stored ``mtime:size:sha`` string back to a ``Fingerprint`` (None if absent/missing)."""
+    if not value or value == MISSING:
+        return None
+    try:
+        mtime, size, sha = value.split(":", 2)
+        return Fingerprint(int(mtime), int(size), sha)
+    except ValueError:
+        return None  # unreadable entry: treated as unknown, so the file is hashed again
+
+
+def fingerprint_files(root: Path, files: Iterable[str], previous: Mapping[str, str]) -> dict[str, str]:
+    """Fingerprints of ``files`` (``MISSING`` for absent ones), reusing hashes where possible."""
+    out: dict[str, str] = {}
+    for relpath in sorted(set(files)):
+        path = root / relpath
+        if not path.is_file():
+            out[relpath] = MISSING
+            continue
+        out[relpath] = fingerprint(path, parse(previous.get(relpath))).as_str()
+    return out
+
+
+def scan(root: Path, stored: Mapping[str, str]) -> dict[str, str]:
+    """Current fingerprints of the catalog files and of every file the stored map knows."""
+    return fingerprint_files(root, set(catalog_files(root)) | set(stored), stored)
+
+
+def for_catalog(root: Path, catalog: Catalog, known: Mapping[str, str]) -> dict[str, str]:
+    """Fingerprints describing a loaded catalog: its files plus its referenced workflows."""
+    files = set(catalog_files(root)) | set(catalog.workflows)
+    out = {f: known[f] for f in files if f in known}
+    out.update(fingerprint_files(root, files - set(out), known))
+    return out
+
+
+def changed(new: Mapping[str, str], old: Mapping[str, str]) -> list[str]:
+    """Files whose *content* differs (added, removed, or a different hash)."""
+    def sha(value: str | None) -> str | None:
+        return None if value is None else value.rsplit(":", 1)[-1]
+
+    return sorted(f for f in set(new) | set(old) if sha(new.get(f)) != sha(old.get(f)))
+
+
+def touched(new: Mapping[str, str], old: Mapping[str, str]) -> bool:
+    """True when any entry differs at all (including mtime-only changes)."""
+    return dict(new) != dict(old)

@@ -1,0 +1,143 @@
+"""Background refresh: publish a new catalog version only when the files really changed.
+
+Steps, under a non-blocking Redis lock (a second refresh returns ``{"skipped": "locked"}``):
+1. compare the files' fingerprints with ``keys.FINGERPRINTS`` and the selection config with
+   the live version's (one ``stat`` per file when nothing changed, so a no-op refresh costs
+   milliseconds and publishes nothing);
+2. reload with the process's ``ParseCache`` (only changed files are parsed again);
+3. refuse to publish a catalog that silently lost something: when a file that parsed in the
+   live version now fails, the live version keeps being served, the error is recorded
+   (``keys.ERRORS``, ``keys.LAST_REFRESH``) and fingerprints are left alone so the next
+   refresh tries again and publishes once the file is good;
+4. recompute the selections, re-counting only manifests whose text can have changed, and
+   publish (``agentload.cache.publish``).
+``force=True`` is a full rebuild: fresh parse cache, nothing carried, publish regardless.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import redis
+from redis.exceptions import LockNotOwnedError
+
+from agentload import keys
+from agentload.cache import fingerprints as fp
+from agentload.cache.codec import config_digest, dumps, fingerprint_digest, hash_mapping, loads, text
+from agentload.cache.contexts import compute_selections
+from agentload.cache.publish import publish_catalog
+from agentload.cache.state import WorkerState, selection_config
+from agentload.catalog import CatalogError, load_catalog
+from agentload.selection.engine import Selector
+from agentload.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+ERRORS_CAP = 100  # entries kept in keys.ERRORS
+CHANGED_SHOWN = 50  # changed file names reported in a result
+
+
+def request_refresh(r: redis.Redis, debounce_s: float) -> bool:
+    """True if the caller should enqueue a refresh (none was requested in the last window)."""
+    return bool(r.set(keys.REFRESH_DEBOUNCE, "1", nx=True, px=max(1, int(debounce_s * 1000))))
+
+
+def _ms(since: float) -> float:
+    return round((time.perf_counter() - since) * 1000, 3)
+
+
+def record_errors(r: redis.Redis, errors: list[CatalogError], *, held: bool) -> None:
+    """Append errors to the capped ``keys.ERRORS`` list (newest first)."""
+    if not errors:
+        return
+    now = time.time()
+    pipe = r.pipeline(transaction=True)
+    for e in errors:
+        pipe.lpush(keys.ERRORS, dumps({"path": e.path, "reason": e.reason, "at": now, "held": held}))
+    pipe.ltrim(keys.ERRORS, 0, ERRORS_CAP - 1)
+    pipe.execute()
+
+
+def _new_errors(errors: list[CatalogError], before: list[dict[str, Any]]) -> list[CatalogError]:
+    seen = {(e.get("path"), e.get("reason")) for e in before}
+    return [e for e in errors if (e.path, e.reason) not in seen]
+
+
+def refresh_catalog(r: redis.Redis, settings: Settings, state: WorkerState, *,
+                    force: bool = False) -> dict[str, Any]:
+    """Publish a new version if the catalog changed (or ``force``); see the module doc."""
+    started = time.perf_counter()
+    lock = r.lock(keys.REFRESH_LOCK, timeout=settings.refresh_lock_timeout_s, blocking=False)
+    if not lock.acquire():
+        return {"skipped": "locked", "duration_ms": _ms(started)}
+    try:
+        result = _refresh_locked(r, settings, state, force=force, started=started)
+    except Exception as exc:
+        r.set(keys.LAST_REFRESH, dumps({"ok": False, "error": f"{type(exc).__name__}: {exc}",
+                                        "at": time.time(), "duration_ms": _ms(started)}))
+        raise
+    finally:
+        try:
+            lock.release()
+        except LockNotOwnedError:
+            # the refresh outlived refresh_lock_timeout_s: another one may have started
+            logger.warning("refresh lock expired before release; raise refresh_lock_timeout_s")
+    result["duration_ms"] = _ms(started)
+    r.set(keys.LAST_REFRESH, dumps({"ok": True, "at": time.time(), **result}))
+    return result
+
+
+def _refresh_locked(r: redis.Redis, settings: Settings, state: WorkerState, *,
+                    force: bool, started: float) -> dict[str, Any]:
+    root = Path(settings.catalog_path)
+    config = selection_config(settings)
+    current = text(r.get(keys.CURRENT_VERSION))
+    meta = loads(r.get(keys.meta_key(current))) if current else None
+    stored = {text(k) or "": text(v) or "" for k, v in r.hgetall(keys.FINGERPRINTS).items()}
+    scanned = fp.scan(root, stored)
+    changed = fp.changed(scanned, stored)
+    base: dict[str, Any] = {"force": force, "version": current, "scan_ms": _ms(started)}
+    same_config = meta is not None and meta.get("config_digest") == config_digest(config)
+    if not force and same_config and not changed:
+        if fp.touched(scanned, stored):  # mtimes moved, contents did not: remember the new stats
+            r.hset(keys.FINGERPRINTS, mapping=hash_mapping(scanned))
+        return {**base, "changed": False}
+    loaded = time.perf_counter()
+    cache = state.parse_cache(str(root), fresh=force)
+    catalog = load_catalog(root, cache=cache, max_file_bytes=settings.catalog_max_file_bytes)
+    fingerprints = fp.for_catalog(root, catalog, scanned)
+    digest = fingerprint_digest(fingerprints, config)
+    base.update(changed_files=changed[:CHANGED_SHOWN], n_changed=len(changed),
+                parsed=cache.parsed, load_ms=_ms(loaded))
+    if not force and meta is not None and meta.get("digest") == digest:
+        # contents are back to what is live (an edit reverted): nothing to publish
+        pipe = r.pipeline(transaction=True)
+        pipe.delete(keys.FINGERPRINTS)
+        pipe.hset(keys.FINGERPRINTS, mapping=hash_mapping(fingerprints))
+        pipe.execute()
+        return {**base, "changed": False, "same_digest": True}
+    previous_files = set(meta.get("parsed_files", [])) if meta else set()
+    regressions = [e for e in catalog.errors if e.path in previous_files]
+    last = loads(r.get(keys.LAST_REFRESH)) or {}
+    if regressions:
+        record_errors(r, _new_errors(regressions, last.get("errors", [])), held=True)
+        return {**base, "changed": True, "published": False, "held": True,
+                "errors": [e.model_dump() for e in regressions]}
+    record_errors(r, _new_errors(catalog.errors, (meta or {}).get("errors", [])), held=False)
+    built = time.perf_counter()
+    selector = Selector(catalog, config)
+    selector_ms = _ms(built)
+    prior = state.last_build if not force else None
+    selections, carried, reused = compute_selections(
+        selector, (prior.lines, prior.carried) if prior is not None else None)
+    build_ms = _ms(built)
+    stats = publish_catalog(r, catalog, selector, ttl_old_s=settings.version_ttl_s,
+                            selections=selections, fingerprints=fingerprints, digest=digest,
+                            build_ms=build_ms)
+    state.remember(stats["version"], selector, carried)
+    return {**base, **stats, "changed": True, "published": True, "selector_ms": selector_ms,
+            "reused_manifests": reused,
+            "errors": [e.model_dump() for e in catalog.errors]}

@@ -1,0 +1,103 @@
+"""Selection jobs (queue ``default``): compute what the API missed, warm what comes next.
+
+Results are stored under the *current* version only when this process's selector was built
+for exactly that version (``selector_for_current``); otherwise nothing is written and the
+result says why, because a selection from other files would be served as if it were live.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis
+
+from agentload import keys
+from agentload.cache.codec import dumps, loads, text
+from agentload.cache.predict import observe_project, warm_for_project
+from agentload.cache.publish import store_selection
+from agentload.context import Context
+from agentload.jobs.runtime import STATE, StaleCatalog, redis_client, selector_for_current
+from agentload.jobs.tuning import tuned_settings
+from agentload.selection.engine import Selector
+from agentload.settings import get_settings
+
+
+def _ensure_agents(r: redis.Redis, version: str, selector: Selector, agent_ids: list[str]) -> int:
+    """Write agent definitions of ``version`` that are missing (normally none); returns count.
+
+    Written without a TTL but indexed, so they expire with their version; the write happens
+    only while ``version`` is still current (a superseded version must not gain keys that
+    nothing would ever expire).
+    """
+    pipe = r.pipeline(transaction=False)
+    for aid in agent_ids:
+        pipe.exists(keys.agent_key(version, aid))
+    missing = [aid for aid, n in zip(agent_ids, pipe.execute(), strict=True)
+               if not n and aid in selector.catalog.agents]
+    if not missing:
+        return 0
+    written = [0]
+
+    def write(tx: redis.client.Pipeline) -> None:
+        current = text(tx.get(keys.CURRENT_VERSION))
+        tx.multi()
+        if current != version:
+            written[0] = 0
+            return
+        written[0] = len(missing)
+        for aid in missing:
+            key = keys.agent_key(version, aid)
+            tx.set(key, dumps(selector.catalog.agents[aid]), nx=True)
+            tx.sadd(keys.version_index_key(version), key)
+
+    r.transaction(write, keys.CURRENT_VERSION)
+    return written[0]
+
+
+def select_and_cache(context: dict[str, Any]) -> dict[str, Any]:
+    """Compute a (free-text) selection and store it under ``selection_key(v, key)``; idempotent."""
+    r = redis_client(get_settings())
+    settings = tuned_settings(r, get_settings())
+    ctx = Context.model_validate(context)
+    try:
+        version, selector = selector_for_current(r, settings, STATE)
+    except StaleCatalog as exc:
+        return {"stored": False, "reason": str(exc)}
+    resolved = selector.resolve(ctx)
+    key = resolved.key()
+    if r.exists(keys.selection_key(version, key)):
+        return {"version": version, "key": key, "stored": False, "reason": "already cached"}
+    selection = selector.select_resolved(resolved)
+    stored = store_selection(r, version, selection, settings.version_ttl_s)
+    return {"version": version, "key": key, "stored": stored, "agents": selection.agent_ids}
+
+
+def preload_context(context: dict[str, Any], project_id: str | None, user_id: str | None) -> dict[str, Any]:
+    """Make sure a context's selection and its agents are cached, learn the project's
+    history and warm the selections of its likely next steps."""
+    r = redis_client(get_settings())
+    settings = tuned_settings(r, get_settings())
+    ctx = Context.model_validate(context)
+    try:
+        version, selector = selector_for_current(r, settings, STATE)
+    except StaleCatalog as exc:
+        return {"stored": False, "reason": str(exc), "project_id": project_id, "user_id": user_id}
+    resolved = selector.resolve(ctx)
+    key = resolved.key()
+    cached = loads(r.get(keys.selection_key(version, key)))
+    stored = False
+    if cached is None:
+        selection = selector.select_resolved(resolved)
+        stored = store_selection(r, version, selection, settings.version_ttl_s)
+        agent_ids = selection.agent_ids
+    else:
+        agent_ids = [a["id"] for a in cached["agents"]]
+    observed = 0
+    if project_id:
+        observed = observe_project(r, project_id, ctx.workflow_history, aliases=selector.resolver.aliases)
+    warm = warm_for_project(r, selector, version, ctx, ttl_s=settings.version_ttl_s)
+    return {
+        "version": version, "key": key, "cached": cached is not None, "stored": stored,
+        "agents": agent_ids, "agents_written": _ensure_agents(r, version, selector, agent_ids),
+        "observed_transitions": observed, "warm": warm, "project_id": project_id, "user_id": user_id,
+    }

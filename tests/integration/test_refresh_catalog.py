@@ -1,0 +1,236 @@
+"""Background refresh against a real Redis and a copy of the catalog in a temp dir."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+import redis
+
+from agentload import keys
+from agentload.cache import refresh as refresh_mod
+from agentload.cache.refresh import refresh_catalog, request_refresh
+from agentload.cache.state import WorkerState
+from agentload.settings import Settings
+
+BUNDLED = Path(__file__).resolve().parents[2] / "data" / "bmad-method-v6"
+PM = "src/modules/bmm/agents/pm.agent.yaml"
+LEVELS = "src/modules/bmm/workflows/workflow-status/project-levels.yaml"
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    dst = tmp_path / "catalog"
+    shutil.copytree(BUNDLED, dst)
+    return dst
+
+
+@pytest.fixture
+def settings(root: Path, redis_url: str) -> Settings:
+    return Settings(redis_url=redis_url, catalog_path=root, version_ttl_s=60, refresh_lock_timeout_s=10)
+
+
+def _agent(r: redis.Redis, agent_id: str) -> dict[str, Any]:
+    v = r.get(keys.CURRENT_VERSION)
+    raw = r.get(keys.agent_key(v, agent_id))
+    assert raw is not None
+    return dict(orjson.loads(raw))
+
+
+def test_given_unchanged_catalog_when_refreshing_then_nothing_is_published(
+    redis_client: redis.Redis, settings: Settings
+) -> None:
+    state = WorkerState()
+    first = refresh_catalog(redis_client, settings, state)
+    assert first["published"] and first["changed"]
+    again = refresh_catalog(redis_client, settings, state)
+    assert again["changed"] is False and again["version"] == first["version"]
+    assert redis_client.zcard(keys.VERSIONS) == 1
+    last = orjson.loads(redis_client.get(keys.LAST_REFRESH))
+    assert last["ok"] and last["changed"] is False and last["duration_ms"] >= 0
+    # a fresh process (empty state) agrees: fingerprints live in Redis
+    assert refresh_catalog(redis_client, settings, WorkerState())["changed"] is False
+
+
+def test_given_touched_file_when_refreshing_then_fingerprints_update_without_publishing(
+    redis_client: redis.Redis, settings: Settings, root: Path
+) -> None:
+    state = WorkerState()
+    v = refresh_catalog(redis_client, settings, state)["version"]
+    os.utime(root / PM, ns=(10**18, 10**18))
+    result = refresh_catalog(redis_client, settings, state)
+    assert result["changed"] is False and result["version"] == v
+    assert redis_client.hget(keys.FINGERPRINTS, PM).startswith(str(10**18))
+
+
+def test_given_edited_agent_when_refreshing_then_the_new_text_is_served_and_one_file_is_parsed(
+    redis_client: redis.Redis, settings: Settings, root: Path
+) -> None:
+    state = WorkerState()
+    old = refresh_catalog(redis_client, settings, state)
+    pm = root / PM
+    pm.write_text(pm.read_text().replace("role: Product Manager", "role: Refreshed Product Manager"))
+    new = refresh_catalog(redis_client, settings, state)
+    assert new["published"] and new["version"] != old["version"] and new["previous"] == old["version"]
+    assert new["changed_files"] == [PM] and new["parsed"] == 1
+    assert new["reused_manifests"] > 0
+    agent = _agent(redis_client, "pm")
+    assert "Refreshed Product Manager" in agent["text"] and agent["tokens"] > 0
+    v = new["version"]
+    full = orjson.loads(redis_client.get(keys.selection_key(v, "full")))
+    assert {a["id"]: a["tokens"] for a in full["agents"]}["pm"] == agent["tokens"]
+
+
+def test_given_reverted_edit_when_refreshing_then_the_live_digest_matches_and_nothing_is_published(
+    redis_client: redis.Redis, settings: Settings, root: Path
+) -> None:
+    state = WorkerState()
+    v = refresh_catalog(redis_client, settings, state)["version"]
+    pm = root / PM
+    original = pm.read_text()
+    pm.write_text(original + "\n# scratch\n")
+    redis_client.hset(keys.FINGERPRINTS, PM, "1:1:stale")  # as if an edit had been seen half-way
+    pm.write_text(original)
+    result = refresh_catalog(redis_client, settings, state)
+    assert result["changed"] is False and result.get("same_digest") and result["version"] == v
+
+
+def test_given_force_when_refreshing_then_a_full_rebuild_is_published(
+    redis_client: redis.Redis, settings: Settings
+) -> None:
+    state = WorkerState()
+    first = refresh_catalog(redis_client, settings, state)
+    forced = refresh_catalog(redis_client, settings, state, force=True)
+    assert forced["published"] and forced["version"] != first["version"]
+    assert forced["reused_manifests"] == 0 and forced["parsed"] > 10
+    assert forced["digest"] == first["digest"]
+
+
+def test_given_running_refresh_when_another_starts_then_it_is_skipped(
+    redis_client: redis.Redis, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inside, release = threading.Event(), threading.Event()
+    real = refresh_mod._refresh_locked  # noqa: SLF001
+
+    def slow(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        inside.set()
+        assert release.wait(10)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(refresh_mod, "_refresh_locked", slow)
+    results: list[dict[str, Any]] = []
+    first = threading.Thread(target=lambda: results.append(refresh_catalog(redis_client, settings, WorkerState())))
+    first.start()
+    assert inside.wait(10)
+    second = refresh_catalog(redis_client, settings, WorkerState())
+    release.set()
+    first.join(10)
+    assert second["skipped"] == "locked"
+    assert results[0]["published"] is True
+    assert redis_client.zcard(keys.VERSIONS) == 1
+
+
+def test_given_broken_agent_when_refreshing_then_previous_version_is_served_until_fixed(
+    redis_client: redis.Redis, settings: Settings, root: Path
+) -> None:
+    state = WorkerState()
+    good = refresh_catalog(redis_client, settings, state)
+    pm = root / PM
+    original = pm.read_text()
+    pm.write_text("agent: [unclosed\n")
+    held = refresh_catalog(redis_client, settings, state)
+    assert held["published"] is False and held["held"] is True
+    assert held["version"] == good["version"] == redis_client.get(keys.CURRENT_VERSION)
+    assert [e["path"] for e in held["errors"]] == [PM]
+    errors = [orjson.loads(e) for e in redis_client.lrange(keys.ERRORS, 0, -1)]
+    assert [(e["path"], e["held"]) for e in errors] == [(PM, True)] and errors[0]["reason"]
+    last = orjson.loads(redis_client.get(keys.LAST_REFRESH))
+    assert last["held"] and last["errors"][0]["path"] == PM
+    assert _agent(redis_client, "pm")["id"] == "pm"  # still served from the previous version
+    again = refresh_catalog(redis_client, settings, state)
+    assert again["held"] and redis_client.llen(keys.ERRORS) == 1  # same error is not re-recorded
+    pm.write_text(original.replace("role: Product Manager", "role: Fixed Product Manager"))
+    fixed = refresh_catalog(redis_client, settings, state)
+    assert fixed["published"] and fixed["version"] != good["version"]
+    assert "Fixed Product Manager" in _agent(redis_client, "pm")["text"]
+
+
+def test_given_new_broken_file_when_refreshing_then_it_is_published_with_the_error_recorded(
+    redis_client: redis.Redis, settings: Settings, root: Path
+) -> None:
+    state = WorkerState()
+    refresh_catalog(redis_client, settings, state)
+    bad = "src/modules/bmm/agents/broken.agent.yaml"
+    (root / bad).write_text("not: [an agent\n")
+    result = refresh_catalog(redis_client, settings, state)
+    assert result["published"] and [e["path"] for e in result["errors"]] == [bad]
+    meta = orjson.loads(redis_client.get(keys.meta_key(result["version"])))
+    assert meta["errors"][0]["path"] == bad and meta["agents"] == 10
+    assert orjson.loads(redis_client.lindex(keys.ERRORS, 0))["held"] is False
+
+
+def test_given_missing_catalog_when_refreshing_then_the_error_is_recorded_and_raised(
+    redis_client: redis.Redis, settings: Settings, root: Path
+) -> None:
+    shutil.rmtree(root)
+    with pytest.raises(FileNotFoundError):
+        refresh_catalog(redis_client, settings, WorkerState())
+    last = orjson.loads(redis_client.get(keys.LAST_REFRESH))
+    assert last["ok"] is False and "FileNotFoundError" in last["error"]
+    assert redis_client.get(keys.REFRESH_LOCK) is None  # released
+
+
+def test_given_lock_lost_during_refresh_when_releasing_then_the_refresh_still_reports(
+    redis_client: redis.Redis, settings: Settings, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    real = refresh_mod._refresh_locked  # noqa: SLF001
+
+    def lose_lock(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        result = real(*args, **kwargs)
+        redis_client.delete(keys.REFRESH_LOCK)
+        return result
+
+    monkeypatch.setattr(refresh_mod, "_refresh_locked", lose_lock)
+    result = refresh_catalog(redis_client, settings, WorkerState())
+    assert result["published"]
+    assert "refresh lock expired" in caplog.text
+
+
+def test_given_on_demand_requests_when_debouncing_then_one_per_window_enqueues(redis_client: redis.Redis) -> None:
+    assert request_refresh(redis_client, 5.0) is True
+    assert request_refresh(redis_client, 5.0) is False
+    assert 0 < redis_client.pttl(keys.REFRESH_DEBOUNCE) <= 5000
+    redis_client.delete(keys.REFRESH_DEBOUNCE)
+    assert request_refresh(redis_client, 0.0) is True
+
+
+def test_given_new_workflow_file_when_refreshing_then_it_is_noticed(
+    redis_client: redis.Redis, settings: Settings, root: Path
+) -> None:
+    state = WorkerState()
+    first = refresh_catalog(redis_client, settings, state)
+    refs = redis_client.hgetall(keys.FINGERPRINTS)
+    workflow = next(f for f in refs if "/workflows/" in f and f.endswith(("workflow.yaml", "workflow.md"))
+                    and f != LEVELS)
+    path = root / workflow
+    path.write_text(path.read_text() + "\n")
+    result = refresh_catalog(redis_client, settings, state)
+    assert result["changed"] and workflow in result["changed_files"]
+    assert result["version"] != first["version"]
+
+
+def test_given_changed_selection_config_when_refreshing_then_unchanged_files_are_republished(
+    redis_client: redis.Redis, settings: Settings
+) -> None:
+    state = WorkerState()
+    first = refresh_catalog(redis_client, settings, state)
+    retuned = settings.model_copy(update={"text_close_ratio": 0.5})
+    result = refresh_catalog(redis_client, retuned, state)
+    assert result["published"] and result["digest"] != first["digest"]
+    assert refresh_catalog(redis_client, retuned, state)["changed"] is False
