@@ -18,7 +18,15 @@ from typing import Any
 import redis
 
 from agentload import keys
-from agentload.cache.codec import catalog_digest, config_digest, dumps, hash_mapping, new_version_id, text
+from agentload.cache.codec import (
+    catalog_digest,
+    config_digest,
+    dump_selection,
+    dumps,
+    hash_mapping,
+    new_version_id,
+    text,
+)
 from agentload.cache.contexts import FULL_KEY, compute_selections
 from agentload.catalog import Catalog
 from agentload.selection.engine import Selector
@@ -48,7 +56,7 @@ def _values(
     for agent_id, agent in catalog.agents.items():
         yield "agent_definitions", keys.agent_key(version, agent_id), dumps(agent)
     for key, sel in selections.items():
-        yield "selections", keys.selection_key(version, key), dumps(sel)
+        yield "selections", keys.selection_key(version, key), dump_selection(sel)
 
 
 def _write(
@@ -198,5 +206,5 @@ def store_selection(r: redis.Redis, version: str, selection: Selection, ttl_s: i
     ``NX``: a selection is a pure function of (version, key), so an existing value is
     already right and is never rewritten; the TTL bounds what a version accumulates.
     """
-    return bool(r.set(keys.selection_key(version, selection.key), dumps(selection), nx=True,
+    return bool(r.set(keys.selection_key(version, selection.key), dump_selection(selection), nx=True,
                       ex=max(1, int(ttl_s))))

@@ -23,6 +23,7 @@ from agentload.cache.stats import hit_summary
 from agentload.context import Context, Resolved, ResolverData
 from agentload.resolve import resolve
 from agentload.selection.engine import STRATEGIES
+from agentload.selection.manifest import render
 from agentload.settings import get_settings
 
 MAX_SWITCHES = 5  # version changes tolerated within one lookup before giving up
@@ -40,6 +41,7 @@ class CatalogStore:
         self._redis = redis
         self._script = redis.register_script(READ_COUNTED)
         self._resolvers: dict[str, ResolverData] = {}
+        self._manifests: dict[str, dict[str, str]] = {}
         self._version: str | None = None  # last version seen current (optimistic)
         self._default_strategy = default_strategy
         self.timings = Timings()
@@ -68,6 +70,28 @@ class CatalogStore:
             self._resolvers.pop(next(iter(self._resolvers)))
         self._resolvers[version] = data
         return data
+
+    async def manifest_lines(self, version: str) -> dict[str, str]:
+        """A version's manifest lines by agent id (immutable, so cached in-process)."""
+        cached = self._manifests.get(version)
+        if cached is not None:
+            return cached
+        raw = loads(await self._redis.get(keys.manifest_key(version)))
+        if not isinstance(raw, dict):
+            raise CatalogNotPublished(f"catalog version {version} has no manifest (expired?)")
+        lines = {str(k): str(v) for k, v in (raw.get("lines") or {}).items()}
+        while len(self._manifests) >= RESOLVER_CACHE:
+            self._manifests.pop(next(iter(self._manifests)))
+        self._manifests[version] = lines
+        return lines
+
+    async def _with_manifest(self, version: str, value: Any) -> Any:  # noqa: ANN401 - JSON
+        """Fill a stored selection's manifest text (stored as null) from the version's lines."""
+        if isinstance(value, dict) and value.get("manifest") is None:
+            lines = await self.manifest_lines(version)
+            chosen = {a.get("id") for a in value.get("agents") or []}
+            value["manifest"] = render(lines, [a for a in sorted(lines) if a not in chosen])
+        return value
 
     # ------------------------------------------------------------------ counted reads
     async def _read(self, cache_type: str, key: str, *, expect: str = "", full_key: str | None = None,
@@ -109,6 +133,7 @@ class CatalogStore:
                 version = self._version = cur
                 continue
             self._version = version
+            value = await self._with_manifest(version, value)
             self.timings.add("selections", time.perf_counter() - started)
             return version, resolved, value
         raise CatalogNotPublished(f"catalog version changed {MAX_SWITCHES} times during one lookup")
