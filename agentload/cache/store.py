@@ -85,7 +85,7 @@ class CatalogStore:
         self._manifests[version] = lines
         return lines
 
-    async def _with_manifest(self, version: str, value: Any) -> Any:  # noqa: ANN401 - JSON
+    async def fill_manifest(self, version: str, value: Any) -> Any:  # noqa: ANN401 - JSON
         """Fill a stored selection's manifest text (stored as null) from the version's lines."""
         if isinstance(value, dict) and value.get("manifest") is None:
             lines = await self.manifest_lines(version)
@@ -133,7 +133,7 @@ class CatalogStore:
                 version = self._version = cur
                 continue
             self._version = version
-            value = await self._with_manifest(version, value)
+            value = await self.fill_manifest(version, value)
             self.timings.add("selections", time.perf_counter() - started)
             return version, resolved, value
         raise CatalogNotPublished(f"catalog version changed {MAX_SWITCHES} times during one lookup")
