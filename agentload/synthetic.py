@@ -47,6 +47,7 @@ def _copy_paths(paths: list[PathFile], dest: Path, real_ids: list[str], n_agents
         for k in range(max(0, (n_agents - n_real) // 100)):
             copy = dict(raw)
             copy["track"] = f"{raw.get('track', 'track')}-s{k:03d}"
+            copy["method_name"] = f"{raw.get('method_name') or ''} s{k:03d}".strip()  # a track alias too
             copy["phases"] = []
             for phase in raw.get("phases") or []:
                 ph = dict(phase)

@@ -8,6 +8,7 @@ or broken catalog produces a clear per-file error instead of a crash or a leak.
 from __future__ import annotations
 
 import hashlib
+import stat as _stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,15 +39,22 @@ def inside_root(root: Path, path: Path) -> bool:
     return True
 
 
-def read_bytes(root: Path, path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
+def check_file(root: Path, path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+    """Refuse a path outside the root, anything but a regular file, and files over the limit."""
     if not inside_root(root, path):
         raise CatalogFileError("path leaves the catalog root (symlink or ..)")
     try:
-        size = path.stat().st_size
+        st = path.stat()
     except OSError as exc:
         raise CatalogFileError(f"cannot stat: {exc.strerror or exc}") from exc
-    if size > max_bytes:
-        raise CatalogFileError(f"file is {size} bytes, over the {max_bytes}-byte limit")
+    if not _stat.S_ISREG(st.st_mode):
+        raise CatalogFileError("not a regular file")
+    if st.st_size > max_bytes:
+        raise CatalogFileError(f"file is {st.st_size} bytes, over the {max_bytes}-byte limit")
+
+
+def read_bytes(root: Path, path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
+    check_file(root, path, max_bytes)
     try:
         return path.read_bytes()
     except OSError as exc:

@@ -19,6 +19,7 @@ from agentload.catalog.agents import AGENT_SUFFIX, parse_agent
 from agentload.catalog.files import (
     DEFAULT_MAX_BYTES,
     CatalogFileError,
+    check_file,
     Fingerprint,
     fingerprint,
     read_text,
@@ -91,6 +92,7 @@ class _Loader:
         path = self.root / relpath
         try:
             prev = self.cache.entries.get(relpath)
+            check_file(self.root, path, self.max_bytes)
             fp = fingerprint(path, prev[0] if prev else None)
             if prev is not None and prev[0] == fp:
                 return prev[1]

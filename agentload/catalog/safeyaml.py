@@ -42,13 +42,14 @@ class _LimitedLoader(yaml.SafeLoader):
 
 
 _ANCHOR_OR_ALIAS = re.compile(r"(?:^|[\s\[{,:-])[&*][^\s,\]}]")
+_COMPACT_NESTING = re.compile(r"(?m)^(?:[ \t]*-[ \t]+){%d}" % (MAX_DEPTH // 2))  # "- - - - x"
 _FastLoader: type[Any] | None = getattr(yaml, "CSafeLoader", None)
 
 
 def _plainly_bounded(text: str) -> bool:
     """True when the text has no anchors/aliases and shallow nesting, so libyaml's fast
     loader cannot be driven into alias expansion or deep recursion."""
-    if _ANCHOR_OR_ALIAS.search(text):
+    if _ANCHOR_OR_ALIAS.search(text) or _COMPACT_NESTING.search(text):
         return False
     indent = max((len(line) - len(line.lstrip(" ")) for line in text.splitlines()), default=0)
     if indent > 2 * MAX_DEPTH:

@@ -15,15 +15,20 @@ from agentload.catalog.models import WorkflowInfo
 from agentload.catalog.safeyaml import safe_load
 
 _INSTALL_PREFIX = re.compile(r"^\{project-root\}/+(?:[._]?bmad/+)?")
+_BARE_INSTALL_PREFIX = re.compile(r"^[._]?bmad/+")  # module-help.csv: "_bmad/<module>/..."
 _FRONTMATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.S)
 EXCERPT_CHARS = 4000
 
 
 def resolve_ref(ref: str, modules: dict[str, str]) -> str | None:
     """Catalog-relative path for an installed-path reference, or None if it names no module."""
-    if not ref or "{project-root}" not in ref:
+    ref = (ref or "").strip()
+    if "{project-root}" in ref:
+        rest = _INSTALL_PREFIX.sub("", ref)
+    elif _BARE_INSTALL_PREFIX.match(ref):
+        rest = _BARE_INSTALL_PREFIX.sub("", ref)
+    else:
         return None
-    rest = _INSTALL_PREFIX.sub("", ref.strip())
     module, _, tail = rest.partition("/")
     base = modules.get(module)
     if base is None or not tail:

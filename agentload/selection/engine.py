@@ -74,7 +74,8 @@ class Selector:
         picks = {a: r for a, r in picks.items() if a in self.catalog.agents}
         if resolved.request:
             query = resolved.request
-            if resolved.track and not resolved.files:  # a track without a path file is a hint
+            known = resolved.track is not None and any(resolved.track in t.aliases for t in self.resolver.tracks)
+            if resolved.track and not resolved.files and not known:  # a track without a path file is a hint
                 query = f"{query} {resolved.track.replace('-', ' ')}"
             level = 0 if not picks else (2 if resolved.next_workflow else 1)
             found = self.text.select(query, resolved.user_role, level)

@@ -37,7 +37,10 @@ def manifest_line(agent: Agent, common: set[str], max_tokens: int) -> str:
     words = head.split(" ")
     while len(words) > 2 and count_tokens(" ".join(words)) > max_tokens:
         words.pop()
-    return " ".join(words)
+    line = " ".join(words)
+    while len(line) > 2 and count_tokens(line) > max_tokens:  # an id longer than the budget
+        line = line[:-1]
+    return line
 
 
 def render(lines: dict[str, str], ids: list[str]) -> str:

@@ -72,7 +72,7 @@ class TextIndex:
         for i, aid in enumerate(self.ids):
             units += _units_for(i, catalog.agents[aid], catalog, path_owner, path_text)
         self.unit_agent = np.asarray([u.agent for u in units], dtype=np.int32)
-        self.is_persona = np.asarray([("name" in u.fields) for u in units])
+        self.is_persona = np.asarray([("name" in u.fields) for u in units], dtype=bool)
         n = len(units)
         tokens = {f: [Counter(tokenize(u.fields.get(f, ""))) for u in units] for f in self.weights}
         df: Counter[str] = Counter()

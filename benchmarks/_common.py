@@ -1,0 +1,86 @@
+"""Shared helpers for the selection benchmarks: paths, suites, percentiles and plain tables.
+
+Benchmarks read the scenario suites from ``../shared/scenarios`` (next to the repo); product
+code never does. Everything runs in-process on the catalog files, no services needed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+if str(REPO_ROOT) not in sys.path:  # run as a script from anywhere: `python benchmarks/x.py`
+    sys.path.insert(0, str(REPO_ROOT))
+
+BUNDLED_CATALOG = REPO_ROOT / "data" / "bmad-method-v6"
+SCENARIOS_DIR = (REPO_ROOT / ".." / "shared" / "scenarios").resolve()
+
+
+def suite_files(directory: Path = SCENARIOS_DIR) -> list[Path]:
+    """Every ``*.jsonl`` suite in ``directory``; exits with a clear message when there is none."""
+    files = sorted(directory.glob("*.jsonl")) if directory.is_dir() else []
+    if not files:
+        sys.exit(f"no scenario suites (*.jsonl) found in {directory}; expected ../shared/scenarios next to the repo")
+    return files
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100) of ``values``; NaN when empty."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    return float(ordered[rank - 1])
+
+
+def fmt_pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{100 * x:.1f}%"
+
+
+def fmt_us(ns: float) -> str:
+    """Nanoseconds as a human figure (µs below 1 ms, ms above)."""
+    if ns >= 1_000_000:
+        return f"{ns / 1e6:.2f} ms"
+    return f"{ns / 1e3:.1f} µs"
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    """A fixed-width text table (first column left-aligned, the rest right-aligned)."""
+    body = [[str(c) for c in r] for r in rows]
+    widths = [max(len(h), *(len(r[i]) for r in body)) if body else len(h) for i, h in enumerate(headers)]
+
+    def line(cells: Sequence[str]) -> str:
+        pairs = enumerate(zip(cells, widths, strict=True))
+        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in pairs)
+
+    return "\n".join([line(headers), line(["-" * w for w in widths]), *(line(r) for r in body)])
+
+
+def rss_bytes() -> int | None:
+    """Resident set size of this process now (psutil), or None when unavailable."""
+    try:
+        import psutil
+    except ImportError:  # pragma: no cover - psutil is a declared dependency
+        return None
+    return int(psutil.Process().memory_info().rss)
+
+
+def peak_rss_bytes() -> int:
+    """Peak RSS of this process so far (getrusage; Linux reports KiB)."""
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak) * (1 if sys.platform == "darwin" else 1024)
+
+
+def mib(n: float | None) -> str:
+    return "n/a" if n is None else f"{n / 2**20:.1f} MiB"

@@ -1,0 +1,84 @@
+"""Selection quality on every scenario suite: recall, agents loaded, token reduction.
+
+For each ``*.jsonl`` suite in ``../shared/scenarios`` (and overall), the selective strategy
+and the ``full`` baseline side by side: recall of the required agents, mean agents loaded,
+median and p10 token reduction against loading every agent (manifest tokens included).
+
+    .venv/bin/python benchmarks/selection_quality.py [--json] [--catalog DIR] [--scenarios DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from _common import BUNDLED_CATALOG, SCENARIOS_DIR, fmt_pct, read_jsonl, suite_files, table
+
+from agentload.catalog import load_catalog
+from agentload.evaluation import evaluate_one, summarize
+from agentload.selection.engine import Selector
+
+STRATEGIES = ("selective", "full")
+
+
+def evaluate(selector: Selector, suites: list[Path]) -> dict[str, Any]:
+    """{suite name or "overall": {strategy: summary}} plus the missed scenario ids."""
+    lines: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for path in suites:
+        scenarios = read_jsonl(path)
+        lines[path.name] = {s: [evaluate_one(selector, sc, s) for sc in scenarios] for s in STRATEGIES}
+    if len(suites) > 1:
+        lines["overall"] = {s: [x for name in list(lines) for x in lines[name][s]] for s in STRATEGIES}
+    return {name: {s: summarize(by[s]) for s in STRATEGIES} for name, by in lines.items()}
+
+
+def print_table(result: dict[str, Any]) -> None:
+    headers = ["suite", "n", "recall", "full recall", "agents", "full agents",
+               "median red.", "full median", "p10 red.", "full p10", "mean red."]
+    rows = []
+    for name, by in result.items():
+        sel, full = by["selective"], by["full"]
+        rows.append([
+            name, sel["scenarios"],
+            fmt_pct(sel["recall"]), fmt_pct(full["recall"]),
+            f"{sel['mean_agents']:.2f}", f"{full['mean_agents']:.2f}",
+            fmt_pct(sel["median_reduction"]), fmt_pct(full["median_reduction"]),
+            fmt_pct(sel["p10_reduction"]), fmt_pct(full["p10_reduction"]),
+            fmt_pct(sel["mean_reduction"]),
+        ])
+    print(table(headers, rows))
+    for name, by in result.items():
+        if by["selective"]["missed"] and name != "overall":
+            print(f"missed in {name}: {', '.join(by['selective']['missed'])}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--catalog", type=Path, default=BUNDLED_CATALOG)
+    ap.add_argument("--scenarios", type=Path, default=SCENARIOS_DIR, help="folder of *.jsonl suites")
+    ap.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    args = ap.parse_args()
+
+    suites = suite_files(args.scenarios)
+    t0 = time.perf_counter()
+    catalog = load_catalog(args.catalog)
+    selector = Selector(catalog)
+    result = evaluate(selector, suites)
+    elapsed = time.perf_counter() - t0
+    if args.json:
+        print(json.dumps({"catalog": str(args.catalog), "agents": len(catalog.agents),
+                          "baseline_tokens": catalog.baseline_tokens, "suites": result,
+                          "seconds": round(elapsed, 3)}, indent=2))
+        return
+    print(f"catalog {args.catalog} — {len(catalog.agents)} agents, baseline {catalog.baseline_tokens} tokens "
+          f"(every agent definition loaded); reduction = 1 - (loaded + manifest) / baseline")
+    print()
+    print_table(result)
+    print(f"\n({elapsed:.2f} s, {sum(len(read_jsonl(p)) for p in suites)} scenarios x {len(STRATEGIES)} strategies)")
+
+
+if __name__ == "__main__":
+    main()
