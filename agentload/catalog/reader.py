@@ -19,8 +19,8 @@ from agentload.catalog.agents import AGENT_SUFFIX, parse_agent
 from agentload.catalog.files import (
     DEFAULT_MAX_BYTES,
     CatalogFileError,
-    check_file,
     Fingerprint,
+    check_file,
     fingerprint,
     read_text,
     rel,

@@ -42,7 +42,7 @@ class _LimitedLoader(yaml.SafeLoader):
 
 
 _ANCHOR_OR_ALIAS = re.compile(r"(?:^|[\s\[{,:-])[&*][^\s,\]}]")
-_COMPACT_NESTING = re.compile(r"(?m)^(?:[ \t]*-[ \t]+){%d}" % (MAX_DEPTH // 2))  # "- - - - x"
+_COMPACT_NESTING = re.compile(rf"(?m)^(?:[ \t]*-[ \t]+){{{MAX_DEPTH // 2}}}")  # "- - - - x"
 _FastLoader: type[Any] | None = getattr(yaml, "CSafeLoader", None)
 
 
