@@ -1,0 +1,105 @@
+"""A Celery *client*: send tasks by name and read their state, never import task code.
+
+Why a separate, minimal Celery app instead of ``workers.app``: the web process must not
+import worker code, and its publishing must fail fast. The broker and result backend are
+the same Redis as the cache, with ~1 s socket timeouts and no publish retries, so during a
+Redis outage ``send`` raises ``redis.exceptions.ConnectionError`` quickly and the API's
+handler turns it into a 503 instead of hanging a request for Celery's default retry budget.
+
+Celery's Redis backend subscribes (pub/sub) to every sent task's result channel so that
+``AsyncResult.get()`` can block; a web process never blocks on results, and those
+subscriptions would pile up per task, so ``ResultReader`` turns that subscription off.
+Celery calls are synchronous: they run in a worker thread so they never stall the loop.
+"""
+
+from __future__ import annotations
+
+import uuid
+from functools import partial
+from typing import Any
+
+import anyio.to_thread
+from celery import Celery
+from celery.backends.redis import RedisBackend
+from celery.result import AsyncResult
+from kombu.exceptions import OperationalError
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from agentload.api.tasknames import TASK_QUEUE
+from agentload.settings import Settings
+
+READY_STATES = frozenset({"SUCCESS", "FAILURE", "REVOKED"})
+
+
+class ResultReader(RedisBackend):  # type: ignore[misc]
+    """Redis result backend without the per-task pub/sub subscription (reads only)."""
+
+    def on_task_call(self, producer: Any, task_id: str) -> None:
+        return None
+
+
+def build_client(settings: Settings, timeout_s: float = 1.0) -> Celery:
+    """A JSON-only Celery app for ``send_task``/``AsyncResult`` with fail-fast timeouts."""
+    app = Celery("agentload-api", broker=settings.redis_url,
+                 backend=f"{ResultReader.__module__}:ResultReader+{settings.redis_url}")
+    app.conf.update(
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        result_accept_content=["json"],
+        task_publish_retry=False,
+        broker_connection_retry=False,
+        broker_connection_timeout=timeout_s,
+        broker_transport_options={"socket_timeout": timeout_s, "socket_connect_timeout": timeout_s,
+                                  "max_retries": 0},
+        redis_socket_timeout=timeout_s,
+        redis_socket_connect_timeout=timeout_s,
+        redis_retry_on_timeout=False,
+        result_backend_always_retry=False,
+        task_send_sent_event=True,  # Flower shows API-sent tasks as "sent"
+    )
+    return app
+
+
+class Enqueuer:
+    """Sends tasks by name to their queue and reports task state for polling endpoints."""
+
+    def __init__(self, app: Celery) -> None:
+        self.app = app
+
+    async def send(self, name: str, kwargs: dict[str, Any], task_id: str | None = None) -> str:
+        """Publish ``name`` with JSON ``kwargs``; returns the task id (chosen here, so a
+        caller can record it, e.g. for debounce, before the message is out)."""
+        task_id = task_id or str(uuid.uuid4())
+        queue = TASK_QUEUE.get(name)
+        call = partial(self.app.send_task, name, kwargs=kwargs, queue=queue, task_id=task_id)
+        try:
+            await anyio.to_thread.run_sync(call)
+        except OperationalError as exc:  # kombu wraps the redis error; one 503 path for both
+            raise RedisConnectionError(f"cannot enqueue {name}: {exc}") from exc
+        return task_id
+
+    async def state(self, task_id: str) -> dict[str, Any]:
+        """State, progress meta and result of a task as the result backend knows it.
+
+        Celery cannot tell an unknown id from a queued one: both are ``PENDING``.
+        """
+        return await anyio.to_thread.run_sync(self._state, task_id)
+
+    def _state(self, task_id: str) -> dict[str, Any]:
+        res = AsyncResult(task_id, app=self.app)
+        state = str(res.state)
+        info = res.info
+        out: dict[str, Any] = {"task_id": task_id, "state": state, "ready": state in READY_STATES,
+                               "progress": None, "result": None, "error": None}
+        if state == "SUCCESS":
+            out["result"] = info
+        elif state in ("FAILURE", "REVOKED"):
+            out["error"] = f"{type(info).__name__}: {info}" if isinstance(info, BaseException) else str(info)
+        elif isinstance(info, dict):
+            out["progress"] = info
+        return out
+
+    def close(self) -> None:
+        """Release broker and backend connection pools (idempotent)."""
+        self.app.close()

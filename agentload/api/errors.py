@@ -1,0 +1,65 @@
+"""Exception handlers: every failure is a small JSON body with a status that tells the client
+what to do, and never a stack trace.
+
+- invalid input -> 422 whose ``detail`` names the field (``"query.phase: ..."``), so a client
+  can fix the request without reading the schema; ``errors`` keeps the structured list;
+- Redis unreachable -> 503 ``{"detail": "Redis is unavailable: ..."}`` with ``Retry-After``:
+  the request was fine, the dependency was not, retrying later will work;
+- nothing published yet -> 503 naming what is missing (the preload has not run);
+- anything unexpected -> 500 ``{"detail": "internal server error"}`` (logged server-side).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from starlette.responses import Response
+
+from agentload.api.problems import NotReady, describe
+from agentload.api.responses import ORJSONResponse
+from agentload.cache.store import CatalogNotPublished
+
+log = logging.getLogger("agentload.api")
+
+
+def validation_response(errors: Sequence[Any]) -> ORJSONResponse:
+    detail, items = describe(errors)
+    return ORJSONResponse({"detail": detail, "errors": items}, status_code=422)
+
+
+async def _on_validation(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError | ValidationError)
+    return validation_response(exc.errors())
+
+
+async def _on_redis(request: Request, exc: Exception) -> Response:
+    log.warning("redis unavailable on %s %s: %s", request.method, request.url.path, exc)
+    return ORJSONResponse({"detail": f"Redis is unavailable: {exc}"}, status_code=503,
+                          headers={"Retry-After": "1"})
+
+
+async def _on_not_ready(_: Request, exc: Exception) -> Response:
+    return ORJSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "5"})
+
+
+async def _on_unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return ORJSONResponse({"detail": "internal server error"}, status_code=500)
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers on ``app``."""
+    app.add_exception_handler(RequestValidationError, _on_validation)
+    app.add_exception_handler(ValidationError, _on_validation)
+    app.add_exception_handler(RedisConnectionError, _on_redis)
+    app.add_exception_handler(RedisTimeoutError, _on_redis)
+    app.add_exception_handler(NotReady, _on_not_ready)
+    app.add_exception_handler(CatalogNotPublished, _on_not_ready)
+    app.add_exception_handler(Exception, _on_unexpected)

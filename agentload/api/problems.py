@@ -1,0 +1,32 @@
+"""Framework-free failure types and messages shared by the HTTP API and the MCP server."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+
+class NotReady(Exception):
+    """Redis answers but has nothing to serve yet (no catalog version published): 503."""
+
+
+def _field(loc: Sequence[Any]) -> str:
+    """``query.phase``, ``context.phase`` (body fields without the ``body`` prefix), or ``body``
+    for an unparseable body (pydantic locates JSON errors by character offset)."""
+    parts = [str(p) for p in loc[1:]] if loc and loc[0] == "body" else [str(p) for p in loc]
+    if not parts or all(p.isdigit() for p in parts):
+        return "body" if loc and loc[0] == "body" else "request"
+    return ".".join(parts)
+
+
+def first_line(exc: BaseException) -> str:
+    """``Type: first line of the message``: enough to act on, without SQL or paths."""
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0] if lines else ''}"
+
+
+def describe(errors: Sequence[Any]) -> tuple[str, list[dict[str, str]]]:
+    """(one-line message naming each bad field, structured list) from pydantic errors."""
+    items = [{"field": _field(e.get("loc", ())), "message": str(e.get("msg", "")), "type": str(e.get("type", ""))}
+             for e in errors]
+    return "; ".join(f"{i['field']}: {i['message']}" for i in items) or "invalid request", items

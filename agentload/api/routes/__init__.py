@@ -1,0 +1,1 @@
+"""Route modules, one per resource; ``agentload.api.app`` includes their routers."""

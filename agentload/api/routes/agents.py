@@ -1,0 +1,86 @@
+"""Agent definitions, the paged manifest, and preloading a context ahead of need."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
+from pydantic import ValidationError
+
+from agentload.api import tasknames
+from agentload.api.auth import AUTH_RESPONSES, require_token
+from agentload.api.errors import validation_response
+from agentload.api.problems import NotReady
+from agentload.api.responses import ORJSONResponse
+from agentload.api.routes.deps import runtime, task_links
+from agentload.api.runtime import Runtime
+from agentload.api.schemas import REDIS_DOWN, VALIDATION, PreloadBody, TaskAccepted, error
+from agentload.api.service import NO_CATALOG, manifest_page
+from agentload.context import Context
+
+router = APIRouter(tags=["agents"])
+CONTEXT_KEYS = set(Context.model_fields)
+
+AGENT_EXAMPLE = {"id": "pm", "title": "Product Manager", "name": "John", "icon": "📋", "module": "bmm",
+                 "path": "src/modules/bmm/agents/pm.agent.yaml", "tokens": 1174, "text": "<agent ...>",
+                 "menu": [{"trigger": "prd", "description": "Create a PRD"}], "persona": {"role": "..."},
+                 "version": "20250101T000000-ab12cd"}
+MANIFEST_EXAMPLE = {"version": "20250101T000000-ab12cd", "total": 10, "limit": 100, "offset": 0,
+                    "manifest_tokens": 212, "agents": [{"id": "analyst", "line": "analyst - Business Analyst"}]}
+
+
+@router.get("/api/v1/agents", summary="The agent manifest (paged)",
+            responses={200: {"content": {"application/json": {"example": MANIFEST_EXAMPLE}}},
+                       422: VALIDATION, 503: REDIS_DOWN})
+async def list_agents(
+    limit: int = Query(100, ge=1, description="Page size (<= settings.max_page_size)"),
+    offset: int = Query(0, ge=0),
+    rt: Runtime = Depends(runtime),
+) -> Any:
+    if limit > rt.settings.max_page_size:
+        return validation_response([{"loc": ("query", "limit"), "type": "less_than_equal",
+                                     "msg": f"at most {rt.settings.max_page_size}"}])
+    version = await rt.store.current_version()
+    manifest = await rt.store.get_manifest(version) if version else None
+    if version is None or manifest is None:
+        raise NotReady(NO_CATALOG)
+    return ORJSONResponse(manifest_page(version, manifest, limit, offset))
+
+
+@router.get("/api/v1/agents/{agent_id}", summary="One agent's full definition",
+            responses={200: {"content": {"application/json": {"example": AGENT_EXAMPLE}}},
+                       404: error("No such agent in the current catalog version", "unknown agent 'nobody'"),
+                       503: REDIS_DOWN})
+async def get_agent(agent_id: str = Path(max_length=200), rt: Runtime = Depends(runtime)) -> Any:
+    version = await rt.store.current_version()
+    if version is None:
+        raise NotReady(NO_CATALOG)
+    agent = await rt.store.get_agent(agent_id, version)
+    if agent is None:
+        raise HTTPException(404, f"unknown agent {agent_id!r}")
+    return ORJSONResponse({**agent, "version": version})
+
+
+@router.post("/api/v1/agents/preload", status_code=202, response_model=TaskAccepted,
+             summary="Precompute the selection for a context (and its likely next steps)",
+             dependencies=[Depends(require_token)],
+             responses={**AUTH_RESPONSES, 404: error("Unknown project", "unknown project 'acme'"),
+                        422: VALIDATION, 503: REDIS_DOWN})
+async def preload(body: PreloadBody, rt: Runtime = Depends(runtime)) -> Any:
+    if body.context is None and body.project_id is None:
+        return validation_response([{"loc": ("body", "context"), "type": "missing",
+                                     "msg": "give a context, a project_id, or both"}])
+    context = body.context.model_dump(mode="json", exclude_defaults=True) if body.context else {}
+    if body.project_id is not None:
+        state = await rt.store.get_workflow_state(body.project_id)
+        if state is None and body.context is None:
+            raise HTTPException(404, f"unknown project {body.project_id!r}: PUT its workflow state first")
+        stored = {k: v for k, v in (state or {}).items() if k in CONTEXT_KEYS and v not in (None, [])}
+        context = {**stored, **context}
+    try:
+        Context(**context)
+    except ValidationError as exc:
+        return validation_response(exc.errors())
+    task_id = await rt.enqueuer.send(tasknames.PRELOAD_CONTEXT, {
+        "context": context, "project_id": body.project_id, "user_id": body.user_id})
+    return ORJSONResponse(task_links(task_id), status_code=202)

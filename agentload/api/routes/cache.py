@@ -1,0 +1,53 @@
+"""Cache status and on-demand refresh (debounced so a burst of clicks is one refresh)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query
+
+from agentload import keys
+from agentload.api import tasknames
+from agentload.api.auth import AUTH_RESPONSES, require_token
+from agentload.api.responses import ORJSONResponse
+from agentload.api.routes.deps import runtime, task_links
+from agentload.api.runtime import Runtime
+from agentload.api.schemas import REDIS_DOWN, TaskAccepted
+from agentload.cache.codec import text
+
+router = APIRouter(tags=["cache"])
+
+
+@router.get("/api/v1/cache/status", summary="Catalog version, key counts, memory, hit rates, last refresh",
+            responses={200: {"content": {"application/json": {"example": {
+                "version": "20250101T000000-ab12cd", "keys": {"selections": 412, "agents": 10},
+                "memory_bytes": 5242880, "hit_rate": {"selections": 0.998, "agent_definitions": 1.0},
+                "last_refresh": {"at": "2025-01-01T00:00:00+00:00", "duration_ms": 812}}}}},
+                503: REDIS_DOWN})
+async def cache_status(rt: Runtime = Depends(runtime)) -> Any:
+    return ORJSONResponse(await rt.store.status())
+
+
+@router.post(
+    "/api/v1/cache/refresh", status_code=202, response_model=TaskAccepted,
+    summary="Re-read the catalog and publish a new version if it changed (`full`: rebuild regardless)",
+    description="Debounced: a refresh requested within `settings.refresh_debounce_s` of the previous "
+    "one is not enqueued again; the answer names the earlier task with `debounced: true`.",
+    dependencies=[Depends(require_token)], responses={**AUTH_RESPONSES, 503: REDIS_DOWN},
+)
+async def refresh(full: bool = Query(False, description="Force a full rebuild"),
+                  rt: Runtime = Depends(runtime)) -> Any:
+    task_id = str(uuid.uuid4())
+    window_ms = max(1, int(rt.settings.refresh_debounce_s * 1000))
+    if not await rt.redis.set(keys.REFRESH_DEBOUNCE, task_id, nx=True, px=window_ms):
+        existing = text(await rt.redis.get(keys.REFRESH_DEBOUNCE))
+        if existing is not None:
+            return ORJSONResponse({**task_links(existing), "debounced": True}, status_code=202)
+        return ORJSONResponse({"debounced": True}, status_code=202)  # window closed in between
+    try:
+        await rt.enqueuer.send(tasknames.REFRESH, {"force": full}, task_id=task_id)
+    except Exception:
+        await rt.redis.delete(keys.REFRESH_DEBOUNCE)
+        raise
+    return ORJSONResponse({**task_links(task_id), "debounced": False}, status_code=202)

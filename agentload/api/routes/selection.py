@@ -1,0 +1,134 @@
+"""``GET /api/v1/agents/optimized-loading``: the hot path.
+
+One context in, the precomputed selection out, from Redis only: resolve the context's key
+with the published resolver data (in-process per version), read the selection and count it
+in one Redis round trip (the store's script), queue the selection event in memory for the
+telemetry flush. A miss never computes here; it enqueues ``agentload.select_text`` by name
+and answers 202 (or waits up to ``wait_ms``).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, HTTPException, Request
+from pydantic import ValidationError
+
+from agentload import keys
+from agentload.api.errors import validation_response
+from agentload.api.responses import ORJSONResponse
+from agentload.api.routes.deps import task_links
+from agentload.api.runtime import Runtime
+from agentload.api.schemas import (
+    REDIS_DOWN,
+    SELECTION_EXAMPLE,
+    VALIDATION,
+    SelectionQuery,
+    TaskAccepted,
+    error,
+    query_parameters,
+)
+from agentload.api.service import NotPrecomputed, UnknownContext, selection_event
+from agentload.context import Context
+
+router = APIRouter(tags=["selection"])
+CONTEXT_FIELDS = ("track", "field_type", "phase", "complexity_level", "has_ui", "user_role",
+                  "workflow_history", "next_workflow", "request")
+STATUS_EXAMPLE = {"status": "ready", "strategy": "selective", "version": "20250101T000000-ab12cd",
+                  "published_at": 1735689600.0, "selections": 182, "agents": 10,
+                  "baseline_tokens": 5504, "errors": [], "error_count": 0}
+
+
+@router.get(
+    "/api/v1/agents/optimized-loading",
+    summary="The agents to load for a project context (precomputed), or the loader status",
+    description="Without any context parameter: the loader status. With context parameters: the "
+    "precomputed selection (`cache: hit`). On a miss the selection is computed by a worker: the "
+    "answer is 202 with a `poll_url`, or, with `wait_ms>0`, the selection once ready (`cache: miss`). "
+    "`project_id` fills parameters you leave out from the project's stored workflow state.",
+    openapi_extra={"parameters": query_parameters(SelectionQuery)},
+    responses={
+        200: {"description": "Selection (or loader status without context)", "content": {
+            "application/json": {"examples": {"selection": {"value": SELECTION_EXAMPLE},
+                                              "status": {"value": STATUS_EXAMPLE}}}}},
+        202: {"model": TaskAccepted, "description": "Miss: a worker is computing the selection"},
+        404: error("Unknown workflow/phase, project, or not precomputed under strategy `cached`",
+                   "unknown to this catalog: workflow 'not-a-workflow'"),
+        422: VALIDATION, 503: REDIS_DOWN,
+    },
+)
+async def optimized_loading(request: Request) -> Any:
+    rt: Runtime = request.app.state.runtime
+    qp = request.query_params
+    raw: dict[str, Any] = {k: v for k, v in qp.items() if k != "workflow_history"}
+    if "workflow_history" in qp:
+        raw["workflow_history"] = qp.getlist("workflow_history")
+    try:
+        q = SelectionQuery.model_validate(raw)
+    except ValidationError as exc:
+        return validation_response([{**e, "loc": ("query", *e["loc"])} for e in exc.errors()])
+    given = {k: v for k in CONTEXT_FIELDS if (v := getattr(q, k)) not in (None, [])}
+    bad = _limits(rt, given, q.wait_ms)
+    if bad is not None:
+        return bad
+    if not given and q.project_id is None:
+        return ORJSONResponse(await loader_status(rt))
+    if q.project_id is not None:
+        state = await rt.store.get_workflow_state(q.project_id)
+        if state is None:
+            raise HTTPException(404, f"unknown project {q.project_id!r}: PUT its workflow state first")
+        given = {**{k: v for k, v in state.items() if k in CONTEXT_FIELDS and v not in (None, [])}, **given}
+    try:
+        ctx = Context(**given)
+    except ValidationError as exc:
+        return validation_response(exc.errors())
+    try:
+        outcome = await rt.service.select(ctx, q.wait_ms)
+    except (UnknownContext, NotPrecomputed) as exc:
+        raise HTTPException(404, str(exc)) from exc
+    if outcome.status == "pending":
+        assert outcome.task_id is not None
+        status_url = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return ORJSONResponse({**task_links(outcome.task_id), "status_url": status_url, "debounced": False},
+                              status_code=202)
+    body = outcome.body()
+    if q.include == "full":
+        defs = await rt.service.definitions(outcome.version, [a["id"] for a in body["agents"]])
+        body["agents"] = [{**a, "text": defs.get(a["id"], {}).get("text")} for a in body["agents"]]
+    started = getattr(request.state, "started", None) or time.perf_counter()
+    rt.telemetry.add_event(selection_event(outcome, source="api", project=q.project_id, user=q.user_id,
+                                           latency_ms=(time.perf_counter() - started) * 1000))
+    return ORJSONResponse(body)
+
+
+def _limits(rt: Runtime, given: dict[str, Any], wait_ms: int) -> ORJSONResponse | None:
+    """Limits that come from settings (so cannot be static constraints of the model)."""
+    s = rt.settings
+    errors = []
+    if len(given.get("request") or "") > s.max_request_chars:
+        errors.append({"loc": ("query", "request"), "msg": f"at most {s.max_request_chars} characters",
+                       "type": "too_long"})
+    if len(given.get("workflow_history", [])) > s.max_history_len:
+        errors.append({"loc": ("query", "workflow_history"), "msg": f"at most {s.max_history_len} items",
+                       "type": "too_long"})
+    if wait_ms > s.max_wait_ms:
+        errors.append({"loc": ("query", "wait_ms"), "msg": f"at most {s.max_wait_ms}", "type": "less_than_equal"})
+    return validation_response(errors) if errors else None
+
+
+async def loader_status(rt: Runtime) -> dict[str, Any]:
+    """Strategy, current version and what it holds (counts and build errors)."""
+    version = await rt.store.current_version()
+    strategy = await rt.store.get_strategy()
+    if version is None:
+        return {"status": "empty", "strategy": strategy, "version": None, "selections": 0, "agents": 0,
+                "errors": [], "error_count": 0}
+    raw = await rt.redis.get(keys.meta_key(version))
+    meta: dict[str, Any] = orjson.loads(raw) if raw else {}
+    errors = meta.get("errors", [])
+    return {"status": "ready", "strategy": strategy, "version": version,
+            "published_at": meta.get("published_at"), "selections": meta.get("selections", 0),
+            "agents": meta.get("agents", 0), "baseline_tokens": meta.get("baseline_tokens"),
+            "errors": errors, "error_count": len(errors)}

@@ -1,0 +1,71 @@
+"""The per-process objects the request path needs: one Redis pool, one Celery client.
+
+Shared by the FastAPI lifespan and the MCP server. Redis gets ~1 s socket timeouts and a
+single immediate retry: the retry reconnects a pooled connection that went stale across a
+Redis restart, and the short timeouts turn an outage into a fast 503 instead of requests
+piling up behind redis-py's default 5 s timeout with exponential back-off.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis as redis_sync
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+from agentload.api.enqueue import Enqueuer, build_client
+from agentload.api.livestats import TelemetryBuffer
+from agentload.api.service import SelectionService
+from agentload.cache.store import CatalogStore
+from agentload.settings import Settings
+
+SOCKET_TIMEOUT_S = 1.0
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    redis: Redis
+    store: CatalogStore
+    enqueuer: Enqueuer
+    service: SelectionService
+    sync_redis: redis_sync.Redis  # for the few synchronous cache helpers, run in threads
+    telemetry: TelemetryBuffer
+
+
+def make_redis(settings: Settings, timeout_s: float = SOCKET_TIMEOUT_S, max_connections: int = 200) -> Redis:
+    """An asyncio Redis client (bytes responses: orjson reads bytes directly).
+
+    The pool is bounded and *blocking*: past ``max_connections`` a request waits up to the
+    timeout for a free connection rather than opening connections without limit (a burst
+    could otherwise exhaust Redis' ``maxclients`` for every other process).
+    """
+    pool = BlockingConnectionPool.from_url(
+        settings.redis_url,
+        max_connections=max_connections,
+        timeout=timeout_s,
+        socket_timeout=timeout_s,
+        socket_connect_timeout=timeout_s,
+        retry=Retry(NoBackoff(), 1),
+    )
+    return Redis.from_pool(pool)
+
+
+def open_runtime(settings: Settings) -> Runtime:
+    """Create the clients; nothing connects until first use, so start-up never blocks on Redis."""
+    redis = make_redis(settings)
+    store = CatalogStore(redis, default_strategy=settings.strategy)
+    enqueuer = Enqueuer(build_client(settings))
+    sync = redis_sync.Redis.from_url(settings.redis_url, socket_timeout=SOCKET_TIMEOUT_S,
+                                     socket_connect_timeout=SOCKET_TIMEOUT_S)
+    return Runtime(settings, redis, store, enqueuer, SelectionService(store, redis, enqueuer), sync,
+                   TelemetryBuffer(redis))
+
+
+async def close_runtime(runtime: Runtime) -> None:
+    await runtime.telemetry.aclose()
+    runtime.enqueuer.close()
+    runtime.sync_redis.close()
+    await runtime.redis.aclose()

@@ -1,0 +1,205 @@
+"""MCP server: AI clients list agents, get the selection for their context, load agents.
+
+``python -m agentload.mcp_server --transport stdio`` (for a client that spawns it) or
+``--transport http --port 8765`` (streamable HTTP at ``/mcp``). It reads the same Redis data
+as the HTTP API through ``CatalogStore`` and, like the API, never computes a selection: a
+miss enqueues ``agentload.select_text`` by name and waits a bounded time, else answers
+``pending`` with the task id. Every tool call adds its figures (calls, errors, latency
+histogram, tokens served) to ``keys.MCP_STATS`` through the same in-memory telemetry buffer
+as the API (one pipelined write per 50 ms flush), so accounting never delays an answer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Annotated, Any, Literal
+
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import ToolAnnotations
+from pydantic import Field, ValidationError
+from redis.exceptions import RedisError
+
+from agentload.api.problems import NotReady, describe
+from agentload.api.runtime import Runtime, close_runtime, open_runtime
+from agentload.api.service import NO_CATALOG, NotPrecomputed, UnknownContext, manifest_page, selection_event
+from agentload.cache.store import CatalogNotPublished
+from agentload.context import Context
+from agentload.settings import Settings, get_settings
+
+INSTRUCTIONS = (
+    "Load only the BMad agents a task needs. Call select_agents with what you know about the "
+    "project (track, phase, next workflow, or a free-text request): it returns the agents to load "
+    "and a one-line manifest of the others. Call load_agent for an agent's full definition "
+    "when you need it; list_agents shows the whole manifest."
+)
+DEFAULT_WAIT_MS = 2000
+READ_ONLY = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+Result = tuple[dict[str, Any], int, bytes | None]  # (answer, tokens served, selection event)
+
+
+class AgentloadMCP:
+    """The tools over one lazily created runtime (created inside the serving event loop)."""
+
+    def __init__(self, settings: Settings | None = None, log_level: LogLevel = "WARNING") -> None:
+        self.settings = settings or get_settings()
+        self._runtime: Runtime | None = None
+        self.server: MCPServer[Any] = MCPServer("agentload", instructions=INSTRUCTIONS, version="0.1.0",
+                                                lifespan=self._lifespan, log_level=log_level)
+        self.server.add_tool(self.list_agents, name="list_agents", annotations=READ_ONLY,
+                             description="The agent manifest: one line per agent (paged by offset/limit).")
+        self.server.add_tool(self.select_agents, name="select_agents", annotations=READ_ONLY,
+                             description="The agents to load for a project context, with reasons and token "
+                             "figures. Every field is optional; project_id fills missing ones from the "
+                             "project's stored workflow state.")
+        self.server.add_tool(self.load_agent, name="load_agent", annotations=READ_ONLY,
+                             description="One agent's full definition (persona, menu, text) by id.")
+
+    @property
+    def runtime(self) -> Runtime:
+        if self._runtime is None:
+            self._runtime = open_runtime(self.settings)
+        return self._runtime
+
+    @asynccontextmanager
+    async def _lifespan(self, _: MCPServer[Any]) -> AsyncIterator[None]:
+        """Entered once per served transport: flush figures and close clients on the way out."""
+        try:
+            yield None
+        finally:
+            await self.aclose()
+
+    async def aclose(self) -> None:
+        if self._runtime is not None:
+            await close_runtime(self._runtime)
+            self._runtime = None
+
+    # ------------------------------------------------------------------ tools
+    async def list_agents(
+        self,
+        offset: Annotated[int, Field(description="First agent (in id order)")] = 0,
+        limit: Annotated[int, Field(description="Page size")] = 100,
+    ) -> dict[str, Any]:
+        return await self._measured("list_agents", lambda: self._list(offset, limit))
+
+    async def select_agents(
+        self,
+        track: Annotated[str | None, Field(description="BMad track, e.g. bmad-method, quick-flow")] = None,
+        field_type: Annotated[str | None, Field(description="greenfield or brownfield")] = None,
+        phase: Annotated[int | None, Field(description="Phase number of the path (0-4)")] = None,
+        complexity_level: Annotated[int | None, Field(description="BMad scale level 0-4")] = None,
+        has_ui: Annotated[bool | None, Field(description="Whether the project has a user interface")] = None,
+        user_role: Annotated[str | None, Field(description="Role of the person asking")] = None,
+        workflow_history: Annotated[list[str] | None, Field(description="Workflows already done")] = None,
+        next_workflow: Annotated[str | None, Field(description="Workflow about to run, e.g. prd")] = None,
+        request: Annotated[str | None, Field(description="Free-text description of the task")] = None,
+        project_id: Annotated[str | None, Field(description="Fill missing fields from this project")] = None,
+        include_definitions: Annotated[bool, Field(description="Embed each agent's full text")] = False,
+        wait_ms: Annotated[int, Field(description="On a cache miss, wait this long for a worker")] = DEFAULT_WAIT_MS,
+    ) -> dict[str, Any]:
+        given = {"track": track, "field_type": field_type, "phase": phase,
+                 "complexity_level": complexity_level, "has_ui": has_ui, "user_role": user_role,
+                 "workflow_history": workflow_history, "next_workflow": next_workflow, "request": request}
+        return await self._measured("select_agents", lambda: self._select(
+            {k: v for k, v in given.items() if v not in (None, [])}, project_id, include_definitions, wait_ms))
+
+    async def load_agent(
+        self, agent_id: Annotated[str, Field(description="Agent id from list_agents or select_agents")]
+    ) -> dict[str, Any]:
+        return await self._measured("load_agent", lambda: self._load(agent_id))
+
+    # ------------------------------------------------------------------ implementations
+    async def _list(self, offset: int, limit: int) -> Result:
+        if limit < 1 or limit > self.settings.max_page_size or offset < 0:
+            raise ToolError(f"limit must be 1..{self.settings.max_page_size} and offset >= 0")
+        rt = self.runtime
+        version = await rt.store.current_version()
+        manifest = await rt.store.get_manifest(version) if version else None
+        if version is None or manifest is None:
+            raise ToolError(NO_CATALOG)
+        page = manifest_page(version, manifest, limit, offset)
+        return page, int(manifest.get("tokens") or 0) if page["agents"] else 0, None
+
+    async def _select(self, given: dict[str, Any], project_id: str | None, full: bool, wait_ms: int) -> Result:
+        rt = self.runtime
+        started = time.perf_counter()
+        if project_id is not None:
+            state = await rt.store.get_workflow_state(project_id)
+            if state is None:
+                raise ToolError(f"unknown project {project_id!r}: store its workflow state first")
+            given = {**{k: v for k, v in state.items() if k in Context.model_fields and v not in (None, [])},
+                     **given}
+        try:
+            ctx = Context(**given)
+        except ValidationError as exc:
+            raise ToolError(describe(exc.errors())[0]) from exc
+        outcome = await rt.service.select(ctx, max(0, min(wait_ms, self.settings.max_wait_ms)))
+        if outcome.status == "pending":
+            return {"status": "pending", "task_id": outcome.task_id, "version": outcome.version,
+                    "message": "A worker is computing this selection; call select_agents again shortly."}, 0, None
+        body = outcome.body()
+        body["status"] = "ready"
+        tokens = int(body.get("optimized_tokens") or 0)
+        if full:
+            defs = await rt.service.definitions(outcome.version, [a["id"] for a in body["agents"]])
+            body["agents"] = [{**a, "text": defs.get(a["id"], {}).get("text")} for a in body["agents"]]
+        event = selection_event(outcome, source="mcp", latency_ms=(time.perf_counter() - started) * 1000,
+                                project=project_id)
+        return body, tokens, event
+
+    async def _load(self, agent_id: str) -> Result:
+        rt = self.runtime
+        version = await rt.store.current_version()
+        if version is None:
+            raise ToolError(NO_CATALOG)
+        agent = await rt.store.get_agent(agent_id, version)
+        if agent is None:
+            raise ToolError(f"unknown agent {agent_id!r}; list_agents shows the ids")
+        return {**agent, "version": version}, int(agent.get("tokens") or 0), None
+
+    # ------------------------------------------------------------------ accounting
+    async def _measured(self, tool: str, call: Callable[[], Awaitable[Result]]) -> dict[str, Any]:
+        started = time.perf_counter()
+        error, tokens, event = True, 0, None
+        try:
+            body, tokens, event = await call()
+            error = False
+            return body
+        except (UnknownContext, NotPrecomputed, NotReady, CatalogNotPublished) as exc:
+            raise ToolError(str(exc)) from exc
+        except RedisError as exc:
+            raise ToolError(f"Redis is unavailable: {exc}") from exc
+        finally:
+            self._record(tool, (time.perf_counter() - started) * 1000, error, tokens, event)
+
+    def _record(self, tool: str, ms: float, error: bool, tokens: int, event: bytes | None) -> None:
+        telemetry = self.runtime.telemetry  # in memory; flushed to Redis in the background
+        telemetry.add_tool(tool, ms, error=error, tokens=tokens)
+        if event is not None:
+            telemetry.add_event(event)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m agentload.mcp_server", description=__doc__.split("\n")[0])
+    parser.add_argument("--transport", choices=("stdio", "http"), default="stdio")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--redis-url", default=None, help="overrides AGENTLOAD_REDIS_URL")
+    parser.add_argument("--log-level", default="WARNING", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    args = parser.parse_args(argv)
+    settings = get_settings()
+    if args.redis_url:
+        settings = settings.model_copy(update={"redis_url": args.redis_url})
+    server = AgentloadMCP(settings, log_level=args.log_level).server
+    if args.transport == "stdio":
+        server.run("stdio")
+    else:
+        server.run("streamable-http", host=args.host, port=args.port, json_response=True)
+
+
+if __name__ == "__main__":
+    main()

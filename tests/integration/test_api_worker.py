@@ -1,0 +1,100 @@
+"""Misses handed to a real Celery worker by name: 202 -> worker computes -> poll -> 200.
+
+The worker is the session's real prefork worker (``celery_worker``) reading the same Redis;
+the API process never computes a selection, so every answer here was produced by it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import redis
+from mcp import Client
+
+from agentload.api.app import create_app
+from agentload.api.localrun import publish_real_catalog
+from agentload.mcp_server import AgentloadMCP
+from agentload.settings import Settings
+
+TOKEN = "test-token-0123456789abcdef"
+SEL = "/api/v1/agents/optimized-loading"
+POLL_TIMEOUT_S = 30.0
+
+
+@pytest.fixture
+def settings(redis_url: str, tmp_path: Path) -> Settings:
+    return Settings(env="test", redis_url=redis_url, api_token=TOKEN, database_url=f"sqlite:///{tmp_path / 'db'}")
+
+
+@pytest.fixture
+async def http(settings: Settings, redis_client: redis.Redis, celery_worker: Any) -> AsyncIterator[httpx.AsyncClient]:
+    publish_real_catalog(settings.redis_url)
+    app = create_app(settings)
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+            transport=httpx.ASGITransport(app), base_url="http://test") as client:
+        yield client
+
+
+async def poll(http: httpx.AsyncClient, url: str) -> dict[str, Any]:
+    deadline = time.monotonic() + POLL_TIMEOUT_S
+    while time.monotonic() < deadline:
+        state: dict[str, Any] = (await http.get(url)).json()
+        if state["ready"]:
+            return state
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"task {url} not ready after {POLL_TIMEOUT_S}s: {state}")
+
+
+async def test_given_a_miss_when_the_worker_computes_then_polling_succeeds_and_the_next_get_hits(
+    http: httpx.AsyncClient,
+) -> None:
+    params = {"request": "help me write the product requirements for a payments feature"}
+    miss = await http.get(SEL, params=params)
+    assert miss.status_code == 202
+    state = await poll(http, miss.json()["poll_url"])
+    assert state["state"] == "SUCCESS", state
+    assert state["result"]["stored"] is True
+    hit = await http.get(miss.json()["status_url"])
+    assert hit.status_code == 200
+    assert hit.json()["cache"] == "hit" and hit.json()["agents"]
+
+
+async def test_given_wait_ms_when_missing_then_the_selection_is_returned_once_computed(
+    http: httpx.AsyncClient,
+) -> None:
+    started = time.perf_counter()
+    resp = await http.get(SEL, params={"request": "plan the sprint for our mobile checkout", "wait_ms": 5000})
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["cache"] == "miss" and resp.json()["agents"]
+    assert time.perf_counter() - started < 5.0
+
+
+async def test_given_a_context_when_preloading_then_the_task_caches_it(http: httpx.AsyncClient) -> None:
+    context = {"request": "review the architecture of the data pipeline", "user_role": "architect"}
+    resp = await http.post("/api/v1/agents/preload", json={"context": context, "user_id": "bob"},
+                           headers={"Authorization": f"Bearer {TOKEN}"})
+    assert resp.status_code == 202
+    state = await poll(http, resp.json()["poll_url"])
+    assert state["state"] == "SUCCESS", state
+    assert (await http.get(SEL, params=context)).json()["cache"] == "hit"
+
+
+async def test_given_a_miss_over_mcp_when_waiting_then_the_worker_answer_is_returned(
+    settings: Settings, redis_client: redis.Redis, celery_worker: Any
+) -> None:
+    publish_real_catalog(settings.redis_url)
+    mcp = AgentloadMCP(settings)
+    async with Client(mcp.server) as client:
+        pending = await client.call_tool("select_agents", {"request": "write user stories for search", "wait_ms": 0})
+        assert pending.structured_content is not None
+        assert pending.structured_content["status"] == "pending" and pending.structured_content["task_id"]
+        ready = await client.call_tool("select_agents", {"request": "write user stories for search",
+                                                         "wait_ms": 5000})
+        assert not ready.is_error and ready.structured_content is not None
+        assert ready.structured_content["status"] == "ready" and ready.structured_content["agents"]

@@ -1,0 +1,78 @@
+"""Pure parts of the request path: layering, task names, percentiles, error messages, schema."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from agentload.api import livestats, tasknames
+from agentload.api.problems import describe, first_line
+from agentload.api.schemas import SelectionQuery, query_parameters
+
+ROOT = Path(__file__).resolve().parents[2]
+THIN_PATH = [*sorted((ROOT / "agentload" / "api").rglob("*.py")), ROOT / "agentload" / "mcp_server.py",
+             ROOT / "agentload" / "journey.py"]
+
+
+def top_level_imports(path: Path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+@pytest.mark.parametrize("path", THIN_PATH, ids=lambda p: str(p.relative_to(ROOT)))
+def test_given_the_request_path_when_scanning_imports_then_no_worker_or_task_code(path: Path) -> None:
+    assert not top_level_imports(path) & {"workers", "tasks"}
+
+
+def test_given_worker_task_names_when_compared_then_the_api_copy_agrees() -> None:
+    from workers.queues import TASK_QUEUES, Queue, TaskName
+
+    assert set(tasknames.QUEUES) == {q.value for q in Queue}
+    sent = [tasknames.PRELOAD, tasknames.REFRESH, tasknames.PRELOAD_CONTEXT, tasknames.SELECT_TEXT,
+            tasknames.BENCHMARK, tasknames.LOAD_TEST, tasknames.OPTIMIZE]
+    for name in sent:
+        assert TASK_QUEUES[TaskName(name)].value == tasknames.TASK_QUEUE[name]
+
+
+@pytest.mark.parametrize(("ms", "label"), [(0.1, "0.25"), (0.25, "0.25"), (0.3, "0.5"), (9.9, "10"),
+                                           (10_000, "10000"), (10_001, "inf")])
+def test_given_a_latency_when_bucketed_then_smallest_upper_bound(ms: float, label: str) -> None:
+    assert livestats.bucket_label(ms) == label
+
+
+def test_given_bucket_counts_when_summarized_then_interpolated_percentiles() -> None:
+    summary = livestats.summarize({"1": 50, "2": 49, "10": 1}, sum_us=200_000)
+    assert summary["count"] == 100 and summary["mean_ms"] == 2.0
+    assert 0.75 < summary["p50_ms"] <= 1.0
+    assert 1.5 < summary["p90_ms"] <= 2.0
+    assert summary["p99_ms"] <= 2.0
+    assert livestats.summarize({})["p99_ms"] is None
+
+
+def test_given_validation_errors_when_described_then_each_field_is_named() -> None:
+    detail, items = describe([
+        {"loc": ("query", "phase"), "msg": "too small", "type": "greater_than_equal"},
+        {"loc": ("body", "context", "phase"), "msg": "too big", "type": "less_than_equal"},
+        {"loc": ("body", 12), "msg": "JSON decode error", "type": "json_invalid"},
+    ])
+    assert detail == "query.phase: too small; context.phase: too big; body: JSON decode error"
+    assert [i["field"] for i in items] == ["query.phase", "context.phase", "body"]
+
+
+def test_given_a_database_error_when_summarized_then_first_line_only() -> None:
+    assert first_line(RuntimeError("no such table: x\n[SQL: SELECT secret]")) == "RuntimeError: no such table: x"
+
+
+def test_given_the_selection_query_model_when_documented_then_every_field_is_a_query_parameter() -> None:
+    params = {p["name"]: p for p in query_parameters(SelectionQuery)}
+    assert set(params) == set(SelectionQuery.model_fields)
+    assert params["workflow_history"]["explode"] is True
+    assert all(p["in"] == "query" and p["required"] is False for p in params.values())
+    assert params["phase"]["example"] == 2
