@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from agentload.catalog import Catalog, catalog_files
-from agentload.catalog.files import Fingerprint, fingerprint
+from agentload.catalog.files import Fingerprint, fingerprint, inside_root
 
 MISSING = "missing"
 
@@ -34,8 +34,8 @@ def fingerprint_files(root: Path, files: Iterable[str], previous: Mapping[str, s
     out: dict[str, str] = {}
     for relpath in sorted(set(files)):
         path = root / relpath
-        if not path.is_file():
-            out[relpath] = MISSING
+        if not path.is_file() or not inside_root(root, path):
+            out[relpath] = MISSING  # absent, or leaving the root (refused by the loader): never read it
             continue
         out[relpath] = fingerprint(path, parse(previous.get(relpath))).as_str()
     return out

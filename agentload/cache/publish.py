@@ -71,6 +71,8 @@ def _write(
     for cache_type, key, value in items:
         pipe.set(key, value, ex=ttl_s)
         pipe.sadd(index, key)
+        if not written:  # the index expires from its first member on: a build killed mid-way leaves no key behind
+            pipe.expire(index, ttl_s)
         written.append(key)
         sizes[cache_type] = sizes.get(cache_type, 0) + len(value)
         pending += len(value)

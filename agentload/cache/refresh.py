@@ -121,6 +121,13 @@ def _refresh_locked(r: redis.Redis, settings: Settings, state: WorkerState, *,
         return {**base, "changed": False, "same_digest": True}
     previous_files = set(meta.get("parsed_files", [])) if meta else set()
     regressions = [e for e in catalog.errors if e.path in previous_files]
+    if not force:  # a file of the live version (its stored fingerprints) that vanished is a loss too:
+        # half-done checkout, rsync --delete-before; removing one on purpose is a forced refresh
+        failed = {e.path for e in regressions}
+        regressions += [CatalogError(path=f, reason="file missing: it was part of the live version "
+                                     "(a forced refresh publishes without it)")
+                        for f in sorted(stored) if f not in failed and stored[f] != fp.MISSING
+                        and scanned.get(f) == fp.MISSING]
     last = loads(r.get(keys.LAST_REFRESH)) or {}
     if regressions:
         record_errors(r, _new_errors(regressions, last.get("errors", [])), held=True)

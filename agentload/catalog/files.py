@@ -74,7 +74,8 @@ def fingerprint(path: Path, previous: Fingerprint | None = None) -> Fingerprint:
     st = path.stat()
     if previous is not None and previous.mtime_ns == st.st_mtime_ns and previous.size == st.st_size:
         return previous
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    with path.open("rb") as f:  # streamed: an oversized file costs time, never its size in memory
+        digest = hashlib.file_digest(f, "sha256").hexdigest()
     return Fingerprint(st.st_mtime_ns, st.st_size, digest)
 
 

@@ -110,6 +110,42 @@ def evaluate(
         )
 
 
+@app.command()
+def journey(
+    api: Annotated[str | None, typer.Option("--api", help="API base URL (default: settings)")] = None,
+    mcp: Annotated[str | None, typer.Option("--mcp", help="MCP server URL or command (default: stdio)")] = None,
+    track: Annotated[str, typer.Option(help="path track")] = "bmad-method",
+    field_type: Annotated[str | None, typer.Option("--field-type", help="greenfield | brownfield")] = "greenfield",
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Walk a project through a whole BMad path as a client would (API + MCP); time every step."""
+    from agentload.journey import journey_main
+
+    raise typer.Exit(journey_main(api_base_url=api, mcp=mcp, track=track, field_type=field_type, as_json=as_json))
+
+
+@app.command()
+def demo(
+    api: Annotated[str, typer.Option("--api", help="API base URL of the running stack")],
+    scenarios: Annotated[Path | None, typer.Option("--scenarios", help="folder of *.jsonl suites")] = None,
+    report: Annotated[Path, typer.Option("--report", help="HTML report to write")] = Path("reports/report.html"),
+    logs: Annotated[Path | None, typer.Option("--logs", help="folder with the stack's pid files")] = None,
+) -> None:
+    """Drive a running stack end to end (used by `make demo`) and print a summary."""
+    from agentload.demo import print_summary, run_demo
+
+    print_summary(run_demo(api, scenarios, report, logs))
+
+
+def _register_perf() -> None:
+    from agentload.cli import perf
+
+    perf.register(app)
+
+
+_register_perf()
+
+
 def main() -> None:
     app()
 

@@ -1,0 +1,185 @@
+"""``agentload demo``: drive a running stack the way its users would, and summarise.
+
+``scripts/demo.sh`` starts Redis, a worker, beat and the API, then calls this. Every step
+goes through the real path: the preload is a Celery task sent by name, selections are read
+from the API, free text is computed by the worker on a miss, the benchmark and the load test
+are Celery jobs started over the API and followed until done, the metric flushes are the
+beat's own tasks, and the report is rendered from what the jobs stored.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+import redis
+from rich.console import Console
+from rich.table import Table
+
+from agentload.api.enqueue import build_client
+from agentload.catalog import load_catalog
+from agentload.cli.perf import follow
+from agentload.evaluation import evaluate_one, read_scenarios, summarize
+from agentload.journey import journey_main
+from agentload.reporting import write_report
+from agentload.selection.engine import Selector
+from agentload.settings import Settings, get_settings
+
+console = Console()
+STRUCTURED: dict[str, str | int] = {"track": "bmad-method", "field_type": "greenfield", "phase": 2, "has_ui": "true"}
+FREE_TEXT = "we need a risk-based test plan for the checkout epic before anyone writes code"
+
+
+def _wait_http(client: httpx.Client, path: str, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if client.get(path).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{client.base_url}{path} did not answer 200 within {timeout_s:.0f} s")
+        time.sleep(0.2)
+
+
+def _task(settings: Settings, name: str, kwargs: dict[str, Any], timeout_s: float) -> Any:  # noqa: ANN401
+    """Send a task by name and wait for its JSON result (the worker does the work)."""
+    app = build_client(settings, timeout_s=5.0)
+    try:
+        return app.send_task(name, kwargs=kwargs, queue=_queue(name)).get(timeout=timeout_s)
+    finally:
+        app.close()
+
+
+def _queue(name: str) -> str | None:
+    from agentload.api.tasknames import TASK_QUEUE
+
+    return TASK_QUEUE.get(name)
+
+
+def _pids(api_port: int, logs: Path | None) -> dict[str, int]:
+    """Processes to sample during the jobs: the API (by its port), the worker, Redis."""
+    pids: dict[str, int] = {}
+    for proc in psutil.process_iter(["pid", "cmdline"]):
+        cmd = " ".join(proc.info.get("cmdline") or [])
+        if "uvicorn" in cmd and f"--port {api_port}" in cmd:
+            pids["api"] = proc.info["pid"]
+        elif "celery" in cmd and " worker" in cmd and "worker" not in pids:
+            pids["worker"] = proc.info["pid"]
+        elif "redis-server" in cmd and logs is not None and "redis" not in pids:
+            pidfile = logs / "redis" / "redis.pid"
+            if pidfile.is_file():
+                pids["redis"] = int(pidfile.read_text().strip())
+    return pids
+
+
+def evaluate_suites(scenarios: Path) -> dict[str, dict[str, Any]]:
+    selector = Selector(load_catalog(get_settings().catalog_path))
+    out: dict[str, dict[str, Any]] = {}
+    every: list[dict[str, Any]] = []
+    for suite in sorted(scenarios.glob("*.jsonl")):
+        lines = [evaluate_one(selector, s) for s in read_scenarios(suite)]
+        out[suite.name] = summarize(lines)
+        every += lines
+    if every:
+        out["overall"] = summarize(every)
+    return out
+
+
+def run_demo(api: str, scenarios: Path | None, report: Path, logs: Path | None) -> dict[str, Any]:
+    """Run every step; returns the figures printed in the summary."""
+    settings = get_settings()
+    auth = {"Authorization": f"Bearer {settings.api_token}"}
+    figures: dict[str, Any] = {}
+    with httpx.Client(base_url=api, timeout=30.0, trust_env=False) as client:
+        console.rule("1. services")
+        _wait_http(client, "/healthz", 60)
+        pong = _task(settings, "agentload.ping", {}, 60)
+        console.print(f"API up at {api}; worker {pong.get('hostname')} answers")
+
+        console.rule("2. preload of the bundled catalog (Celery task agentload.preload)")
+        pre = _task(settings, "agentload.preload", {"full": True}, 300)
+        console.print({k: pre.get(k) for k in ("version", "agents", "selections", "total_ms", "skipped") if k in pre})
+        _wait_http(client, "/readyz", 30)
+        figures["catalog_version"] = pre.get("version")
+
+        console.rule("3. selections through the API")
+        hit = client.get("/api/v1/agents/optimized-loading", params=STRUCTURED).json()
+        console.print(f"structured {STRUCTURED}: agents={[a['id'] for a in hit['agents']]} cache={hit.get('cache')} "
+                      f"tokens {hit['optimized_tokens']}/{hit['baseline_tokens']} (reduction {hit['reduction']:.1%})")
+        first = client.get("/api/v1/agents/optimized-loading", params={"request": FREE_TEXT, "wait_ms": "5000"})
+        again = client.get("/api/v1/agents/optimized-loading", params={"request": FREE_TEXT}).json()
+        console.print(f"free text: first {first.status_code} cache={first.json().get('cache')}, then "
+                      f"cache={again.get('cache')} agents={[a['id'] for a in again.get('agents', [])]}")
+        figures["structured_reduction"] = hit["reduction"]
+
+        console.rule("4. journey: a project walks a whole BMad path (API + MCP over stdio)")
+        figures["journey_exit"] = journey_main(api_base_url=api, track="bmad-method", field_type="greenfield",
+                                               token=settings.api_token, redis_url=settings.redis_url)
+
+        if scenarios is not None and scenarios.is_dir():
+            console.rule(f"5. evaluation on {scenarios}")
+            quality = evaluate_suites(scenarios)
+            figures["quality"] = quality
+            table = Table("suite", "n", "recall", "mean agents", "median reduction", "p10 reduction")
+            for name, s in quality.items():
+                table.add_row(name, str(s["scenarios"]), f"{s['recall']:.3f}" if s.get("recall") is not None else "-",
+                              str(s["mean_agents"]), f"{s['median_reduction']:.1%}", f"{s['p10_reduction']:.1%}")
+            console.print(table)
+        else:
+            console.print(f"[yellow]no scenario suites at {scenarios}; evaluation skipped[/]")
+
+        pids = _pids(int(api.rsplit(":", 1)[1].split("/")[0]), logs)
+        console.rule("6. benchmark job: strategies full / selective / cached side by side")
+        resp = client.post("/api/v1/performance/benchmark", headers=auth, json={
+            "rate": 20, "duration_s": 2, "users": 5, "requests": [FREE_TEXT], "api_pid": pids.get("api")})
+        resp.raise_for_status()
+        bench = follow(api, settings.api_token, resp.json()["task_id"], resp.json()["poll_url"])
+        figures["benchmark"] = (bench.get("result") or {}).get("strategies")
+        console.print(f"benchmark {bench['state']}")
+
+        console.rule("7. load test job: step test on selection reads")
+        resp = client.post("/api/v1/performance/load-test", headers=auth, json={
+            "scenario": "selection_reads", "mode": "steps", "steps": [1, 5, 10, 25, 50], "rate": 10,
+            "step_duration_s": 2, "pids": pids})
+        resp.raise_for_status()
+        load = follow(api, settings.api_token, resp.json()["task_id"], resp.json()["poll_url"])
+        result = load.get("result") or {}
+        figures["load_test"] = {"state": load["state"], "degradation": result.get("degradation")}
+        console.print(f"load test {load['state']}: {result.get('status')}")
+
+        console.rule("8. metric flushes (the beat's tasks) and the report")
+        figures["flush_events"] = _task(settings, "agentload.flush_selection_events", {}, 60)
+        figures["flush_stats"] = _task(settings, "agentload.flush_cache_stats", {}, 60)
+        client_r = redis.Redis.from_url(settings.redis_url)
+        try:
+            suites = sorted(scenarios.glob("*.jsonl")) if scenarios is not None and scenarios.is_dir() else None
+            path = write_report(report, settings.database_url, client_r, suites)
+        finally:
+            client_r.close()
+        figures["report"] = str(path.resolve())
+    return figures
+
+
+def print_summary(figures: dict[str, Any]) -> None:
+    console.rule("summary")
+    table = Table("what", "measured")
+    table.add_row("catalog version", str(figures.get("catalog_version")))
+    table.add_row("structured selection reduction", f"{figures.get('structured_reduction', 0):.1%}")
+    for name, s in (figures.get("quality") or {}).items():
+        table.add_row(f"eval {name}", f"recall {s.get('recall')}, median reduction {s.get('median_reduction', 0):.1%}")
+    for row in figures.get("benchmark") or []:
+        table.add_row(f"benchmark {row.get('strategy')}",
+                      f"{row.get('tokens_per_request', 0):,.0f} tokens/request, p50 {row.get('p50_ms')} ms, "
+                      f"p99 {row.get('p99_ms')} ms")
+    deg = (figures.get("load_test") or {}).get("degradation") or {}
+    table.add_row("load test", f"knee at {deg.get('knee_users')} users, saturation "
+                  f"{deg.get('saturation_throughput_rps')} req/s, first breach {deg.get('first_breach')}")
+    table.add_row("journey", "ok" if figures.get("journey_exit") == 0 else "failed steps (see above)")
+    table.add_row("events flushed", str(figures.get("flush_events")))
+    console.print(table)
+    console.print(f"[bold]HTML report:[/] {figures.get('report')}")
