@@ -50,15 +50,17 @@ def _task(settings: Settings, name: str, kwargs: dict[str, Any], timeout_s: floa
     """Send a task by name and wait for its JSON result (the worker does the work)."""
     app = build_client(settings, timeout_s=5.0)
     try:
-        return app.send_task(name, kwargs=kwargs, queue=_queue(name)).get(timeout=timeout_s)
+        result = app.send_task(name, kwargs=kwargs)  # routed by the client's task_routes
+        deadline = time.monotonic() + timeout_s
+        while not result.ready():  # polled: this client does not subscribe to result channels
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{name} did not finish within {timeout_s:.0f} s (is a worker running?)")
+            time.sleep(0.1)
+        if result.failed():
+            raise RuntimeError(f"{name} failed: {result.result!r}")
+        return result.result
     finally:
         app.close()
-
-
-def _queue(name: str) -> str | None:
-    from agentload.api.tasknames import TASK_QUEUE
-
-    return TASK_QUEUE.get(name)
 
 
 def _pids(api_port: int, logs: Path | None) -> dict[str, int]:

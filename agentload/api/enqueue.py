@@ -25,7 +25,7 @@ from celery.result import AsyncResult
 from kombu.exceptions import OperationalError
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from agentload.api.tasknames import TASK_QUEUE
+from agentload.api.tasknames import QUEUE_DEFAULT, TASK_QUEUE
 from agentload.settings import Settings
 
 READY_STATES = frozenset({"SUCCESS", "FAILURE", "REVOKED"})
@@ -57,6 +57,8 @@ def build_client(settings: Settings, timeout_s: float = 1.0) -> Celery:
         redis_retry_on_timeout=False,
         result_backend_always_retry=False,
         task_send_sent_event=True,  # Flower shows API-sent tasks as "sent"
+        task_default_queue=QUEUE_DEFAULT,  # never Celery's unconsumed "celery" queue
+        task_routes={name: {"queue": queue} for name, queue in TASK_QUEUE.items()},
     )
     return app
 

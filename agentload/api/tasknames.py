@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Final
 
+PING: Final = "agentload.ping"
 PRELOAD: Final = "agentload.preload"
 REFRESH: Final = "agentload.refresh"
 PRELOAD_CONTEXT: Final = "agentload.preload_context"
@@ -17,6 +18,8 @@ SELECT_TEXT: Final = "agentload.select_text"
 BENCHMARK: Final = "agentload.benchmark"
 LOAD_TEST: Final = "agentload.load_test"
 OPTIMIZE: Final = "agentload.optimize"
+FLUSH_CACHE_STATS: Final = "agentload.flush_cache_stats"
+FLUSH_SELECTION_EVENTS: Final = "agentload.flush_selection_events"
 
 #: queue names; ``LLEN`` of each is the queue depth reported by the metrics endpoint
 QUEUE_DEFAULT: Final = "default"
@@ -28,6 +31,7 @@ QUEUES: Final = (QUEUE_DEFAULT, QUEUE_CATALOG, QUEUE_METRICS, QUEUE_LONG)
 #: the queue each task the API sends is routed to (mirrors ``workers.queues.TASK_QUEUES``);
 #: the client passes ``queue=`` explicitly because it has no routing table of its own
 TASK_QUEUE: Final[dict[str, str]] = {
+    PING: QUEUE_DEFAULT,
     PRELOAD: QUEUE_CATALOG,
     REFRESH: QUEUE_CATALOG,
     PRELOAD_CONTEXT: QUEUE_DEFAULT,
@@ -35,4 +39,6 @@ TASK_QUEUE: Final[dict[str, str]] = {
     BENCHMARK: QUEUE_LONG,
     LOAD_TEST: QUEUE_LONG,
     OPTIMIZE: QUEUE_LONG,
+    FLUSH_CACHE_STATS: QUEUE_METRICS,
+    FLUSH_SELECTION_EVENTS: QUEUE_METRICS,
 }
