@@ -146,12 +146,13 @@ async def test_given_cancel_mid_run_when_running_then_result_is_partial(base_url
     timer.start()
     started = time.monotonic()
     try:
-        result = await run_load(spec(base_url, users=10, rate=50, duration_s=3.0),
+        result = await run_load(spec(base_url, users=10, rate=50, duration_s=8.0),
                                 get("/sleep", [("ms", "5")]), cancel_event=cancel)
     finally:
         timer.cancel()
 
-    assert time.monotonic() - started < 1.5
+    # stopped long before the 8 s run would end (generous: this machine is shared and noisy)
+    assert time.monotonic() - started < 4.0
     assert result.complete is False
     assert 10 <= result.sent <= 50
     assert result.completed + result.cancelled + result.error_count == result.sent
