@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from agentload.api import errors
+from agentload.api.guard import Guard
 from agentload.api.middleware import PromMetrics, Telemetry
 from agentload.api.responses import ORJSONResponse
 from agentload.api.routes import agents, cache, flags, health, perf_jobs, performance, projects, selection, tasks
@@ -66,8 +67,7 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
             await close_runtime(app.state.runtime)
 
     app = FastAPI(title="agentload", version="0.1.0", description=DESCRIPTION, openapi_tags=TAGS,
-                  lifespan=lifespan, default_response_class=ORJSONResponse,
-                  max_body_size=settings.max_body_bytes)  # 413 before a handler buffers the body
+                  lifespan=lifespan, default_response_class=ORJSONResponse)
     app.state.settings = settings
     app.state.prom = prom
     errors.install(app)
@@ -82,6 +82,9 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
     async def metrics(_: Request) -> Response:
         return Response(generate_latest(prom.registry), media_type=CONTENT_TYPE_LATEST)
 
+    # Guard (token of mutating requests, body size) runs before any parsing; Telemetry outside it
+    # still counts what the guard refused
+    app.add_middleware(Guard, token=settings.api_token, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(Telemetry, prom=prom)
     return app
 

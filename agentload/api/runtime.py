@@ -14,6 +14,7 @@ import redis as redis_sync
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from agentload.api.enqueue import Enqueuer, build_client
 from agentload.api.livestats import TelemetryBuffer
@@ -48,7 +49,7 @@ def make_redis(settings: Settings, timeout_s: float = SOCKET_TIMEOUT_S, max_conn
         timeout=timeout_s,
         socket_timeout=timeout_s,
         socket_connect_timeout=timeout_s,
-        retry=Retry(NoBackoff(), 1),
+        retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),  # a timeout is not retried
     )
     return Redis.from_pool(pool)
 

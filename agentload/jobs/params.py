@@ -33,6 +33,12 @@ TIME_MARGIN_S = 60.0
 KIND_BY_MODE: dict[str, str] = {"load": "load_test", "steps": "scalability", "stress": "stress"}
 
 FieldError = tuple[str, str]  # (field, message)
+#: static sanity bounds (the operator's tighter limits are checked by ``*_limit_errors``): they keep
+#: absurd numbers, e.g. integers beyond float range, from reaching arithmetic as a 500
+MAX_USERS = 1_000_000
+MAX_RATE = 1_000_000.0
+MAX_SECONDS = 86_400.0
+MAX_PID = 4_194_304  # Linux pid_max ceiling
 
 
 class _Params(BaseModel):
@@ -51,27 +57,29 @@ class LoadTestParams(_Params):
 
     scenario: ScenarioName = "selection_reads"
     mode: Mode = "load"
-    users: int = Field(default=10, ge=1, description="load: virtual users; stress: first step when no `steps`")
-    rate: float = Field(default=10.0, gt=0, description="load: total requests/s; steps/stress: requests/s per user")
-    duration_s: float = Field(default=10.0, gt=0, description="measured window of a `load` run")
+    users: int = Field(default=10, ge=1, le=MAX_USERS,
+                       description="load: virtual users; stress: first step when no `steps`")
+    rate: float = Field(default=10.0, gt=0, le=MAX_RATE,
+                       description="load: total requests/s; steps/stress: requests/s per user")
+    duration_s: float = Field(default=10.0, gt=0, le=MAX_SECONDS, description="measured window of a `load` run")
     steps: list[int] | None = Field(default=None, min_length=1, max_length=20,
                                     description="users per step (steps/stress), strictly increasing")
-    step_duration_s: float = Field(default=5.0, gt=0, description="measured window of each step")
+    step_duration_s: float = Field(default=5.0, gt=0, le=MAX_SECONDS, description="measured window of each step")
     warmup_s: float = Field(default=0.0, ge=0, le=60, description="same load before each measured window")
     timeout_s: float = Field(default=5.0, gt=0, le=60, description="per request")
     base_url: str | None = Field(default=None, max_length=300,
                                  description="target; default settings.api_base_url; loopback or that URL only")
     pids: dict[str, int] = Field(default_factory=dict, max_length=16,
                                  description="processes to sample: name -> pid (e.g. api, redis)")
-    max_p99_ms: float = Field(default=1000.0, gt=0, description="breach threshold (stress stops there)")
+    max_p99_ms: float = Field(default=1000.0, gt=0, le=600_000, description="breach threshold (stress stops there)")
     max_error_rate: float = Field(default=0.01, ge=0, le=1, description="breach threshold")
 
     @field_validator("steps")
     @classmethod
     def _increasing(cls, value: list[int] | None) -> list[int] | None:
         if value is not None:
-            if any(u < 1 for u in value):
-                raise ValueError("every step needs at least 1 user")
+            if any(u < 1 or u > MAX_USERS for u in value):
+                raise ValueError(f"every step needs between 1 and {MAX_USERS} users")
             if any(b <= a for a, b in zip(value, value[1:], strict=False)):
                 raise ValueError("steps must be strictly increasing")
         return value
@@ -82,8 +90,8 @@ class LoadTestParams(_Params):
         for name, pid in value.items():
             if not re.match(PROCESS_NAME, name):
                 raise ValueError(f"process name {name!r} must match {PROCESS_NAME}")
-            if pid < 1:
-                raise ValueError(f"pid of {name!r} must be a positive integer")
+            if not 1 <= pid <= MAX_PID:
+                raise ValueError(f"pid of {name!r} must be between 1 and {MAX_PID}")
         return value
 
     def user_steps(self) -> list[int]:
@@ -103,12 +111,12 @@ class BenchmarkParams(_Params):
     requests: list[str] = Field(default_factory=list, max_length=500, description="free-text requests to add")
     strategies: list[StrategyName] = Field(default_factory=lambda: list(ALL_STRATEGIES),
                                            min_length=1, max_length=3)
-    users: int = Field(default=10, ge=1)
-    rate: float = Field(default=20.0, gt=0, description="requests/s per strategy run (modest, fixed)")
-    duration_s: float = Field(default=3.0, gt=0, description="measured window per strategy")
+    users: int = Field(default=10, ge=1, le=MAX_USERS)
+    rate: float = Field(default=20.0, gt=0, le=MAX_RATE, description="requests/s per strategy run (modest, fixed)")
+    duration_s: float = Field(default=3.0, gt=0, le=MAX_SECONDS, description="measured window per strategy")
     warmup_s: float = Field(default=0.5, ge=0, le=60)
     base_url: str | None = Field(default=None, max_length=300)
-    api_pid: int | None = Field(default=None, ge=1, description="API process to sample CPU of")
+    api_pid: int | None = Field(default=None, ge=1, le=MAX_PID, description="API process to sample CPU of")
 
     @field_validator("strategies")
     @classmethod

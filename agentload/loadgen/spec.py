@@ -130,10 +130,13 @@ def check_target(url: str, allowed_base_url: str | None) -> None:
     Only literal IPs and 'localhost' count as loopback: any other name could resolve
     anywhere, so it is accepted only when it equals the configured API host and port.
     """
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        host, port = _host_port(parts)
+    except ValueError as exc:  # e.g. an unterminated IPv6 literal or a bad port
+        raise TargetRefused(f"refusing load target {url!r}: not a valid URL ({exc})") from exc
     if parts.scheme not in _DEFAULT_PORTS:
         raise TargetRefused(f"refusing load target {url!r}: only http(s) URLs are allowed")
-    host, port = _host_port(parts)
     if not host:
         raise TargetRefused(f"refusing load target {url!r}: no host")
     if is_loopback_host(host):

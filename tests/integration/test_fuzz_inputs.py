@@ -110,21 +110,14 @@ def _minimal_body(schema: dict[str, Any]) -> dict[str, Any]:
 
 PARAM_CASES = [
     pytest.param(method, path, p["in"], p["name"], value, id=f"{method} {path} {p['in']}.{p['name']}={label}",
-                 marks=[pytest.mark.xfail(strict=True, reason="BUG-6: offset has no upper bound; > 2**63 is a 500")]
-                 if (p["name"], label) == ("offset", "absurd") else [])
+)
     for method, path, op in _operations() for p in op.get("parameters", [])
     for label, value in bad_values(p.get("schema", {}), p["in"])
 ] + [pytest.param("GET", "/api/v1/agents/optimized-loading", "query", "request", "x" * 4001,
                   id="GET selection query.request=over-max_request_chars")]
 
-#: numeric job fields without an upper bound: an absurd value is accepted and enqueued
-UNBOUNDED = {("POST /api/v1/performance/benchmark", "api_pid"), ("POST /api/v1/performance/load-test", "max_p99_ms"),
-             ("POST /api/v1/performance/load-test", "step_duration_s")}
 BODY_FIELD_CASES = [
-    pytest.param(method, path, name, value, id=f"{method} {path} body.{name}={label}",
-                 marks=[pytest.mark.xfail(strict=True, reason="BUG-10: no upper bound: an absurd value is "
-                                          "accepted (202) and enqueued")]
-                 if (f"{method} {path}", name) in UNBOUNDED and label == "absurd" else [])
+    pytest.param(method, path, name, value, id=f"{method} {path} body.{name}={label}")
     for method, path, op in _operations() if (schema := _body_schema(op))
     for name, prop in schema.get("properties", {}).items()
     for label, value in bad_values(prop)
@@ -216,8 +209,6 @@ def test_given_a_broken_body_when_sending_then_422_or_413_naming_the_problem(
     assert huge.status_code == 413
 
 
-@pytest.mark.xfail(strict=True, reason="BUG-8: the 413 of max_body_bytes is Starlette's text/plain "
-                   "'Content Too Large', not the API's JSON error")
 def test_given_a_body_over_the_limit_when_sending_then_413_is_json_naming_the_limit(http: httpx.Client) -> None:
     resp = http.put("/api/v1/flags/strategy", content=b"x" * (APP_SETTINGS.max_body_bytes + 1),
                     headers={"content-type": "application/json"})
@@ -230,8 +221,6 @@ BEYOND_FLOAT = [("load-test", '{"users": %s}', "users"), ("load-test", '{"mode":
                 ("load-test", '{"mode": "stress", "users": %s}', "users"), ("benchmark", '{"users": %s}', "users")]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG-7: an integer beyond float range in a job parameter crashes the "
-                   "limit check (f'{value:g}', int * float -> OverflowError) into a 500")
 @pytest.mark.parametrize(("job", "body", "field"), BEYOND_FLOAT, ids=[f"{j}-{f}-{b[:12]}" for j, b, f in BEYOND_FLOAT])
 def test_given_an_integer_beyond_float_range_when_starting_a_job_then_422(
     http: httpx.Client, job: str, body: str, field: str
@@ -271,9 +260,7 @@ BASE_ALLOWED = ["http://127.0.0.1:9", "http://localhost:8000", "http://[::1]:800
 
 
 @pytest.mark.parametrize("base_url", [
-    pytest.param(u, marks=pytest.mark.xfail(strict=True, reason="BUG-11: urlsplit's ValueError (invalid IPv6 "
-                                            "URL) escapes check_target: 500")) if u == "http://[::1" else u
-    for u in BASE_REFUSED])
+    u for u in BASE_REFUSED])
 @pytest.mark.parametrize("job", ["load-test", "benchmark"])
 def test_given_a_load_target_outside_loopback_when_starting_then_422_naming_base_url(
     http: httpx.Client, job: str, base_url: str

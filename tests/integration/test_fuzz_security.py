@@ -94,8 +94,6 @@ def test_given_a_mutating_endpoint_when_the_token_is_missing_or_wrong_then_401_o
     assert ok.status_code not in (401, 403), ok.text  # the same request with the token gets past auth
 
 
-@pytest.mark.xfail(strict=True, reason="BUG-9: FastAPI parses the JSON body before route dependencies run, "
-                   "so an unauthenticated request with a broken body gets 422/400 instead of 401")
 def test_given_no_token_and_a_broken_body_when_mutating_then_401_before_any_parsing(http: httpx.Client) -> None:
     resp = http.put("/api/v1/flags/strategy", content=b"{broken", headers={"content-type": "application/json"})
     assert resp.status_code == 401

@@ -34,7 +34,7 @@ MANIFEST_EXAMPLE = {"version": "20250101T000000-ab12cd", "total": 10, "limit": 1
                        422: VALIDATION, 503: REDIS_DOWN})
 async def list_agents(
     limit: int = Query(100, ge=1, description="Page size (<= settings.max_page_size)"),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=1_000_000_000),
     rt: Runtime = Depends(runtime),
 ) -> Any:
     if limit > rt.settings.max_page_size:
