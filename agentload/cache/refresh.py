@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import redis
-from redis.exceptions import LockNotOwnedError
+from redis.exceptions import LockError, LockNotOwnedError
+from redis.lock import Lock
 
 from agentload import keys
 from agentload.cache import fingerprints as fp
@@ -66,12 +67,33 @@ def _new_errors(errors: list[CatalogError], before: list[dict[str, Any]]) -> lis
     return [e for e in errors if (e.path, e.reason) not in seen]
 
 
+def _take_lock(r: redis.Redis, settings: Settings, owner: str | None) -> Lock | None:
+    """The refresh lock, or None when another run holds it.
+
+    ``owner`` is the Celery task id: a task redelivered after its worker died finds the lock
+    of its own dead run (same id) and takes it over instead of reporting "locked" and never
+    publishing.
+    """
+    lock: Lock = r.lock(keys.REFRESH_LOCK, timeout=settings.refresh_lock_timeout_s, blocking=False)
+    if lock.acquire(token=owner):
+        return lock
+    if owner is not None and r.get(keys.REFRESH_LOCK) in (owner.encode(), owner):
+        lock.local.token = owner.encode()
+        try:
+            lock.reacquire()  # resets the TTL; fails if the lock changed hands meanwhile
+        except (LockNotOwnedError, LockError):
+            return None
+        logger.warning("taking over the refresh lock of an earlier run of task %s (redelivered)", owner)
+        return lock
+    return None
+
+
 def refresh_catalog(r: redis.Redis, settings: Settings, state: WorkerState, *,
-                    force: bool = False) -> dict[str, Any]:
+                    force: bool = False, owner: str | None = None) -> dict[str, Any]:
     """Publish a new version if the catalog changed (or ``force``); see the module doc."""
     started = time.perf_counter()
-    lock = r.lock(keys.REFRESH_LOCK, timeout=settings.refresh_lock_timeout_s, blocking=False)
-    if not lock.acquire():
+    lock = _take_lock(r, settings, owner)
+    if lock is None:
         return {"skipped": "locked", "duration_ms": _ms(started)}
     try:
         result = _refresh_locked(r, settings, state, force=force, started=started)

@@ -17,22 +17,23 @@ from agentload.jobs.tuning import tuned_settings
 from agentload.settings import get_settings
 
 
-def preload_catalog(full: bool = True) -> dict[str, Any]:
+def preload_catalog(full: bool = True, owner: str | None = None) -> dict[str, Any]:
     """Publish the catalog from disk into Redis.
 
     ``full=True`` rebuilds and publishes every key even if Redis already holds this content
     (fresh parse, nothing reused); ``full=False`` publishes only when Redis has no version
     or the files changed, so every worker can call it at start-up without piling versions.
-    Returns ``{"skipped": "locked"}`` when another preload/refresh is running.
+    Returns ``{"skipped": "locked"}`` when another preload/refresh is running; ``owner`` (the
+    task id) lets a redelivered task take over its own dead run's lock.
     """
     r = redis_client(get_settings())
-    return cache_refresh.refresh_catalog(r, tuned_settings(r, get_settings()), STATE, force=full)
+    return cache_refresh.refresh_catalog(r, tuned_settings(r, get_settings()), STATE, force=full, owner=owner)
 
 
-def refresh_catalog(force: bool = False) -> dict[str, Any]:
+def refresh_catalog(force: bool = False, owner: str | None = None) -> dict[str, Any]:
     """Publish a new version if the catalog files changed (beat runs it periodically)."""
     r = redis_client(get_settings())
-    return cache_refresh.refresh_catalog(r, tuned_settings(r, get_settings()), STATE, force=force)
+    return cache_refresh.refresh_catalog(r, tuned_settings(r, get_settings()), STATE, force=force, owner=owner)
 
 
 def flush_cache_stats() -> dict[str, Any]:

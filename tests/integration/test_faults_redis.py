@@ -121,7 +121,7 @@ def test_given_redis_crashes_mid_publish_while_serving_when_it_restarts_then_503
 
             # the next refresh publishes; readers follow the pointer to the new whole version
             retried = refresh_catalog(r, settings, WorkerState(), force=True)
-            if retried.get("skipped") == "locked":  # BUG-1: the crashed refresh's lock survived (AOF)...
+            if retried.get("skipped") == "locked":  # another run finds the crashed run's lock (kept by AOF)...
                 fast_forward(r, settings.refresh_lock_timeout_s + 1)  # ...until it expires
                 retried = refresh_catalog(r, settings, WorkerState(), force=True)
             v2 = retried["version"]
