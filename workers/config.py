@@ -16,8 +16,6 @@ from workers.queues import Queue, long_task_names, task_routes
 
 #: results are for polling progress/outcome of jobs, not an archive (history lives in SQL)
 RESULT_EXPIRES_S = 24 * 3600
-#: margin between the longest hard time limit and Redis' redelivery of unacked messages
-VISIBILITY_MARGIN_S = 300
 
 
 def visibility_timeout(settings: Settings) -> int:
@@ -27,7 +25,7 @@ def visibility_timeout(settings: Settings) -> int:
     shorter than the longest hard limit a still-running job would be executed twice.
     """
     longest = max(settings.task_time_limit_s, settings.long_task_time_limit_s)
-    return longest + VISIBILITY_MARGIN_S
+    return longest + settings.visibility_margin_s
 
 
 def long_task_annotations(settings: Settings) -> dict[str, dict[str, int]]:
