@@ -25,7 +25,7 @@ from agentload.cli.perf import follow
 from agentload.evaluation import evaluate_one, read_scenarios, summarize
 from agentload.journey import journey_main
 from agentload.reporting import write_report
-from agentload.selection.engine import Selector
+from agentload.selection.engine import SelectionConfig, Selector
 from agentload.settings import Settings, get_settings
 
 console = Console()
@@ -80,7 +80,8 @@ def _pids(api_port: int, logs: Path | None) -> dict[str, int]:
 
 
 def evaluate_suites(scenarios: Path) -> dict[str, dict[str, Any]]:
-    selector = Selector(load_catalog(get_settings().catalog_path))
+    settings = get_settings()
+    selector = Selector(load_catalog(settings.catalog_path), SelectionConfig.from_settings(settings))
     out: dict[str, dict[str, Any]] = {}
     every: list[dict[str, Any]] = []
     for suite in sorted(scenarios.glob("*.jsonl")):

@@ -22,14 +22,7 @@ KEEP_SELECTORS = 2  # the current version and the one before it
 
 def selection_config(settings: Settings) -> SelectionConfig:
     """The selector's knobs as configured for this deployment."""
-    return SelectionConfig(
-        manifest_max_tokens=settings.manifest_max_tokens,
-        text_close_ratio=settings.text_close_ratio,
-        text_min_score=settings.text_min_score,
-        text_max_agents=settings.text_max_agents,
-        orchestrator_agent=settings.orchestrator_agent,
-        level_tracks=dict(settings.level_tracks),
-    )
+    return SelectionConfig.from_settings(settings)
 
 
 @dataclass

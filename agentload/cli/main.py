@@ -18,23 +18,12 @@ from agentload.catalog import load_catalog
 from agentload.context import Context
 from agentload.evaluation import evaluate_one, public, read_scenarios, summarize
 from agentload.selection.engine import STRATEGIES, SelectionConfig, Selector
-from agentload.settings import Settings, get_settings
+from agentload.settings import get_settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 
 CatalogOpt = Annotated[Path | None, typer.Option("--catalog", help="BMad tree root (default: settings)")]
 StrategyOpt = Annotated[str, typer.Option("--strategy", help="selective | full | cached")]
-
-
-def config_from(settings: Settings) -> SelectionConfig:
-    return SelectionConfig(
-        manifest_max_tokens=settings.manifest_max_tokens,
-        text_close_ratio=settings.text_close_ratio,
-        text_min_score=settings.text_min_score,
-        text_max_agents=settings.text_max_agents,
-        orchestrator_agent=settings.orchestrator_agent,
-        level_tracks=dict(settings.level_tracks),
-    )
 
 
 def build_selector(catalog: Path | None) -> Selector:
@@ -46,7 +35,7 @@ def build_selector(catalog: Path | None) -> Selector:
         raise typer.BadParameter(str(exc), param_hint="--catalog") from exc
     for err in cat.errors:
         typer.echo(f"warning: skipped {err.path}: {err.reason}", err=True)
-    return Selector(cat, config_from(settings))
+    return Selector(cat, SelectionConfig.from_settings(settings))
 
 
 def _check_strategy(strategy: str) -> None:

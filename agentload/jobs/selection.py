@@ -19,7 +19,7 @@ from agentload.context import Context
 from agentload.jobs.runtime import STATE, StaleCatalog, redis_client, selector_for_current
 from agentload.jobs.tuning import tuned_settings
 from agentload.selection.engine import Selector
-from agentload.settings import get_settings
+from agentload.settings import Settings, get_settings
 
 
 def _ensure_agents(r: redis.Redis, version: str, selector: Selector, agent_ids: list[str]) -> int:
@@ -54,13 +54,20 @@ def _ensure_agents(r: redis.Redis, version: str, selector: Selector, agent_ids: 
     return written[0]
 
 
-def select_and_cache(context: dict[str, Any]) -> dict[str, Any]:
-    """Compute a (free-text) selection and store it under ``selection_key(v, key)``; idempotent."""
+def _prepare(context: dict[str, Any]) -> tuple[redis.Redis, Settings, Context, str, Selector]:
+    """Redis, the (tuned) settings, the validated context and this process's current selector;
+    raises ``StaleCatalog`` when this process cannot serve the current version."""
     r = redis_client(get_settings())
     settings = tuned_settings(r, get_settings())
     ctx = Context.model_validate(context)
+    version, selector = selector_for_current(r, settings, STATE)
+    return r, settings, ctx, version, selector
+
+
+def select_and_cache(context: dict[str, Any]) -> dict[str, Any]:
+    """Compute a (free-text) selection and store it under ``selection_key(v, key)``; idempotent."""
     try:
-        version, selector = selector_for_current(r, settings, STATE)
+        r, settings, ctx, version, selector = _prepare(context)
     except StaleCatalog as exc:
         return {"stored": False, "reason": str(exc)}
     resolved = selector.resolve(ctx)
@@ -75,11 +82,8 @@ def select_and_cache(context: dict[str, Any]) -> dict[str, Any]:
 def preload_context(context: dict[str, Any], project_id: str | None, user_id: str | None) -> dict[str, Any]:
     """Make sure a context's selection and its agents are cached, learn the project's
     history and warm the selections of its likely next steps."""
-    r = redis_client(get_settings())
-    settings = tuned_settings(r, get_settings())
-    ctx = Context.model_validate(context)
     try:
-        version, selector = selector_for_current(r, settings, STATE)
+        r, settings, ctx, version, selector = _prepare(context)
     except StaleCatalog as exc:
         return {"stored": False, "reason": str(exc), "project_id": project_id, "user_id": user_id}
     resolved = selector.resolve(ctx)

@@ -19,6 +19,7 @@ from agentload.selection.models import Reason, SelectedAgent, Selection
 from agentload.selection.orchestrator import find_orchestrator
 from agentload.selection.rules import Picks, structured_picks
 from agentload.selection.textsel import TextSelector
+from agentload.settings import Settings
 
 STRATEGIES = ("selective", "full", "cached")
 
@@ -36,6 +37,18 @@ class SelectionConfig:
         default_factory=lambda: {0: "quick-flow", 1: "quick-flow", 2: "bmad-method",
                                  3: "bmad-method", 4: "enterprise-bmad-method"}
     )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SelectionConfig:
+        """The knobs as configured for this deployment (``AGENTLOAD_*``)."""
+        return cls(
+            manifest_max_tokens=settings.manifest_max_tokens,
+            text_close_ratio=settings.text_close_ratio,
+            text_min_score=settings.text_min_score,
+            text_max_agents=settings.text_max_agents,
+            orchestrator_agent=settings.orchestrator_agent,
+            level_tracks=dict(settings.level_tracks),
+        )
 
 
 class Selector:

@@ -11,7 +11,8 @@ import pytest
 from _fixtures import BMM_AGENTS, BUNDLED, REQUESTS, STRUCTURED, bundled_catalog, copy_catalog, require
 from typer.testing import CliRunner
 
-from agentload.cli.main import app, config_from
+from agentload.cli.main import app
+from agentload.selection.engine import SelectionConfig
 from agentload.settings import Settings, get_settings
 
 CAT = ["--catalog", str(BUNDLED)]
@@ -156,7 +157,7 @@ def test_given_unknown_strategy_when_evaluating_then_exit_code_2(runner: CliRunn
 def test_given_settings_when_building_config_then_selection_knobs_are_copied() -> None:
     s = Settings(manifest_max_tokens=25, text_close_ratio=0.5, text_min_score=2.0, text_max_agents=2,
                  orchestrator_agent="pm")
-    cfg = config_from(s)
+    cfg = SelectionConfig.from_settings(s)
     assert (cfg.manifest_max_tokens, cfg.text_close_ratio, cfg.text_min_score, cfg.text_max_agents,
             cfg.orchestrator_agent) == (25, 0.5, 2.0, 2, "pm")
     assert cfg.level_tracks == dict(s.level_tracks)
