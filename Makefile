@@ -53,7 +53,7 @@ bench: venv
 	if [ $${#scripts[@]} -eq 0 ]; then echo "no benchmarks/*.py"; exit 0; fi; \
 	for script in "$${scripts[@]}"; do echo "== $$script"; $(PY) "$$script"; done
 
-demo: venv
+demo: deps venv
 	bash scripts/demo.sh
 
 clean:
