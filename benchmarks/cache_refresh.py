@@ -11,8 +11,10 @@ catalogs, both generated in a temp dir so the repository is never touched:
 
 Each scenario is timed ``--repeat`` times (median reported). "one agent changed" edits a
 description in one agent file and keeps the worker's state (parse cache, last build), as a
-long-running worker would; "full rebuild" is ``force=True`` (fresh parse cache, nothing
-reused). ``cold publish`` is the first publication from a fresh process state.
+long-running worker would; "full rebuild" is ``force=True`` in that same worker: every file
+re-hashed, every selection and manifest count recomputed, every key republished, but the
+parses of byte-identical files reused (``agentload.cache.refresh``). ``cold publish`` is the
+first publication from a fresh process state (every file parsed).
 
     .venv/bin/python benchmarks/cache_refresh.py [--agents 1000] [--repeat 3]
 """
@@ -149,7 +151,7 @@ def bench_catalog(url: str, root: Path, repeat: int, label: str) -> dict[str, An
         extra = ""
         if name in details:
             d = details[name]
-            extra = (f"(parsed {d['parsed']} files, load {d['load_ms']:.0f} ms, selector "
+            extra = (f"(parsed {d['parsed']} files, reused {d['reused_parses']}, load {d['load_ms']:.0f} ms, selector "
                      f"{d['selector_ms']:.0f} ms, selections+selector {d['build_ms']:.0f} ms, "
                      f"reused manifests {d['reused_manifests']}, "
                      f"write {d['write_ms']:.0f} ms, switch {d['switch_ms']:.0f} ms)")

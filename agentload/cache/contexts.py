@@ -10,11 +10,12 @@ is deduplicated on that key, which is also the Redis key the reader computes.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 
 from agentload.context import Context, Resolved, ResolverData
 from agentload.selection.engine import Selector
-from agentload.selection.manifest import Manifest
+from agentload.selection.manifest import HEADER, Manifest, render
 from agentload.selection.models import Selection
 
 FULL_KEY = "full"  # selection_key(v, FULL_KEY) holds the strategy=full selection
@@ -48,7 +49,7 @@ def enumerate_contexts(data: ResolverData) -> Iterator[Context]:
                 yield Context(track=track, field_type=field, phase=phase, has_ui=has_ui)
         for wid in workflows:
             yield Context(track=track, field_type=field, next_workflow=wid)
-    for wid in sorted(data.menu_owners):
+    for wid in sorted(set(data.menu_owners) - set(workflows)):  # the others were the (None, None) pair's
         yield Context(next_workflow=wid)
 
 
@@ -86,27 +87,89 @@ class CarriedManifest(Manifest):
         return self._fresh.text(excluded)
 
 
+class SlicedManifest(Manifest):
+    """A ``Manifest`` that derives each text from the full one instead of re-joining every line.
+
+    A build asks for one manifest per distinct selected set (about a thousand at 1000 agents)
+    and ``Manifest`` re-joins and re-sums all the other agents' lines each time, O(agents)
+    per text. The manifest of an excluded set is exactly the full manifest (header, then
+    ``"\n" + line`` per agent in id order) with the excluded agents' ``"\n" + line`` segments
+    cut out, and, when counts are additive, its token count is the full count minus those
+    lines' counts (with the last-line adjustment ``Manifest`` itself applies): O(selected).
+
+    Both are read from ``fresh``'s own per-line counts; if they are absent, inconsistent with
+    ``fresh.text`` on the full set, or not additive, every call goes to ``fresh`` unchanged.
+    """
+
+    def __init__(self, fresh: Manifest) -> None:
+        # not calling super().__init__: the lines and their counts are the fresh manifest's own
+        self.lines, self.order = fresh.lines, fresh.order
+        self._fresh = fresh
+        self._memo: dict[frozenset[str], tuple[str, int]] = {}
+        self._full, self._full_tokens = fresh.text(frozenset())
+        self._start: dict[str, int] = {}  # offset of the "\n" that opens each agent's line
+        offset = len(HEADER)
+        for a in self.order:
+            self._start[a] = offset
+            offset += 1 + len(self.lines[a])
+        with_nl, alone = getattr(fresh, "_with_nl", None), getattr(fresh, "_alone", None)
+        header = getattr(fresh, "_header_tokens", None)
+        self._with_nl: dict[str, int] = with_nl if isinstance(with_nl, dict) else {}
+        self._alone: dict[str, int] = alone if isinstance(alone, dict) else {}
+        self._sliced = (
+            bool(self.order) and getattr(fresh, "_additive", False) is True and isinstance(header, int)
+            and self._with_nl.keys() == self._alone.keys() == self.lines.keys()
+            and offset == len(self._full)
+            and self._full == render(self.lines, self.order)
+            and self._full_tokens == header + sum(self._with_nl.values())
+            - self._with_nl[self.order[-1]] + self._alone[self.order[-1]]
+        )
+
+    def text(self, excluded: frozenset[str]) -> tuple[str, int]:
+        if not self._sliced:
+            return self._fresh.text(excluded)
+        hit = self._memo.get(excluded)
+        if hit is None:
+            hit = self._memo[excluded] = self._cut(excluded)
+        return hit
+
+    def _cut(self, excluded: frozenset[str]) -> tuple[str, int]:
+        cut = sorted(a for a in excluded if a in self._start)
+        if len(cut) == len(self.order):
+            return "", 0
+        last = next(a for a in reversed(self.order) if a not in excluded)  # few steps: cut is small
+        tokens = (self._full_tokens - self._alone[self.order[-1]] + self._with_nl[self.order[-1]]
+                  - sum(self._with_nl[a] for a in cut) - self._with_nl[last] + self._alone[last])
+        pieces, pos = [], 0
+        for a in cut:
+            start = self._start[a]
+            pieces.append(self._full[pos:start])
+            pos = start + 1 + len(self.lines[a])
+        pieces.append(self._full[pos:])
+        return "".join(pieces), tokens
+
+
 def compute_selections(
     selector: Selector, previous: tuple[dict[str, str], Carried] | None = None
 ) -> tuple[dict[str, Selection], Carried, int]:
     """(selections by key incl. ``full``, manifests to carry to the next build, reused count).
 
     ``previous`` is (manifest lines, carried manifests) of the last build in this process;
-    when given, manifests that cannot have changed are reused instead of re-counted.
+    when given, manifests that cannot have changed are reused instead of re-counted. The
+    others are cut from the full manifest (``SlicedManifest``), equal to what the selector's
+    own manifest returns.
     """
-    fresh = selector.manifest
-    carrier = CarriedManifest(fresh, *previous) if previous is not None else None
-    if carrier is not None:
-        selector.manifest = carrier
-    try:
-        selections: dict[str, Selection] = {}
-        carried: Carried = {}
-        for key, resolved in structured_resolved(selector).items():
-            sel = selector.select_resolved(resolved)
-            selections[key] = sel
-            carried[frozenset(sel.agent_ids)] = (sel.manifest, sel.manifest_tokens)
-        selections[FULL_KEY] = selector.select_resolved(selector.resolve(Context()), "full")
-    finally:
-        selector.manifest = fresh
+    sliced = SlicedManifest(selector.manifest)
+    carrier = CarriedManifest(sliced, *previous) if previous is not None else None
+    # a shallow copy answers with the faster manifest; the caller's selector (possibly shared
+    # with other threads) is never modified
+    work = copy.copy(selector)
+    work.manifest = carrier if carrier is not None else sliced
+    selections: dict[str, Selection] = {}
+    carried: Carried = {}
+    for key, resolved in structured_resolved(work).items():
+        sel = work.select_resolved(resolved)
+        selections[key] = sel
+        carried[frozenset(sel.agent_ids)] = (sel.manifest, sel.manifest_tokens)
+    selections[FULL_KEY] = work.select_resolved(work.resolve(Context()), "full")
     return selections, carried, carrier.reused if carrier is not None else 0
-

@@ -11,7 +11,12 @@ Steps, under a non-blocking Redis lock (a second refresh returns ``{"skipped": "
    refresh tries again and publishes once the file is good;
 4. recompute the selections, re-counting only manifests whose text can have changed, and
    publish (``agentload.cache.publish``).
-``force=True`` is a full rebuild: fresh parse cache, nothing carried, publish regardless.
+``force=True`` is a full rebuild: every selection and manifest count is recomputed and every
+key republished, regardless. "Full" is about what is published, not about re-reading YAML:
+every file is hashed again (mtime and size are not trusted) and a parse is reused only for
+identical bytes in an identical context, which is what parsing them again would produce;
+workflows, whose parse also reads their instruction files, are always read again. The
+fingerprints stored with a forced version are those fresh hashes.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from agentload.cache.codec import config_digest, dumps, fingerprint_digest, hash
 from agentload.cache.contexts import compute_selections
 from agentload.cache.publish import publish_catalog
 from agentload.cache.state import WorkerState, selection_config
-from agentload.catalog import CatalogError, load_catalog
+from agentload.catalog import CatalogError, discover, load_catalog
 from agentload.selection.engine import Selector
 from agentload.settings import Settings
 
@@ -119,7 +124,8 @@ def _refresh_locked(r: redis.Redis, settings: Settings, state: WorkerState, *,
     current = text(r.get(keys.CURRENT_VERSION))
     meta = loads(r.get(keys.meta_key(current))) if current else None
     stored = {text(k) or "": text(v) or "" for k, v in r.hgetall(keys.FINGERPRINTS).items()}
-    scanned = fp.scan(root, stored)
+    found = discover(root)
+    scanned = fp.scan(root, stored, found)
     changed = fp.changed(scanned, stored)
     base: dict[str, Any] = {"force": force, "version": current, "scan_ms": _ms(started)}
     same_config = meta is not None and meta.get("config_digest") == config_digest(config)
@@ -128,12 +134,16 @@ def _refresh_locked(r: redis.Redis, settings: Settings, state: WorkerState, *,
             r.hset(keys.FINGERPRINTS, mapping=hash_mapping(scanned))
         return {**base, "changed": False}
     loaded = time.perf_counter()
-    cache = state.parse_cache(str(root), fresh=force)
-    catalog = load_catalog(root, cache=cache, max_file_bytes=settings.catalog_max_file_bytes)
-    fingerprints = fp.for_catalog(root, catalog, scanned)
+    cache = state.parse_cache(str(root))
+    catalog = load_catalog(root, cache=cache, max_file_bytes=settings.catalog_max_file_bytes,
+                           rehash=force, found=found)
+    known = scanned
+    if force:  # the loader just hashed every file it read: record that, not the mtime-trusting scan
+        known = {**scanned, **{f: e.fingerprint.as_str() for f, e in cache.entries.items()}}
+    fingerprints = fp.for_catalog(root, catalog, known, found)
     digest = fingerprint_digest(fingerprints, config)
     base.update(changed_files=changed[:CHANGED_SHOWN], n_changed=len(changed),
-                parsed=cache.parsed, load_ms=_ms(loaded))
+                parsed=cache.parsed, reused_parses=cache.reused, load_ms=_ms(loaded))
     if not force and meta is not None and meta.get("digest") == digest:
         # contents are back to what is live (an edit reverted): nothing to publish
         pipe = r.pipeline(transaction=True)

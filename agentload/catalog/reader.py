@@ -6,7 +6,9 @@ example agents elsewhere (reference material inside workflows) are not part of t
 A file that does not parse is skipped and reported; the rest still loads.
 
 ``ParseCache`` keeps parsed files keyed by fingerprint so that a refresh re-parses only
-what changed.
+what changed. ``load_catalog(..., rehash=True)`` (a forced rebuild) trusts no mtime or size:
+every file's content hash is recomputed, and only a file whose bytes *and* parse context are
+identical keeps its parse, which is then the same as a fresh one.
 """
 
 from __future__ import annotations
@@ -29,13 +31,25 @@ from agentload.catalog.models import Agent, Catalog, CatalogError, PathFile, Wor
 from agentload.catalog.paths import parse_levels, parse_module_help, parse_path_file
 from agentload.catalog.workflows import read_workflow, resolve_ref
 
+#: what a parse depends on besides the file's bytes (see ``_Loader.parse``)
+ParseContext = tuple[object, ...]
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    fingerprint: Fingerprint
+    context: ParseContext
+    result: Any
+    self_contained: bool  # the parse read this file only (a workflow also reads its instructions)
+
 
 @dataclass
 class ParseCache:
-    """Parsed results by catalog-relative path, valid while the fingerprint matches."""
+    """Parsed results by catalog-relative path, valid while fingerprint and context match."""
 
-    entries: dict[str, tuple[Fingerprint, Any]] = field(default_factory=dict)
-    parsed: int = 0  # files actually parsed on the last load (the rest were reused)
+    entries: dict[str, CacheEntry] = field(default_factory=dict)
+    parsed: int = 0  # files actually parsed on the last load...
+    reused: int = 0  # ...and files whose earlier parse was reused
 
 
 @dataclass(frozen=True)
@@ -45,6 +59,10 @@ class Discovery:
     path_files: list[str]
     help_files: list[str]
     level_files: list[str]
+
+    def files(self) -> list[str]:
+        """The catalog-relative files whose change can change the catalog (for fingerprints)."""
+        return [p for p, _ in self.agent_files] + self.path_files + self.help_files + self.level_files
 
 
 def find_src(root: Path) -> Path:
@@ -78,24 +96,54 @@ def discover(root: Path) -> Discovery:
 
 
 class _Loader:
-    def __init__(self, root: Path, cache: ParseCache, max_bytes: int, modules: dict[str, str]):
+    def __init__(self, root: Path, cache: ParseCache, max_bytes: int, modules: dict[str, str],
+                 rehash: bool = False):
         self.root, self.cache, self.max_bytes, self.modules = root, cache, max_bytes, modules
+        self.rehash = rehash
+        # A parse reads more than its file's bytes: references resolve through the module map
+        # (a new module folder changes what an unchanged agent file points at) and the size
+        # limit applies to the files a workflow pulls in. Both are part of a cached entry.
+        self.context: ParseContext = (tuple(sorted(modules.items())), max_bytes)
         self.errors: list[CatalogError] = []
         self.seen: set[str] = set()
 
     def resolve(self, ref: str) -> str | None:
         return resolve_ref(ref, self.modules)
 
-    def parse(self, relpath: str, fn: Any) -> Any:  # noqa: ANN401 - parser-specific results
-        """Parse ``relpath`` with ``fn(text)``, reusing the cached result when unchanged."""
+    def _reusable(self, prev: CacheEntry, fp: Fingerprint, context: ParseContext) -> bool:
+        """Whether ``prev`` is what parsing the file now would produce.
+
+        Normally the fingerprint decides (mtime and size unchanged: hash not even recomputed).
+        With ``rehash`` the hash was just recomputed from the bytes, so equal hashes mean equal
+        input; a parse that also read other files (``self_contained=False``) is redone, since
+        their changes are invisible to this file's hash.
+        """
+        if prev.context != context:
+            return False
+        if self.rehash:
+            return prev.self_contained and prev.fingerprint.sha256 == fp.sha256
+        return prev.fingerprint == fp
+
+    def parse(  # noqa: ANN401 - parser-specific results
+        self, relpath: str, fn: Any, *, extra: object = None, self_contained: bool = True
+    ) -> Any:
+        """Parse ``relpath`` with ``fn(text)``, reusing the cached result when unchanged.
+
+        ``extra`` is any further input of ``fn`` besides the text and the loader's context
+        (an agent's module); ``self_contained=False`` marks a parse that reads other files.
+        """
         self.seen.add(relpath)
         path = self.root / relpath
+        context = (*self.context, extra)
         try:
             prev = self.cache.entries.get(relpath)
             check_file(self.root, path, self.max_bytes)
-            fp = fingerprint(path, prev[0] if prev else None)
-            if prev is not None and prev[0] == fp:
-                return prev[1]
+            fp = fingerprint(path, None if self.rehash or prev is None else prev.fingerprint)
+            if prev is not None and self._reusable(prev, fp, context):
+                if prev.fingerprint != fp:  # same bytes, new mtime: keep the cheap check cheap
+                    self.cache.entries[relpath] = CacheEntry(fp, context, prev.result, prev.self_contained)
+                self.cache.reused += 1
+                return prev.result
             result = fn(read_text(self.root, path, self.max_bytes))
         except (CatalogFileError, ValueError, OSError, TypeError) as exc:
             self.errors.append(CatalogError(path=relpath, reason=_reason(exc)))
@@ -105,7 +153,7 @@ class _Loader:
             self.errors.append(CatalogError(path=relpath, reason=_reason(exc)))
             self.cache.entries.pop(relpath, None)
             return None
-        self.cache.entries[relpath] = (fp, result)
+        self.cache.entries[relpath] = CacheEntry(fp, context, result, self_contained)
         self.cache.parsed += 1
         return result
 
@@ -116,19 +164,28 @@ def _reason(exc: BaseException) -> str:
 
 
 def load_catalog(
-    root: Path | str, cache: ParseCache | None = None, max_file_bytes: int = DEFAULT_MAX_BYTES
+    root: Path | str, cache: ParseCache | None = None, max_file_bytes: int = DEFAULT_MAX_BYTES,
+    *, rehash: bool = False, found: Discovery | None = None,
 ) -> Catalog:
-    """Load every agent, path file, module-help table, level table and referenced workflow."""
+    """Load every agent, path file, module-help table, level table and referenced workflow.
+
+    ``rehash=True`` is for a forced rebuild: every file's content hash is recomputed (mtime
+    and size are not trusted) and a cached parse is kept only for identical bytes in an
+    identical context; workflows, whose parse also reads their instruction files, are read
+    again. The catalog is the one a fresh ``ParseCache`` would give, without re-parsing the
+    YAML of files that did not change. ``found`` is a discovery of ``root`` the caller already
+    made (a refresh fingerprints and loads the same file list, walking the tree once).
+    """
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"catalog root {root} is not a directory")
     cache = cache if cache is not None else ParseCache()
-    cache.parsed = 0
-    found = discover(root)
-    ld = _Loader(root, cache, max_file_bytes, found.modules)
+    cache.parsed = cache.reused = 0
+    found = found if found is not None else discover(root)
+    ld = _Loader(root, cache, max_file_bytes, found.modules, rehash=rehash)
     agents: dict[str, Agent] = {}
     for relpath, module in found.agent_files:
-        agent = ld.parse(relpath, lambda t, p=relpath, m=module: parse_agent(p, m, t, ld.resolve))
+        agent = ld.parse(relpath, lambda t, p=relpath, m=module: parse_agent(p, m, t, ld.resolve), extra=module)
         if agent is None:
             continue
         if agent.id in agents:
@@ -154,7 +211,7 @@ def load_catalog(
         if not (root / ref).is_file():
             workflows[ref] = WorkflowInfo(file=ref, exists=False)
             continue
-        info = ld.parse(ref, lambda _t, r=ref: read_workflow(root, r, max_file_bytes))
+        info = ld.parse(ref, lambda _t, r=ref: read_workflow(root, r, max_file_bytes), self_contained=False)
         if info is not None:
             workflows[ref] = info
     for stale in set(cache.entries) - ld.seen:
@@ -165,5 +222,4 @@ def load_catalog(
 
 def catalog_files(root: Path | str) -> list[str]:
     """The catalog-relative files whose change can change the catalog (for fingerprints)."""
-    found = discover(Path(root))
-    return [p for p, _ in found.agent_files] + found.path_files + found.help_files + found.level_files
+    return discover(Path(root)).files()

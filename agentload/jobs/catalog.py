@@ -21,8 +21,10 @@ def preload_catalog(full: bool = True, owner: str | None = None) -> dict[str, An
     """Publish the catalog from disk into Redis.
 
     ``full=True`` rebuilds and publishes every key even if Redis already holds this content
-    (fresh parse, nothing reused); ``full=False`` publishes only when Redis has no version
-    or the files changed, so every worker can call it at start-up without piling versions.
+    (every file re-hashed, every selection recomputed; only the parses of byte-identical files
+    are reused, see ``agentload.cache.refresh``); ``full=False`` publishes only when Redis has
+    no version or the files changed, so every worker can call it at start-up without piling
+    versions.
     Returns ``{"skipped": "locked"}`` when another preload/refresh is running; ``owner`` (the
     task id) lets a redelivered task take over its own dead run's lock.
     """

@@ -11,6 +11,7 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 
+import agentload.cache.publish as publish_mod
 from agentload import keys
 from agentload.cache.contexts import FULL_KEY, compute_selections
 from agentload.cache.publish import publish_catalog, store_selection
@@ -65,6 +66,30 @@ def test_given_catalog_when_publishing_then_every_structured_selection_and_the_p
     assert 0 < redis_client.ttl(keys.selection_key(v, FULL_KEY)) <= 60  # the old one now expires
     assert 0 < redis_client.ttl(keys.meta_key(v)) <= 60
     assert int(redis_client.hget(keys.stats_key("selections"), "evictions") or 0) == len(expected)
+
+
+def test_given_many_chunks_and_script_calls_when_publishing_then_every_key_is_indexed_and_switched(
+    redis_client: redis.Redis, catalog: Catalog, selector: Selector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Writes go by chunks (one SADD each) and the switch by script calls over key lists: with
+    tiny chunks every boundary is crossed, and still every key is indexed, made permanent
+    when current and given its expiry when replaced."""
+    monkeypatch.setattr(publish_mod, "CHUNK", 7)
+    monkeypatch.setattr(publish_mod, "SCRIPT_KEYS", 5)
+    old = publish_catalog(redis_client, catalog, selector, ttl_old_s=60)
+    new = publish_catalog(redis_client, catalog, selector, ttl_old_s=60)
+    assert new["previous"] == old["version"] and redis_client.get(keys.CURRENT_VERSION) == new["version"]
+    for stats, live in ((old, False), (new, True)):
+        v = stats["version"]
+        index = keys.version_index_key(v)
+        members = sorted(redis_client.smembers(index))
+        assert len(members) == stats["keys"] - 1 > 7 * 5
+        assert keys.meta_key(v) in members and keys.selection_key(v, FULL_KEY) in members
+        pipe = redis_client.pipeline()
+        for key in [*members, index]:
+            pipe.ttl(key)
+        ttls = pipe.execute()
+        assert all(t == -1 for t in ttls) if live else all(0 < t <= 60 for t in ttls), ttls
 
 
 def test_given_selections_without_full_when_publishing_then_it_is_refused(

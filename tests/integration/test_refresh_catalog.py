@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import threading
@@ -21,6 +22,8 @@ from agentload.settings import Settings
 BUNDLED = Path(__file__).resolve().parents[2] / "data" / "bmad-method-v6"
 PM = "src/modules/bmm/agents/pm.agent.yaml"
 LEVELS = "src/modules/bmm/workflows/workflow-status/project-levels.yaml"
+CORRECT_COURSE = "src/modules/bmm/workflows/4-implementation/correct-course/workflow.yaml"
+INSTRUCTIONS = "src/modules/bmm/workflows/4-implementation/correct-course/instructions.md"
 
 
 @pytest.fixture
@@ -109,6 +112,88 @@ def test_given_force_when_refreshing_then_a_full_rebuild_is_published(
     assert forced["published"] and forced["version"] != first["version"]
     assert forced["reused_manifests"] == 0 and forced["parsed"] > 10
     assert forced["digest"] == first["digest"]
+    # every file was re-hashed: byte-identical agent, path and level files kept their parse,
+    # workflows (whose parse also reads their instruction files) were read again
+    workflows = state.selectors[forced["version"]].catalog.workflows.values()
+    assert forced["parsed"] == sum(w.exists for w in workflows)
+    assert forced["reused_parses"] == first["parsed"] - forced["parsed"] > 10
+
+
+def _published(r: redis.Redis, version: str) -> dict[str, Any]:
+    """Every key of a version by its version-free name; meta without what differs per publish."""
+    prefix = keys.version_key(version, "")
+    out: dict[str, Any] = {}
+    for key in r.smembers(keys.version_index_key(version)):
+        value = orjson.loads(r.get(key))
+        if key == keys.meta_key(version):
+            value = {k: v for k, v in value.items() if k not in {"version", "published_at", "build_ms"}}
+        out[key[len(prefix):]] = value
+    return out
+
+
+def test_given_warm_worker_when_forcing_then_it_publishes_exactly_what_a_fresh_process_does(
+    redis_client: redis.Redis, settings: Settings
+) -> None:
+    """Reused parses and sliced manifests are optimisations only: every key is the same."""
+    state = WorkerState()
+    refresh_catalog(redis_client, settings, state)
+    warm = refresh_catalog(redis_client, settings, state, force=True)
+    cold = refresh_catalog(redis_client, settings, WorkerState(), force=True)
+    assert warm["reused_parses"] > 0 and cold["reused_parses"] == 0
+    published = _published(redis_client, warm["version"])
+    assert len(published) == warm["keys"] - 1 and published == _published(redis_client, cold["version"])
+
+
+def test_given_changes_the_scan_cannot_see_when_forcing_then_the_rebuild_reads_them(
+    redis_client: redis.Redis, settings: Settings, root: Path
+) -> None:
+    """Same size, same mtime: a plain refresh trusts the stored hash; a forced one re-hashes.
+
+    A workflow's instruction file is read into the catalog but not fingerprinted: only a
+    forced refresh (which always re-reads workflows) picks up its edits.
+    """
+    state = WorkerState()
+    first = refresh_catalog(redis_client, settings, state)
+    pm = root / PM
+    st = pm.stat()
+    original = pm.read_bytes()
+    edited = original.replace(b"role: Product Manager", b"role: Product Mxnager")
+    assert edited != original and len(edited) == len(original)
+    pm.write_bytes(edited)
+    os.utime(pm, ns=(st.st_atime_ns, st.st_mtime_ns))
+    instructions = root / INSTRUCTIONS
+    instructions.write_text("Refreshed instructions marker\n" + instructions.read_text())
+    assert refresh_catalog(redis_client, settings, state)["changed"] is False
+    assert "Product Mxnager" not in _agent(redis_client, "pm")["text"]
+
+    forced = refresh_catalog(redis_client, settings, state, force=True)
+    assert forced["published"] and "Product Mxnager" in _agent(redis_client, "pm")["text"]
+    excerpt = state.selectors[forced["version"]].catalog.workflows[CORRECT_COURSE].body_excerpt
+    assert "Refreshed instructions marker" in excerpt
+    # the fingerprints stored with the version are the fresh hashes, not the trusted ones
+    assert forced["digest"] != first["digest"]
+    stored = redis_client.hget(keys.FINGERPRINTS, PM)
+    assert stored.endswith(hashlib.sha256(edited).hexdigest())
+    assert refresh_catalog(redis_client, settings, state)["changed"] is False
+
+
+def test_given_new_module_folder_when_forcing_then_unchanged_agents_resolve_against_it(
+    redis_client: redis.Redis, settings: Settings, root: Path
+) -> None:
+    """A parse depends on the module map too: identical bytes are re-parsed when it changes."""
+    state = WorkerState()
+    pm = root / PM
+    pm.write_text(pm.read_text().replace("_bmad/bmm/workflows/workflow-status/", "_bmad/extra/workflows/status/"))
+    refresh_catalog(redis_client, settings, state)
+    target = "src/modules/extra/workflows/status/workflow.yaml"
+    assert target not in [m["workflow_file"] for m in _agent(redis_client, "pm")["menu"]]
+    (root / target).parent.mkdir(parents=True)
+    shutil.copy(root / "src/modules/bmm/workflows/workflow-status/workflow.yaml", root / target)
+
+    forced = refresh_catalog(redis_client, settings, state, force=True)
+    assert forced["published"] and PM not in forced["changed_files"]
+    assert target in [m["workflow_file"] for m in _agent(redis_client, "pm")["menu"]]
+    assert target in state.selectors[forced["version"]].catalog.workflows
 
 
 def test_given_running_refresh_when_another_starts_then_it_is_skipped(

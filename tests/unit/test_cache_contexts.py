@@ -10,6 +10,7 @@ from _fixtures import BMM_AGENTS, BUNDLED, bundled_selector
 from agentload.cache.contexts import (
     FULL_KEY,
     CarriedManifest,
+    SlicedManifest,
     compute_selections,
     enumerate_contexts,
     structured_resolved,
@@ -120,3 +121,52 @@ def test_given_agent_set_changed_when_carrying_then_nothing_is_reused(tmp_path: 
     manifest = CarriedManifest(after.manifest, dict(before.manifest.lines), carried)
     assert manifest.text(frozenset({"pm"})) == after.manifest.text(frozenset({"pm"}))
     assert manifest.reused == 0
+
+
+def _plain_selections(selector: Selector) -> dict[str, object]:
+    """What the selector itself answers for every enumerated key (its own ``Manifest``)."""
+    out: dict[str, object] = {k: selector.select_resolved(r).model_dump(mode="json")
+                              for k, r in structured_resolved(selector).items()}
+    out[FULL_KEY] = selector.select_resolved(selector.resolve(Context()), "full").model_dump(mode="json")
+    return out
+
+
+def test_given_selector_when_computing_then_selections_equal_the_selectors_own_and_it_is_untouched() -> None:
+    selector = bundled_selector()
+    manifest = selector.manifest
+    selections, _, _ = compute_selections(selector)
+    assert selector.manifest is manifest  # a shared selector is never modified, even for a while
+    assert {k: s.model_dump(mode="json") for k, s in selections.items()} == _plain_selections(selector)
+
+
+def test_given_excluded_sets_when_slicing_the_manifest_then_text_and_tokens_equal_the_manifest() -> None:
+    manifest = bundled_selector().manifest
+    sliced = SlicedManifest(manifest)
+    ids = manifest.order
+    sets = [frozenset(), frozenset(ids), frozenset(ids[:1]), frozenset(ids[-1:]), frozenset(ids[-3:]),
+            frozenset(ids[::2]), frozenset(ids[1::3]), frozenset(ids[:-1]), frozenset({"nobody", ids[0]}),
+            frozenset({"nobody"})]
+    sets += [frozenset({a}) for a in ids] + [frozenset({a, b}) for a in ids for b in ids if a < b]
+    for excluded in sets:
+        assert sliced.text(excluded) == manifest.text(excluded), sorted(excluded)
+    assert sliced.text(frozenset(ids)) == ("", 0)
+
+
+def test_given_manifest_without_additive_counts_when_slicing_then_every_text_comes_from_it() -> None:
+    fresh = Selector(bundled_selector().catalog).manifest
+    fresh._additive = False  # noqa: SLF001 - as if a line could merge tokens with the next one
+    sliced = SlicedManifest(fresh)
+    ids = fresh.order
+    for excluded in (frozenset(), frozenset(ids[:2]), frozenset(ids[-1:])):
+        assert sliced.text(excluded) == fresh.text(excluded)
+    assert not sliced._sliced  # noqa: SLF001
+
+
+def test_given_synthetic_catalog_when_computing_then_selections_equal_the_selectors_own(tmp_path: Path) -> None:
+    """At scale (hundreds of agents, long manifests) the sliced texts are still exact."""
+    from agentload.synthetic import make_synthetic_catalog
+
+    selector = Selector(load_catalog(make_synthetic_catalog(BUNDLED, tmp_path / "syn", 200)))
+    selections, carried, _ = compute_selections(selector)
+    assert {k: s.model_dump(mode="json") for k, s in selections.items()} == _plain_selections(selector)
+    assert len(carried) > 50  # many distinct manifests of ~200 lines each
