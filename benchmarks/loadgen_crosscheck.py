@@ -24,7 +24,13 @@ with our ``service_time`` (from actual send); our ``latency`` (from the intended
 is shown too: at a rate the server keeps up with, the two are the same. Target: p50, p99 and
 throughput within 15 %.
 
-    .venv/bin/python benchmarks/loadgen_crosscheck.py [--rate 100] [--users 10] [--duration 10]
+At sub-millisecond server times the tools' own client-side cost decides that ratio, so
+``--floor`` adds a third run with no client library at all (blocking sockets, requests
+built in advance, same users, rate and queries): the lowest time a client can measure
+here, showing which tool the gap belongs to.
+
+    .venv/bin/python benchmarks/loadgen_crosscheck.py [--rate 100] [--users 10] [--duration 10] [--client wire]
+                                                      [--floor]
 """
 
 from __future__ import annotations
@@ -33,9 +39,11 @@ import argparse
 import csv
 import json
 import math
+import socket
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -113,11 +121,12 @@ def ours(base_url: str, contexts: list[dict[str, Any]], args: argparse.Namespace
     limits = LoadLimits(max_users=args.users, max_rate=args.rate, max_duration_s=args.duration + 5)
     spec = LoadSpec.with_limits(limits, base_url=base_url, users=args.users, rate=args.rate,
                                 duration_s=args.duration, warmup_s=1.0)
-    result = run_load_sync(spec, selection_reads(contexts), allowed_base_url=base_url)
+    result = run_load_sync(spec, selection_reads(contexts), allowed_base_url=base_url, http_client=args.client)
     return {"p50_ms": result.service_time.p50, "p99_ms": result.service_time.p99,
             "throughput_rps": result.throughput_rps, "requests": float(result.completed),
             "errors": float(result.error_count), "latency_p50_ms": result.latency.p50,
-            "latency_p99_ms": result.latency.p99}
+            "latency_p99_ms": result.latency.p99, "lag_p50_ms": result.send_lag.p50,
+            "lag_p99_ms": result.send_lag.p99}
 
 
 def locust(base_url: str, contexts: list[dict[str, Any]], args: argparse.Namespace, tmp: Path) -> dict[str, float]:
@@ -146,11 +155,54 @@ def locust(base_url: str, contexts: list[dict[str, Any]], args: argparse.Namespa
             "errors": float(agg["Failure Count"]), "csv_p50_ms": float(agg["50%"]), "csv_p99_ms": float(agg["99%"])}
 
 
+def _exchange(sock: socket.socket, request: bytes) -> None:
+    """One request/response on a keep-alive socket (the API answers with Content-Length)."""
+    sock.sendall(request)
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        buf += sock.recv(65536) or b"\0"
+    head, _, body = buf.partition(b"\r\n\r\n")
+    fields = dict(line.lower().split(b":", 1) for line in head.split(b"\r\n")[1:])
+    length = int(fields[b"content-length"])
+    while len(body) < length:
+        body += sock.recv(65536)
+
+
+def floor(base_url: str, contexts: list[dict[str, Any]], args: argparse.Namespace) -> dict[str, float]:
+    """Reference without a client library: blocking sockets, prebuilt requests, round-robin over users."""
+    from urllib.parse import urlencode, urlsplit
+
+    from agentload.loadgen import context_params
+
+    parts = urlsplit(base_url)
+    requests = [(f"GET /api/v1/agents/optimized-loading?{urlencode(context_params(c))} HTTP/1.1\r\n"
+                 f"Host: {parts.netloc}\r\nAccept: */*\r\nConnection: keep-alive\r\n\r\n").encode()
+                for c in contexts]
+    socks = [socket.create_connection((parts.hostname, parts.port)) for _ in range(args.users)]
+    times = []
+    try:
+        warm, total = round(args.rate), round(args.rate * (args.duration + 1))
+        start = time.perf_counter() + 0.01
+        for i in range(total):
+            time.sleep(max(0.0, start + i / args.rate - time.perf_counter()))
+            sent = time.perf_counter()
+            _exchange(socks[i % args.users], requests[i % len(requests)])
+            if i >= warm:
+                times.append((time.perf_counter() - sent) * 1000)
+    finally:
+        for sock in socks:
+            sock.close()
+    return {"p50_ms": float(np.percentile(times, 50)), "p99_ms": float(np.percentile(times, 99))}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rate", type=float, default=100.0, help="total requests/s for both generators")
     parser.add_argument("--users", type=int, default=10)
     parser.add_argument("--duration", type=float, default=10.0, help="measured seconds")
+    parser.add_argument("--client", choices=["wire", "httpx"], default="wire",
+                        help="our HTTP client: the lean keep-alive wire client (default) or httpx")
+    parser.add_argument("--floor", action="store_true", help="also time a bare blocking-socket client (reference)")
     args = parser.parse_args(argv)
 
     import redis
@@ -167,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
         base_url = f"http://127.0.0.1:{port}"
         api = start_uvicorn("agentload.api.app:app", port, {"AGENTLOAD_REDIS_URL": redis_proc.url})
         print(f"API on {base_url}; {len(contexts)} contexts; {args.rate:g} req/s, {args.users} users, "
-              f"{args.duration:g} s each", flush=True)
+              f"{args.duration:g} s each; our client: {args.client}", flush=True)
         client = redis.Redis.from_url(redis_proc.url)
         h0 = server_hist(client)
         mine = ours(base_url, contexts, args)
@@ -176,6 +228,7 @@ def main(argv: list[str] | None = None) -> int:
             theirs = locust(base_url, contexts, args, Path(tmp))
         h2 = server_hist(client)
         server = (server_delta(h0, h1), server_delta(h1, h2))
+        bare = floor(base_url, contexts, args) if args.floor else None
     finally:
         stop_process(api)
         redis_proc.stop()
@@ -189,10 +242,17 @@ def main(argv: list[str] | None = None) -> int:
     print(table(["metric", "agentload", "locust", "ratio"], rows))
     print(f"server-side (API's own histogram, bucket resolution): during ours p50 {server[0]['p50_ms']:g} / "
           f"p99 {server[0]['p99_ms']:g} ms; during Locust p50 {server[1]['p50_ms']:g} / p99 {server[1]['p99_ms']:g} ms")
-    print(f"our latency from intended send: p50 {mine['latency_p50_ms']:.3f} ms, p99 {mine['latency_p99_ms']:.3f} ms; "
+    print(f"our latency from intended send: p50 {mine['latency_p50_ms']:.3f} ms, p99 {mine['latency_p99_ms']:.3f} ms "
+          f"(send lag p50 {mine['lag_p50_ms']:.3f} ms, p99 {mine['lag_p99_ms']:.3f} ms); "
           f"Locust CSV (rounded to whole ms): p50 {theirs['csv_p50_ms']:g} ms, p99 {theirs['csv_p99_ms']:g} ms")
     print(f"client-side share of p50 (client p50 - server p50): agentload "
           f"{mine['p50_ms'] - server[0]['p50_ms']:.2f} ms, locust {theirs['p50_ms'] - server[1]['p50_ms']:.2f} ms")
+    if bare is not None:
+        def above(tool: dict[str, float]) -> str:
+            return f"p50 +{tool['p50_ms'] - bare['p50_ms']:.2f} / p99 +{tool['p99_ms'] - bare['p99_ms']:.2f} ms"
+
+        print(f"floor (blocking sockets, no client library): p50 {bare['p50_ms']:.3f} ms, p99 {bare['p99_ms']:.3f} ms; "
+              f"above it: agentload {above(mine)}, locust {above(theirs)}")
     ok = worst <= TOLERANCE
     print(f"largest deviation {worst:.1%} ({'within' if ok else 'OUTSIDE'} the {TOLERANCE:.0%} target)")
     return 0  # a measurement, not a test: the verdict is printed

@@ -5,6 +5,10 @@ requests in flight (and sizes the keep-alive connection pool); when every user i
 due requests wait for one, and their latency still counts from the *intended* time. This
 is what avoids coordinated omission: a closed loop would quietly stop sending while the
 server stalls and report only the one slow request, hiding the queue everyone else saw.
+
+Requests go out through ``clients.open_sender``: the lean keep-alive ``WireClient`` for
+http:// targets (its client-side cost is part of every latency we report), httpx for
+https:// targets and injected test transports.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import Protocol
 
 import httpx
 
+from agentload.loadgen.clients import HttpClient, Sender, classify, open_sender
 from agentload.loadgen.models import LoadResult
 from agentload.loadgen.recorder import Outcome, Recorder
 from agentload.loadgen.scenarios import RequestSpec, ScenarioFn
@@ -36,21 +41,13 @@ class CancelFlag(Protocol):
     def is_set(self) -> bool: ...
 
 
-def _classify(exc: Exception) -> str:
-    if isinstance(exc, httpx.TimeoutException):
-        return "timeout"
-    if isinstance(exc, httpx.NetworkError | httpx.RemoteProtocolError):
-        return "connection"
-    return "other"
-
-
 class _Run:
     """State of one run: idle users, per-user sequence numbers and in-flight tasks."""
 
-    def __init__(self, client: httpx.AsyncClient, rec: Recorder, scenario: ScenarioFn, users: int,
+    def __init__(self, sender: Sender, rec: Recorder, scenario: ScenarioFn, users: int,
                  cancel: CancelFlag | None) -> None:
         self.loop = asyncio.get_running_loop()
-        self.client, self.rec, self.scenario, self.cancel = client, rec, scenario, cancel
+        self.sender, self.rec, self.scenario, self.cancel = sender, rec, scenario, cancel
         self.idle: asyncio.Queue[int] = asyncio.Queue()
         for user in range(users):
             self.idle.put_nowait(user)
@@ -111,17 +108,13 @@ class _Run:
         error: str | None = None
         nbytes = 0
         try:
-            params: list[tuple[str, str | int | float | bool | None]] = list(request.params)
-            response = await self.client.request(request.method, request.path, params=params,
-                                                 json=request.json, headers=dict(request.headers))
-            # wire bytes when streamed from a socket; the body length for in-memory transports
-            status, nbytes = response.status_code, response.num_bytes_downloaded or len(response.content)
+            status, nbytes = await self.sender.send(user, request)
             if status >= 400:
                 error = f"status_{status}"
         except TargetRefused as exc:
             self.refused, error = exc, "refused"
         except Exception as exc:  # every failure is data, never a crash of the run
-            error = _classify(exc)
+            error = classify(exc)
         finally:
             self.idle.put_nowait(user)
         ended = self.loop.time()
@@ -164,21 +157,18 @@ async def run_load(
     *,
     allowed_base_url: str | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
+    http_client: HttpClient = "auto",
 ) -> LoadResult:
     """Run one open-model load test; refuses non-local targets before opening any socket.
 
     ``allowed_base_url`` defaults to ``Settings.api_base_url``. ``transport`` is for tests
-    or in-process targets. ``progress_cb(elapsed_s, sent, completed, errors)`` is called
-    about once per second (counts include warm-up) and once at the end.
+    or in-process targets (it implies httpx). ``http_client`` forces ``wire`` or ``httpx``
+    (e.g. to compare them); ``auto`` takes the wire client for http:// without a transport.
+    ``progress_cb(elapsed_s, sent, completed, errors)`` is called about once per second
+    (counts include warm-up) and once at the end.
     """
     allowed = allowed_base_url if allowed_base_url is not None else get_settings().api_base_url
     check_target(spec.base_url, allowed)
-    base = httpx.URL(spec.base_url)
-
-    async def guard(request: httpx.Request) -> None:
-        if (request.url.scheme, request.url.host, request.url.port) != (base.scheme, base.host, base.port):
-            raise TargetRefused(f"request to {request.url} leaves the checked target {spec.base_url}")
-
     loop = asyncio.get_running_loop()
     interval = 1.0 / spec.rate
     start = loop.time() + _LEAD_S
@@ -186,11 +176,8 @@ async def run_load(
     deadline = measure_start + spec.duration_s + spec.timeout_s
     started_at = time.time() + _LEAD_S
     rec = Recorder(measure_start)
-    limits = httpx.Limits(max_connections=spec.users, max_keepalive_connections=spec.users)
-    async with httpx.AsyncClient(base_url=spec.base_url, timeout=spec.timeout_s, limits=limits,
-                                 trust_env=False, follow_redirects=False, transport=transport,
-                                 event_hooks={"request": [guard]}) as client:
-        run = _Run(client, rec, scenario, spec.users, cancel_event)
+    async with open_sender(spec, transport, http_client) as sender:
+        run = _Run(sender, rec, scenario, spec.users, cancel_event)
         ticker = loop.create_task(_ticker(progress_cb, rec, start)) if progress_cb else None
         try:
             await run.schedule(start, interval, spec.warmup_requests, spec.measured_requests, deadline)
@@ -226,7 +213,8 @@ def run_load_sync(
     *,
     allowed_base_url: str | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
+    http_client: HttpClient = "auto",
 ) -> LoadResult:
     """Blocking ``run_load`` on a fresh event loop (CLI, Celery tasks); not for use inside a loop."""
-    return asyncio.run(run_load(spec, scenario, progress_cb, cancel_event,
-                                allowed_base_url=allowed_base_url, transport=transport))
+    return asyncio.run(run_load(spec, scenario, progress_cb, cancel_event, allowed_base_url=allowed_base_url,
+                                transport=transport, http_client=http_client))

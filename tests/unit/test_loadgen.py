@@ -12,6 +12,8 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import pytest
 import uvicorn
@@ -62,12 +64,13 @@ def make_app() -> FastAPI:
     return app
 
 
-@pytest.fixture(scope="module")
-def base_url() -> Iterator[str]:
+@contextmanager
+def serve(app: FastAPI, **options: Any) -> Iterator[str]:
+    """``app`` on uvicorn in a thread on a free 127.0.0.1 port; yields its base URL (also used by the wire tests)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(make_app(), log_level="warning", lifespan="off", access_log=False)
+    config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False, **options)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -75,10 +78,18 @@ def base_url() -> Iterator[str]:
     while not server.started:
         assert time.monotonic() < deadline, "test server did not start"
         time.sleep(0.01)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=5)
-    sock.close()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=5)
+        sock.close()
+
+
+@pytest.fixture(scope="module")
+def base_url() -> Iterator[str]:
+    with serve(make_app()) as url:
+        yield url
 
 
 def get(path: str, params: list[tuple[str, str]], label: str = "req") -> Scenario:
