@@ -174,15 +174,17 @@ def print_summary(figures: dict[str, Any]) -> None:
     table.add_row("catalog version", str(figures.get("catalog_version")))
     table.add_row("structured selection reduction", f"{figures.get('structured_reduction', 0):.1%}")
     for name, s in (figures.get("quality") or {}).items():
-        table.add_row(f"eval {name}", f"recall {s.get('recall')}, median reduction {s.get('median_reduction', 0):.1%}")
+        recall = "-" if s.get("recall") is None else f"{s['recall']:.3f}"
+        table.add_row(f"eval {name}", f"recall {recall}, median reduction {s.get('median_reduction', 0):.1%}")
     for row in figures.get("benchmark") or []:
         table.add_row(f"benchmark {row.get('strategy')}",
-                      f"{row.get('tokens_per_request', 0):,.0f} tokens/request, p50 {row.get('p50_ms')} ms, "
-                      f"p99 {row.get('p99_ms')} ms")
+                      f"{row.get('tokens_per_request', 0):,.0f} tokens/request, p50 {row.get('p50_ms') or 0:.2f} ms, "
+                      f"p99 {row.get('p99_ms') or 0:.2f} ms")
     deg = (figures.get("load_test") or {}).get("degradation") or {}
-    table.add_row("load test", f"knee at {deg.get('knee_users')} users, saturation "
-                  f"{deg.get('saturation_throughput_rps')} req/s, first breach {deg.get('first_breach')}")
+    table.add_row("load test (steps 1-50 users)", f"knee at {deg.get('knee_users')} users, saturation "
+                  f"{deg.get('saturation_throughput_rps') or 0:.0f} req/s, first breach {deg.get('first_breach')}")
     table.add_row("journey", "ok" if figures.get("journey_exit") == 0 else "failed steps (see above)")
-    table.add_row("events flushed", str(figures.get("flush_events")))
+    events = figures.get("flush_events") or {}
+    table.add_row("selection events flushed to SQL", f"{events.get('events')} (remaining {events.get('remaining')})")
     console.print(table)
     console.print(f"[bold]HTML report:[/] {figures.get('report')}")
