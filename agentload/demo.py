@@ -72,10 +72,9 @@ def _pids(api_port: int, logs: Path | None) -> dict[str, int]:
             pids["api"] = proc.info["pid"]
         elif "celery" in cmd and " worker" in cmd and "worker" not in pids:
             pids["worker"] = proc.info["pid"]
-        elif "redis-server" in cmd and logs is not None and "redis" not in pids:
-            pidfile = logs / "redis" / "redis.pid"
-            if pidfile.is_file():
-                pids["redis"] = int(pidfile.read_text().strip())
+    pidfile = logs / "redis" / "redis.pid" if logs is not None else None
+    if pidfile is not None and pidfile.is_file():  # scripts/redis.sh writes it
+        pids["redis"] = int(pidfile.read_text().strip())
     return pids
 
 

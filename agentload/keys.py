@@ -52,10 +52,6 @@ def meta_key(version: str) -> str:
     return version_key(version, "meta")
 
 
-def text_selection_key(version: str, request_hash: str) -> str:
-    return version_key(version, "text", request_hash)
-
-
 def user_prefs_key(user_id: str) -> str:
     return f"{BASE}:user:{user_id}"
 
@@ -108,6 +104,9 @@ def history_seen_key(project_id: str) -> str:
 SELECTION_CONFIG = f"{BASE}:flag:selection_config"
 #: held while a benchmark switches the global strategy flag, so two runs never interleave
 BENCHMARK_LOCK = f"{BASE}:lock:benchmark"
+
+
+JOB_CANCEL_TTL_S = 24 * 3600  # a cancel request outlives any job's time limit
 
 
 def job_cancel_key(job_id: str) -> str:

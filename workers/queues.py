@@ -50,11 +50,6 @@ TASK_QUEUES: dict[TaskName, Queue] = {
 LONG_QUEUES: frozenset[Queue] = frozenset({Queue.LONG})
 
 
-def queue_for(name: TaskName | str) -> Queue:
-    """The queue a task name is routed to (``KeyError`` for an unknown name)."""
-    return TASK_QUEUES[TaskName(name)]
-
-
 def task_routes() -> dict[str, dict[str, str]]:
     """Celery ``task_routes``: name -> queue, usable by a client that never imports tasks."""
     return {name.value: {"queue": queue.value} for name, queue in TASK_QUEUES.items()}

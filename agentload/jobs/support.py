@@ -45,7 +45,6 @@ Progress = Callable[[dict[str, Any]], None]
 #: synthetic traffic names this user on selection reads, so its events never pass for real use
 LOADGEN_USER = "agentload-loadgen"
 CANCEL_POLL_S = 0.5
-CANCEL_TTL_S = 24 * 3600
 #: raised *into* a job by the worker (soft time limit, terminate): the run was interrupted,
 #: not wrong. Matched by name because ``agentload`` may not import Celery (or billiard).
 INTERRUPTS = frozenset({"SoftTimeLimitExceeded", "TimeLimitExceeded", "Terminated", "WorkerLostError"})
@@ -63,11 +62,6 @@ class Terminated(BaseException):
 def new_job_id(given: str | None) -> str:
     """The cancel key's id: the Celery task id the API chose, or a fresh one for local runs."""
     return given or uuid.uuid4().hex
-
-
-def request_cancel(r: redis.Redis, job_id: str) -> None:
-    """Ask job ``job_id`` to stop (used by the CLI; the API sets the same key)."""
-    r.set(keys.job_cancel_key(job_id), "1", ex=CANCEL_TTL_S)
 
 
 class CancelWatcher:

@@ -39,7 +39,6 @@ from agentload.jobs.params import (
 from agentload.loadgen.spec import LoadLimits, TargetRefused, check_target
 
 router = APIRouter(tags=["performance"])
-CANCEL_TTL_S = 24 * 3600
 LOAD_KINDS = ("load_test", "stress", "scalability")
 Kind = Literal["benchmark", "load_test", "stress", "scalability", "optimize"]
 DB_DOWN = error("The database is unreachable", "database unavailable: OperationalError: ...")
@@ -107,7 +106,7 @@ async def optimize(body: OptimizeParams, rt: Runtime = Depends(runtime)) -> Any:
                  **AUTH_RESPONSES, 503: REDIS_DOWN})
 async def cancel(task_id: str = Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"),
                  rt: Runtime = Depends(runtime)) -> Any:
-    await rt.redis.set(keys.job_cancel_key(task_id), b"1", ex=CANCEL_TTL_S)
+    await rt.redis.set(keys.job_cancel_key(task_id), b"1", ex=keys.JOB_CANCEL_TTL_S)
     await anyio.to_thread.run_sync(partial(rt.enqueuer.app.control.revoke, task_id))
     return ORJSONResponse({**task_links(task_id), "cancel_requested": True}, status_code=202)
 
