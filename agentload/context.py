@@ -31,7 +31,9 @@ class Context(BaseModel):
 
     track: str | None = Field(default=None, max_length=100)
     field_type: str | None = Field(default=None, max_length=100)
-    phase: int | None = Field(default=None, ge=0, le=20)
+    phase: int | str | None = Field(
+        default=None, union_mode="left_to_right",
+        description="the catalog's phase: a number (0-20) or its name (\"2-planning\", \"planning\", \"plan\")")
     complexity_level: int | None = Field(default=None, ge=0, le=4)
     has_ui: bool | None = None
     user_role: str | None = Field(default=None, max_length=100)
@@ -47,6 +49,21 @@ class Context(BaseModel):
                 raise ValueError("workflow_history items must be at most 200 characters")
         return [v.strip() for v in value if v and v.strip()]
 
+    @field_validator("phase")
+    @classmethod
+    def _phase(cls, value: int | str | None) -> int | str | None:
+        if isinstance(value, str):
+            value = value.strip()
+            if value.isdigit():
+                value = int(value)
+            elif not value:
+                return None
+            elif len(value) > 60:
+                raise ValueError("phase names are at most 60 characters")
+        if isinstance(value, int) and not 0 <= value <= 20:
+            raise ValueError("phase numbers are 0-20")
+        return value
+
     @field_validator("track", "field_type", "next_workflow", "user_role", "request")
     @classmethod
     def _empty_is_none(cls, value: str | None) -> str | None:
@@ -55,6 +72,7 @@ class Context(BaseModel):
 
 class PhaseFacts(BaseModel):
     phase: int
+    label: str = ""  # the catalog's own name of the phase, normalised ("2-planning", "plan")
     required: list[str] = Field(default_factory=list)  # workflow ids
     ui: list[str] = Field(default_factory=list)  # conditional on a UI
     all: list[str] = Field(default_factory=list)  # every workflow, in path order
@@ -69,6 +87,7 @@ class TrackFacts(BaseModel):
     aliases: list[str]  # normalised names that designate this track
     phases: list[PhaseFacts]
     owners: dict[str, list[str]]  # workflow id -> agent ids
+    sequence: list[str] = Field(default_factory=list)  # whole-path order, when phases interleave
 
 
 class ResolverData(BaseModel):

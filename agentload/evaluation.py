@@ -1,7 +1,12 @@
 """Evaluate a selector on scenario suites (JSON Lines with ``context`` and ground truth).
 
 The per-scenario line ``{"id", "agents", "loaded_tokens", "manifest_tokens",
-"baseline_tokens"}`` is a stable contract used by evaluation tools; keep it stable.
+"baseline_tokens", "skills", "layout"}`` is a stable contract used by evaluation tools; keep
+it stable. ``skills`` are the workflow skills loaded (``[]`` in layouts without them),
+``layout`` the catalog's layout kinds joined by ``+``; ``baseline_tokens`` is what ``full``
+loads (every agent, plus every workflow skill's ``SKILL.md``) and ``loaded_tokens`` counts the
+loaded agents and skills. A line is recalled when every ``required_agents`` id is loaded and,
+where the suite gives them, every ``required_skills`` id.
 """
 
 from __future__ import annotations
@@ -41,11 +46,22 @@ def evaluate_one(selector: Selector, scenario: dict[str, Any], strategy: str = "
         "loaded_tokens": sel.loaded_tokens,
         "manifest_tokens": sel.manifest_tokens,
         "baseline_tokens": sel.baseline_tokens,
+        "skills": sel.skill_ids,
+        "layout": layout_name(selector),
     }
     required = scenario.get("required_agents")
     if isinstance(required, list):
         line["_recall_ok"] = set(required) <= set(sel.agent_ids)
+        skills = scenario.get("required_skills")
+        if isinstance(skills, list):
+            line["_recall_ok"] = line["_recall_ok"] and set(skills) <= set(sel.skill_ids)
     return line
+
+
+def layout_name(selector: Selector) -> str:
+    """The catalog's layout kinds, ``+``-joined in discovery order (``"unknown"`` when none)."""
+    kinds = list(dict.fromkeys(lay.kind for lay in selector.catalog.layouts))
+    return "+".join(kinds) or "unknown"
 
 
 def reduction(line: dict[str, Any]) -> float:

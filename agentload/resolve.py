@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from agentload.catalog import Catalog
+from agentload.catalog import Catalog, PathFile, PathPhase, PathWorkflow
 from agentload.catalog.workflows import short_name
 from agentload.context import (
     Context,
@@ -45,31 +45,63 @@ def _track_aliases(track: str | None, field: str | None, stem: str, method: str)
     return sorted(a for a in out if a)
 
 
+def _merged_help(catalog: Catalog) -> list[PathFile]:
+    """Track paths as they are, plus every track-less help table merged into one path.
+
+    A catalog's help tables (``module-help.csv`` per module) together describe one method:
+    phases with the same number merge, the whole-path order is concatenated.
+    """
+    tracked = [p for p in catalog.paths if p.track or not (p.anytime or p.sequence or p.method_name == "module help")]
+    helps = [p for p in catalog.paths if p not in tracked]
+    if len(helps) <= 1:
+        return tracked + helps
+    phases: dict[int, PathPhase] = {}
+    for pf in helps:
+        for ph in pf.phases:
+            into = phases.setdefault(ph.phase, PathPhase(phase=ph.phase, name=ph.name, kind=ph.kind))
+            into.workflows += ph.workflows
+    merged = PathFile(file=helps[0].file, stem=helps[0].stem, method_name="module help",
+                      phases=[phases[k] for k in sorted(phases)],
+                      anytime=[w for pf in helps for w in pf.anytime],
+                      sequence=[w for pf in helps for w in pf.sequence])
+    return [*tracked, merged]
+
+
+def _phase_facts(ph: PathPhase, owners: dict[str, list[str]], aliases: dict[str, str],
+                 file_to_id: dict[str, str]) -> PhaseFacts:
+    facts = PhaseFacts(phase=ph.phase, label=norm_id(ph.name) if ph.name else "")
+    for w in ph.workflows:
+        wid = norm_id(w.id)
+        facts.all.append(wid)
+        if _is_ui(w.condition):
+            facts.ui.append(wid)
+        elif w.kind == "required" or (w.kind == "conditional" and ph.kind != "optional"):
+            facts.required.append(wid)
+        _own(w, wid, owners, aliases, file_to_id)
+    return facts
+
+
+def _own(w: PathWorkflow, wid: str, owners: dict[str, list[str]], aliases: dict[str, str],
+         file_to_id: dict[str, str]) -> None:
+    if w.agent and w.agent not in owners.setdefault(wid, []):
+        owners[wid].append(w.agent)
+    aliases[wid] = wid
+    if w.command:
+        aliases.setdefault(norm_id(w.command.strip("/").replace(":", "/").split("/")[-1]), wid)
+    if w.workflow_file:
+        file_to_id.setdefault(w.workflow_file, wid)
+
+
 def build_resolver_data(catalog: Catalog, level_tracks: dict[int, str]) -> ResolverData:
     """Collect tracks, phases, owners and workflow aliases from the catalog's files."""
     aliases: dict[str, str] = {}
     file_to_id: dict[str, str] = {}
     tracks: list[TrackFacts] = []
-    for pf in catalog.paths:
-        phases: list[PhaseFacts] = []
+    for pf in _merged_help(catalog):
         owners: dict[str, list[str]] = {}
-        for ph in pf.phases:
-            facts = PhaseFacts(phase=ph.phase)
-            for w in ph.workflows:
-                wid = norm_id(w.id)
-                facts.all.append(wid)
-                if _is_ui(w.condition):
-                    facts.ui.append(wid)
-                elif w.kind == "required" or (w.kind == "conditional" and ph.kind != "optional"):
-                    facts.required.append(wid)
-                if w.agent and w.agent not in owners.setdefault(wid, []):
-                    owners[wid].append(w.agent)
-                aliases[wid] = wid
-                if w.command:
-                    aliases.setdefault(norm_id(w.command.strip("/").replace(":", "/").split("/")[-1]), wid)
-                if w.workflow_file:
-                    file_to_id.setdefault(w.workflow_file, wid)
-            phases.append(facts)
+        phases = [_phase_facts(ph, owners, aliases, file_to_id) for ph in pf.phases]
+        for w in pf.anytime:
+            _own(w, norm_id(w.id), owners, aliases, file_to_id)
         tracks.append(
             TrackFacts(
                 file=pf.file,
@@ -78,13 +110,22 @@ def build_resolver_data(catalog: Catalog, level_tracks: dict[int, str]) -> Resol
                 aliases=_track_aliases(pf.track, pf.field_type, pf.stem, pf.method_name),
                 phases=phases,
                 owners=owners,
+                sequence=[norm_id(w) for w in pf.sequence],
             )
         )
+    for work in catalog.work_items.values():
+        wid = aliases.get(norm_id(work.id)) or file_to_id.get(work.entry_file or "") or norm_id(work.id)
+        aliases.setdefault(norm_id(work.id), wid)
+        if work.name:
+            aliases.setdefault(norm_id(work.name), wid)
+        if work.entry_file:
+            file_to_id.setdefault(work.entry_file, wid)
     menu_owners: dict[str, list[str]] = {}
     for agent in catalog.agents.values():
         for item in agent.menu:
             name = norm_id(item.name) if item.name else ""
-            canon = file_to_id.get(item.workflow_file or "") or aliases.get(name) or name
+            canon = (file_to_id.get(item.workflow_file or "") or aliases.get(norm_id(item.work_item or ""))
+                     or aliases.get(name) or name)
             if not canon:
                 continue
             if item.workflow_file:
@@ -124,14 +165,25 @@ def match_tracks(name: str, tracks: list[TrackFacts]) -> list[TrackFacts]:
     return best
 
 
-def _phase(t: TrackFacts, number: int) -> PhaseFacts | None:
-    return next((p for p in t.phases if p.phase == number), None)
+_NUMBER_PREFIX = re.compile(r"^\d+-")
+
+
+def _phase(t: TrackFacts, value: int | str) -> PhaseFacts | None:
+    """The phase a context names: by number, or by the catalog's label (``2-planning``,
+    ``planning`` for ``2-planning``, ``plan``)."""
+    if isinstance(value, int):
+        return next((p for p in t.phases if p.phase == value), None)
+    name = norm_id(value)
+    return next((p for p in t.phases if p.label and (p.label == name or _NUMBER_PREFIX.sub("", p.label) == name)),
+                None)
 
 
 def _next_after(t: TrackFacts, done: set[str], has_ui: bool | None) -> tuple[int, str | None]:
     """Walk the path: the first required (or UI, when there is a UI) workflow after the
     furthest one done. (last phase, None) when the path is complete."""
-    order = [(p, w) for p in t.phases for w in p.all]
+    phase_of = {w: p for p in t.phases for w in p.all}
+    order = ([(phase_of[w], w) for w in t.sequence if w in phase_of] if t.sequence
+             else [(p, w) for p in t.phases for w in p.all])
     last = max((i for i, (_, w) in enumerate(order) if w in done), default=-1)
     for p, w in order[last + 1:]:
         if w not in done and (w in p.required or (has_ui and w in p.ui)):
@@ -148,11 +200,16 @@ def _candidates(ctx: Context, data: ResolverData, out: Resolved) -> list[TrackFa
             out.notes.append(f"track {name!r} inferred from complexity level {ctx.complexity_level}")
     if name:
         matched = match_tracks(name, data.tracks)
-        if not matched:
+        trackless = [t for t in data.tracks if t.track is None and t.phases]
+        if not matched and trackless and not any(t.track for t in data.tracks):
+            out.notes.append(f"track {name!r}: this catalog names no tracks; its help tables give the phases")
+            cands = trackless
+        elif not matched:
             out.track = norm_id(name)
             out.notes.append(f"track {name!r} has no path file in this catalog")
             return []
-        cands = matched
+        else:
+            cands = matched
     if ctx.field_type:
         narrowed = [t for t in cands if t.field_type == norm_id(ctx.field_type)]
         if narrowed:
@@ -183,13 +240,18 @@ def resolve(ctx: Context, data: ResolverData) -> Resolved:
         out.notes.append("has_ui inferred from the request")
     cands = _candidates(ctx, data, out)
     phase = ctx.phase
+    for h in ctx.workflow_history:
+        if norm_id(h) not in data.aliases:
+            out.notes.append(f"workflow_history item {h!r} is unknown to this catalog; ignored")
     if ctx.next_workflow:
         wid = data.aliases.get(norm_id(ctx.next_workflow), norm_id(ctx.next_workflow))
         in_path = [t for t in cands if wid in t.owners]
         if in_path:
             cands = in_path
-            wf_phase = min(p.phase for t in in_path for p in t.phases if wid in p.all)
-            if phase is not None and phase != wf_phase:
+            wf_phases = [p for t in in_path for p in t.phases if wid in p.all]
+            wf_phase = min(p.phase for p in wf_phases) if wf_phases else None
+            given = [p.phase for t in in_path if phase is not None and (p := _phase(t, phase))]
+            if phase is not None and wf_phase is not None and wf_phase not in given:
                 out.notes.append(f"phase {phase} contradicts next workflow {wid!r} (phase {wf_phase}); "
                                  "the workflow's phase wins")
             out.phase, out.next_workflow = wf_phase, wid
@@ -202,9 +264,12 @@ def resolve(ctx: Context, data: ResolverData) -> Resolved:
             out.notes.append(f"workflow {ctx.next_workflow!r} is unknown to this catalog; ignored")
     if out.next_workflow is None and cands:
         if phase is not None:
-            if any(_phase(t, phase) for t in cands):
-                cands = [t for t in cands if _phase(t, phase)]
-                out.phase = phase
+            matched = [(t, f) for t in cands if (f := _phase(t, phase))]
+            if matched:
+                cands = [t for t, _ in matched]
+                out.phase = matched[0][1].phase
+                if isinstance(phase, str) or matched[0][1].label:
+                    out.notes.append(f"phase {phase!r} is the catalog's {matched[0][1].label or out.phase!r}")
             else:
                 out.unknown.append(f"phase {phase}")
                 out.notes.append(f"phase {phase} is in no matching path file; ignored")
@@ -217,6 +282,11 @@ def resolve(ctx: Context, data: ResolverData) -> Resolved:
             elif len({p for p, _ in steps}) == 1:
                 out.phase = next(iter(steps))[0]
                 out.notes.append("phase inferred from the history")
+        elif (ctx.track or ctx.field_type) and not out.request:
+            starts = {next((p.phase for p in t.phases if p.all), None) for t in cands}
+            if len(starts) == 1 and (start := starts.pop()) is not None:
+                out.phase = start
+                out.notes.append(f"nothing but the track given: selected where it starts (phase {start})")
     structured = out.phase is not None or (out.next_workflow is not None and cands)
     if structured:
         out.files = sorted(t.file for t in cands)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from agentload.catalog import Catalog, catalog_files
 from agentload.catalog.files import Fingerprint, fingerprint
-from agentload.catalog.reader import Discovery
+from agentload.catalog.layouts import Discovery
 
 MISSING = "missing"
 

@@ -90,6 +90,7 @@ class CatalogStore:
         if isinstance(value, dict) and value.get("manifest") is None:
             lines = await self.manifest_lines(version)
             chosen = {a.get("id") for a in value.get("agents") or []}
+            chosen |= {s.get("id") for s in value.get("skills") or []}
             value["manifest"] = render(lines, [a for a in sorted(lines) if a not in chosen])
         return value
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -105,37 +106,89 @@ def _col(row: dict[str, str], *names: str) -> str:
     return ""
 
 
+_PHASE_DIGITS = re.compile(r"^\s*(\d+)")
+NAMED_PHASE_BASE = 100  # phases named without a number ("plan", "ship") sort after numbered ones
+
+
+def _ids(value: str) -> list[str]:
+    return [v.strip() for v in re.split(r"[|,;]", value) if v.strip()]
+
+
+def _topo_order(rows: list[PathWorkflow]) -> list[str]:
+    """Row ids in an order that respects ``preceded-by``/``followed-by``; file order breaks ties."""
+    ids = list(dict.fromkeys(r.id for r in rows))
+    preds: dict[str, set[str]] = {i: set() for i in ids}
+    for r in rows:
+        preds[r.id] |= {a for a in r.after if a in preds and a != r.id}
+        for b in r.before:
+            if b in preds and b != r.id:
+                preds[b].add(r.id)
+    done: list[str] = []
+    placed: set[str] = set()
+    while len(done) < len(ids):
+        ready = next((i for i in ids if i not in placed and preds[i] <= placed), None)
+        if ready is None:  # a cycle: keep file order for the rest
+            ready = next(i for i in ids if i not in placed)
+        done.append(ready)
+        placed.add(ready)
+    return done
+
+
 def parse_module_help(file: str, text: str, resolve: RefResolver) -> PathFile:
-    """Read a ``module-help.csv`` (workflow, phase, agent, required) into a track-less path."""
+    """Read a ``module-help.csv`` (or ``bmad-help.csv``) into a track-less path.
+
+    Every column variant: work named by ``skill`` (v6.2+) or ``name``/``code``/``command``
+    (v6.0); an ``agent``/``agent-name`` column or none (owners then come from the agents'
+    menus); phases as numbers (``2-planning`` → 2), names (``plan``; numbered from
+    ``NAMED_PHASE_BASE`` in path order) or ``anytime`` (kept apart in ``anytime``);
+    ``preceded-by``/``followed-by`` give the order (``sequence``). Raises ValueError when no
+    row names any work.
+    """
     reader = csv.DictReader(io.StringIO(text))
     if not reader.fieldnames:
         raise ValueError("empty CSV")
-    by_phase: dict[int, list[PathWorkflow]] = {}
+    rows: list[tuple[str, PathWorkflow]] = []
     for i, row in enumerate(reader):
-        agent = _col(row, "agent", "agent-name")
-        name = _col(row, "id", "workflow-id", "code", "name", "command")
-        if not agent or not name:
+        skill = _col(row, "skill")
+        name = skill or _col(row, "id", "workflow-id", "name", "code", "command")
+        if not name or name.startswith("_"):  # "_meta" rows describe the module itself
             continue
-        raw_phase = _col(row, "phase")
-        digits = "".join(ch for ch in raw_phase if ch.isdigit())
-        phase = int(digits) if digits else -1
-        required = _truthy(_col(row, "required"))
         ref = _col(row, "workflow-file", "workflow", "file", "exec")
-        by_phase.setdefault(phase, []).append(
-            PathWorkflow(
-                id=_col(row, "id", "workflow-id", "name", "code") or f"row-{i}",
-                agent=agent,
-                kind="required" if required else "optional",
-                workflow_file=resolve(ref) if ref else None,
-                command=_col(row, "command") or None,
-                text=_col(row, "description", "purpose"),
-            )
-        )
-    if not by_phase:
-        raise ValueError("no row names both a workflow and an agent")
-    phases = [PathPhase(phase=p, workflows=w) for p, w in sorted(by_phase.items()) if p >= 0]
+        if not (skill or ref or _col(row, "agent", "agent-name", "command")):
+            continue  # names nothing that can be run or owned
+        rows.append((_col(row, "phase").lower(), PathWorkflow(
+            id=name if skill else (_col(row, "id", "workflow-id", "name", "code") or f"row-{i}"),
+            agent=_col(row, "agent", "agent-name") or None,
+            kind="required" if _truthy(_col(row, "required")) else "optional",
+            workflow_file=resolve(ref) if ref else None,
+            command=_col(row, "command") or (skill or None),
+            text=_col(row, "description", "purpose"),
+            after=_ids(_col(row, "preceded-by")),
+            before=_ids(_col(row, "followed-by")),
+        )))
+    if not rows:
+        raise ValueError("no row names a workflow or skill")
+    order = _topo_order([w for _, w in rows])
+    position = {wid: n for n, wid in enumerate(order)}
+    labels: dict[str, list[PathWorkflow]] = {}
+    anytime: list[PathWorkflow] = []
+    for label, w in rows:
+        if not label or label == "anytime":
+            anytime.append(w)
+        else:
+            labels.setdefault(label, []).append(w)
+    named = sorted((lb for lb in labels if not _PHASE_DIGITS.match(lb)),
+                   key=lambda lb: min(position[w.id] for w in labels[lb]))
+    phases = []
+    for label, wfs in labels.items():
+        m = _PHASE_DIGITS.match(label)
+        number = int(m.group(1)) if m else NAMED_PHASE_BASE + named.index(label)
+        phases.append(PathPhase(phase=number, name=label, workflows=sorted(wfs, key=lambda w: position[w.id])))
+    phases.sort(key=lambda p: p.phase)
+    in_phase = {w.id for p in phases for w in p.workflows}
     stem = file.rsplit("/", 1)[-1].rsplit(".", 1)[0]
-    return PathFile(file=file, stem=stem, phases=phases, method_name="module help")
+    return PathFile(file=file, stem=stem, phases=phases, anytime=anytime, method_name="module help",
+                    sequence=[w for w in order if w in in_phase])
 
 
 def parse_levels(text: str) -> dict[int, dict[str, object]]:

@@ -1,9 +1,8 @@
-"""Read a BMad tree into a ``Catalog``: discovery, per-file parsing with a reuse cache.
+"""Read BMad trees into a ``Catalog``: discovery, per-file parsing with a reuse cache.
 
-Layouts: ``src/core``, ``src/modules/<module>/`` and (later v6) ``src/<module>/``. Agents are
-the ``*.agent.yaml`` files under a module's own ``agents/`` folder, subfolders included;
-example agents elsewhere (reference material inside workflows) are not part of the catalog.
-A file that does not parse is skipped and reported; the rest still loads.
+``layouts.discover`` finds the trees under the root (v4, v6 source and installed, Agent
+Skills) and ``build`` runs each layout's parser and links the results. A file that does not
+parse is skipped and reported; the rest still loads.
 
 ``ParseCache`` keeps parsed files keyed by fingerprint so that a refresh re-parses only
 what changed. ``load_catalog(..., rehash=True)`` (a forced rebuild) trusts no mtime or size:
@@ -17,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agentload.catalog.agents import AGENT_SUFFIX, parse_agent
+from agentload.catalog.build import link, load_agents_and_skills, load_paths, load_work_items
 from agentload.catalog.files import (
     DEFAULT_MAX_BYTES,
     CatalogFileError,
@@ -25,10 +24,10 @@ from agentload.catalog.files import (
     check_file,
     fingerprint,
     read_text,
-    rel,
 )
-from agentload.catalog.models import Agent, Catalog, CatalogError, PathFile, WorkflowInfo
-from agentload.catalog.paths import parse_levels, parse_module_help, parse_path_file
+from agentload.catalog.layouts import Discovery, discover
+from agentload.catalog.models import Catalog, CatalogError, WorkflowInfo
+from agentload.catalog.paths import parse_levels
 from agentload.catalog.workflows import read_workflow, resolve_ref
 
 #: what a parse depends on besides the file's bytes (see ``_Loader.parse``)
@@ -50,49 +49,6 @@ class ParseCache:
     entries: dict[str, CacheEntry] = field(default_factory=dict)
     parsed: int = 0  # files actually parsed on the last load...
     reused: int = 0  # ...and files whose earlier parse was reused
-
-
-@dataclass(frozen=True)
-class Discovery:
-    modules: dict[str, str]  # module name -> catalog-relative folder
-    agent_files: list[tuple[str, str]]  # (relpath, module)
-    path_files: list[str]
-    help_files: list[str]
-    level_files: list[str]
-
-    def files(self) -> list[str]:
-        """The catalog-relative files whose change can change the catalog (for fingerprints)."""
-        return [p for p, _ in self.agent_files] + self.path_files + self.help_files + self.level_files
-
-
-def find_src(root: Path) -> Path:
-    return root / "src" if (root / "src").is_dir() else root
-
-
-def discover(root: Path) -> Discovery:
-    """Find modules and the files that make up the catalog, following no outside links."""
-    src = find_src(root)
-    module_dirs: dict[str, Path] = {}
-    if (src / "modules").is_dir():
-        for d in sorted((src / "modules").iterdir()):
-            if d.is_dir() and not d.is_symlink():
-                module_dirs[d.name] = d
-    for d in sorted(src.iterdir()) if src.is_dir() else []:
-        if d.is_dir() and not d.is_symlink() and d.name != "modules" and d.name not in module_dirs:
-            module_dirs[d.name] = d
-    modules = {name: rel(root, d) for name, d in module_dirs.items()}
-    agents: list[tuple[str, str]] = []
-    paths: list[str] = []
-    helps: list[str] = []
-    levels: list[str] = []
-    for name, d in module_dirs.items():
-        if (d / "agents").is_dir():
-            agents += [(rel(root, p), name) for p in sorted((d / "agents").rglob(f"*{AGENT_SUFFIX}"))]
-        paths += [rel(root, p) for p in sorted(d.rglob("workflow-status/paths/*.yaml"))]
-        paths += [rel(root, p) for p in sorted(d.rglob("workflow-status/paths/*.yml"))]
-        helps += [rel(root, p) for p in sorted(d.rglob("module-help.csv"))]
-        levels += [rel(root, p) for p in sorted(d.rglob("project-levels.yaml"))]
-    return Discovery(modules, agents, paths, helps, levels)
 
 
 class _Loader:
@@ -183,30 +139,16 @@ def load_catalog(
     cache.parsed = cache.reused = 0
     found = found if found is not None else discover(root)
     ld = _Loader(root, cache, max_file_bytes, found.modules, rehash=rehash)
-    agents: dict[str, Agent] = {}
-    for relpath, module in found.agent_files:
-        agent = ld.parse(relpath, lambda t, p=relpath, m=module: parse_agent(p, m, t, ld.resolve), extra=module)
-        if agent is None:
-            continue
-        if agent.id in agents:
-            ld.errors.append(CatalogError(path=relpath, reason=f"duplicate agent id {agent.id!r}"))
-            continue
-        agents[agent.id] = agent
-    paths: list[PathFile] = []
-    for relpath in found.path_files:
-        pf = ld.parse(relpath, lambda t, p=relpath: parse_path_file(p, t, ld.resolve))
-        if pf is not None:
-            paths.append(pf)
-    for relpath in found.help_files:
-        pf = ld.parse(relpath, lambda t, p=relpath: parse_module_help(p, t, ld.resolve))
-        if pf is not None:
-            paths.append(pf)
+    agents, skills = load_agents_and_skills(ld, found)
+    paths = load_paths(ld, found, agents)
     levels: dict[int, dict[str, object]] = {}
     for relpath in found.level_files:
         levels.update(ld.parse(relpath, parse_levels) or {})
+    items = load_work_items(ld, found, agents, skills, paths)
     workflows: dict[str, WorkflowInfo] = {}
     refs = {m.workflow_file for a in agents.values() for m in a.menu}
     refs |= {w.workflow_file for p in paths for ph in p.phases for w in ph.workflows}
+    refs |= {w.entry_file for w in items.values() if w.kind != "skill"}
     for ref in sorted(r for r in refs if r):
         if not (root / ref).is_file():
             workflows[ref] = WorkflowInfo(file=ref, exists=False)
@@ -214,10 +156,19 @@ def load_catalog(
         info = ld.parse(ref, lambda _t, r=ref: read_workflow(root, r, max_file_bytes), self_contained=False)
         if info is not None:
             workflows[ref] = info
+    warnings = link(root, agents, items, paths, max_file_bytes)
     for stale in set(cache.entries) - ld.seen:
         del cache.entries[stale]
-    return Catalog(root=str(root), agents=agents, paths=paths, levels=levels,
-                   workflows=workflows, errors=ld.errors)
+    layouts = [lay.model_copy(update={
+        "agents": sum(1 for a in agents.values() if _under(a.path, lay.path)),
+        "work_items": sum(1 for w in items.values() if w.entry_file and _under(w.entry_file, lay.path)),
+    }) for lay in found.layouts]
+    return Catalog(root=str(root), agents=agents, paths=paths, levels=levels, workflows=workflows,
+                   work_items=items, layouts=layouts, errors=ld.errors, warnings=warnings)
+
+
+def _under(path: str, folder: str) -> bool:
+    return not folder or path == folder or path.startswith(folder + "/")
 
 
 def catalog_files(root: Path | str) -> list[str]:

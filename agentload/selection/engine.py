@@ -15,10 +15,11 @@ from agentload.catalog import Catalog
 from agentload.context import Context, Resolved
 from agentload.resolve import build_resolver_data, resolve
 from agentload.selection.manifest import Manifest
-from agentload.selection.models import Reason, SelectedAgent, Selection
+from agentload.selection.models import Reason, SelectedAgent, SelectedSkill, Selection
 from agentload.selection.orchestrator import find_orchestrator
-from agentload.selection.rules import Picks, structured_picks
-from agentload.selection.textsel import TextSelector
+from agentload.selection.rules import Picks, structured_picks, structured_work
+from agentload.selection.skillsel import SkillIndex
+from agentload.selection.textsel import TextSelector, split_clauses
 from agentload.settings import Settings
 
 STRATEGIES = ("selective", "full", "cached")
@@ -63,6 +64,11 @@ class Selector:
         self.baseline = catalog.baseline_tokens
 
     @cached_property
+    def skill_index(self) -> SkillIndex:
+        """Built on first use in a catalog with workflow skills."""
+        return SkillIndex(self.catalog)
+
+    @cached_property
     def text(self) -> TextSelector:
         """Built on first free-text use: structured-only builds (catalog refresh) skip it."""
         return TextSelector(self.catalog, self.config)
@@ -78,9 +84,44 @@ class Selector:
             raise ValueError(f"unknown strategy {strategy!r}; expected one of {', '.join(STRATEGIES)}")
         if strategy == "full":
             picks: Picks = {a: [Reason(rule="strategy:full")] for a in sorted(self.catalog.agents)}
+            skills: Picks = {s: [Reason(rule="strategy:full")] for s in sorted(self.catalog.skills)}
         else:
             picks = self._picks(resolved)
-        return self._assemble(picks, resolved, strategy)
+            skills = self._skill_picks(resolved, picks) if self.catalog.skills else {}
+        return self._assemble(picks, skills, resolved, strategy)
+
+    def _skill_picks(self, resolved: Resolved, picks: Picks) -> Picks:
+        """Workflow skills the context needs; a picked skill brings an owner if none is loaded."""
+        skills: Picks = {}
+        for wid in structured_work(resolved, self.resolver):
+            sid = self._skill_id(wid)
+            if sid:
+                skills.setdefault(sid, []).append(Reason(rule="path:work", workflow=wid))
+        if resolved.request:
+            clauses = split_clauses(resolved.request)
+            for text in [resolved.request, *(clauses if len(clauses) > 1 else [])]:
+                for sid, score in self.skill_index.pick(text):
+                    skills.setdefault(sid, []).append(Reason(rule="text:skill", score=round(score, 3),
+                                                             detail=text[:80]))
+        for sid in list(skills):
+            owners = [o for o in self.catalog.work_items[sid].owners if o in self.catalog.agents]
+            if owners and not set(owners) & picks.keys():
+                owner = self._best_owner(owners, resolved.request)
+                picks.setdefault(owner, []).append(Reason(rule="skill:owner", workflow=sid,
+                                                          detail="runs the selected skill"))
+        return skills
+
+    def _skill_id(self, wid: str) -> str | None:
+        if wid in self.catalog.skills:
+            return wid
+        return next((s for s in self.catalog.skills if self.resolver.aliases.get(s) == wid), None)
+
+    def _best_owner(self, owners: list[str], request: str | None) -> str:
+        if request and len(owners) > 1:
+            scores = self.text.index.scores(request)
+            rank = {aid: float(scores[i]) for i, aid in enumerate(self.text.index.ids)}
+            return max(owners, key=lambda o: rank.get(o, 0.0))
+        return owners[0]
 
     def _picks(self, resolved: Resolved) -> Picks:
         picks = structured_picks(resolved, self.resolver)
@@ -103,19 +144,24 @@ class Selector:
                                                detail="no confident match; the orchestrator can route")]
         return picks
 
-    def _assemble(self, picks: Picks, resolved: Resolved, strategy: str) -> Selection:
+    def _assemble(self, picks: Picks, skill_picks: Picks, resolved: Resolved, strategy: str) -> Selection:
         ids = sorted(picks)
         agents = [
             SelectedAgent(id=a, title=self.catalog.agents[a].title,
                           tokens=self.catalog.agents[a].tokens, reasons=picks[a])
             for a in ids
         ]
-        loaded = sum(a.tokens for a in agents)
-        text, m_tokens = ("", 0) if strategy == "full" else self.manifest.text(frozenset(ids))
+        skills = [
+            SelectedSkill(id=s, tokens=self.catalog.work_items[s].tokens,
+                          owners=list(self.catalog.work_items[s].owners), reasons=skill_picks[s])
+            for s in sorted(skill_picks)
+        ]
+        loaded = sum(a.tokens for a in agents) + sum(s.tokens for s in skills)
+        text, m_tokens = ("", 0) if strategy == "full" else self.manifest.text(frozenset(ids) | set(skill_picks))
         optimized = loaded + m_tokens
         reduction = 1.0 - optimized / self.baseline if self.baseline else 0.0
         return Selection(
-            agents=agents, manifest=text, manifest_tokens=m_tokens, loaded_tokens=loaded,
+            agents=agents, skills=skills, manifest=text, manifest_tokens=m_tokens, loaded_tokens=loaded,
             baseline_tokens=self.baseline, optimized_tokens=optimized, reduction=round(reduction, 6),
             strategy=strategy, key=resolved.key(), notes=list(resolved.notes),
             unknown=list(resolved.unknown),

@@ -1,8 +1,8 @@
 """The compact manifest of agents not loaded in full (progressive disclosure).
 
 One line per agent: id, title and its most distinctive capabilities, cut to at most
-``max_tokens`` tokens. Capabilities that most agents share (status, party mode...) say
-nothing about who to load next, so they are left out.
+``max_tokens`` tokens; in skills layouts one line per workflow skill as well. Capabilities
+that most agents share (status, party mode...) say nothing about who to load next, so they are left out.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from functools import lru_cache
 
-from agentload.catalog import Agent, Catalog
+from agentload.catalog import Agent, Catalog, WorkItem
 from agentload.tokens import count_tokens
 
 HEADER = "Other agents (not loaded; request one with load_agent <id>):"
@@ -43,6 +43,14 @@ def manifest_line(agent: Agent, common: set[str], max_tokens: int) -> str:
     return line
 
 
+def skill_line(item: WorkItem, max_tokens: int) -> str:
+    """``- id [skill]: description`` cut word by word to the token budget."""
+    words = f"- {item.id} [skill]: {item.description or item.name}".split()
+    while len(words) > 3 and count_tokens(" ".join(words)) > max_tokens:
+        words.pop()
+    return " ".join(words)
+
+
 def render(lines: dict[str, str], ids: list[str]) -> str:
     """The manifest text for ``ids`` (in order): readers rebuild it from stored lines."""
     return "\n".join([HEADER, *(lines[a] for a in ids)]) if ids else ""
@@ -56,6 +64,8 @@ class Manifest:
         threshold = max(2, len(catalog.agents) // 2)
         common = {name for name, n in counts.items() if n >= threshold}
         self.lines = {aid: manifest_line(a, common, max_tokens) for aid, a in catalog.agents.items()}
+        for sid, item in catalog.skills.items():  # skills layouts: the work, listed like the agents
+            self.lines.setdefault(sid, skill_line(item, max_tokens))
         self.order = sorted(self.lines)
         self._text = lru_cache(maxsize=4096)(self._build)
         # cl100k never merges across "\n" followed by "- ", so a manifest's count is the sum of

@@ -50,3 +50,21 @@ def structured_picks(resolved: Resolved, data: ResolverData) -> Picks:
             for agent in t.owners.get(w, []):
                 _add(picks, agent, Reason(rule=kind, workflow=w, detail=f"{t.file} phase {phase.phase}"))
     return picks
+
+
+def structured_work(resolved: Resolved, data: ResolverData) -> list[str]:
+    """Work item ids the resolved context calls for: the next one, or the phase's required
+    (plus UI) work; a phase without required work calls for none (the agents cover it)."""
+    if resolved.next_workflow is not None:
+        return [resolved.next_workflow]
+    if resolved.phase is None:
+        return []
+    files = set(resolved.files)
+    out: list[str] = []
+    for t in data.tracks:
+        if t.file not in files:
+            continue
+        for phase in t.phases:
+            if phase.phase == resolved.phase:
+                out += [w for w in phase.required + (phase.ui if resolved.has_ui else []) if w not in out]
+    return out

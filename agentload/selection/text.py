@@ -22,7 +22,8 @@ import numpy.typing as npt
 from agentload.catalog import Agent, Catalog
 from agentload.selection.tokenize import tokenize
 
-FIELD_WEIGHTS: dict[str, float] = {"name": 2.0, "persona": 0.6, "menu": 2.0, "workflow": 1.5, "body": 0.5}
+FIELD_WEIGHTS: dict[str, float] = {"name": 2.0, "about": 1.2, "persona": 0.6, "menu": 2.0, "workflow": 1.5,
+                                   "body": 0.5}
 PERSONA_FIELDS = ("name", "persona")
 K1, B = 1.2, 0.75
 _CODE = re.compile(r"\[[A-Z0-9]{1,4}\]\s*")
@@ -37,12 +38,17 @@ class Unit:
 def _units_for(i: int, agent: Agent, catalog: Catalog, path_owner: dict[str, str],
                path_text: dict[str, str]) -> list[Unit]:
     p = agent.persona
-    units = [Unit(i, {"name": f"{agent.title} {p.role} {agent.id.replace('-', ' ')}",
+    units = [Unit(i, {"name": f"{agent.name} {agent.title} {p.role} {agent.id.replace('-', ' ')}",
+                      "about": agent.description,
                       "persona": f"{p.identity} {p.principles}"})]
     for item in agent.menu:
         fields = {"menu": f"{item.name.replace('-', ' ')} {_CODE.sub('', item.description)}"}
         info = catalog.workflows.get(item.workflow_file or "")
-        if info is not None:
+        work = catalog.work_items.get(item.work_item or "")
+        if work is not None and work.kind == "skill":
+            fields["workflow"] = f"{work.name.replace('-', ' ')} {work.description}"
+            fields["body"] = work.excerpt
+        elif info is not None:
             notes = path_text.get(info.file, "")
             fields["workflow"] = f"{info.name.replace('-', ' ')} {info.description} {notes}"
             if path_owner.get(info.file) in (None, agent.id):

@@ -16,7 +16,7 @@ from agentload.selection.engine import SelectionConfig
 from agentload.settings import Settings, get_settings
 
 CAT = ["--catalog", str(BUNDLED)]
-CONTRACT_KEYS = ["id", "agents", "loaded_tokens", "manifest_tokens", "baseline_tokens"]
+CONTRACT_KEYS = ["id", "agents", "loaded_tokens", "manifest_tokens", "baseline_tokens", "skills", "layout"]
 
 
 @pytest.fixture(autouse=True)

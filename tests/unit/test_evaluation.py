@@ -13,7 +13,7 @@ from agentload.context import Context
 from agentload.evaluation import evaluate_one, public, read_scenarios, reduction, summarize
 from agentload.selection.engine import Selector
 
-CONTRACT_KEYS = ["id", "agents", "loaded_tokens", "manifest_tokens", "baseline_tokens"]
+CONTRACT_KEYS = ["id", "agents", "loaded_tokens", "manifest_tokens", "baseline_tokens", "skills", "layout"]
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +36,8 @@ def test_given_scenario_when_evaluating_then_public_line_has_exactly_the_contrac
     assert line["_recall_ok"] is True
     sel = selector.select(Context(**scenario["context"]))
     assert public(line) == {"id": "s1", "agents": sel.agent_ids, "loaded_tokens": sel.loaded_tokens,
-                            "manifest_tokens": sel.manifest_tokens, "baseline_tokens": sel.baseline_tokens}
+                            "manifest_tokens": sel.manifest_tokens, "baseline_tokens": sel.baseline_tokens,
+                            "skills": [], "layout": "v6-source"}
 
 
 def test_given_scenario_without_ground_truth_when_evaluating_then_no_recall_flag(selector: Selector) -> None:

@@ -1,0 +1,173 @@
+"""Assemble one catalog model from every layout found: agents, work items, owners, warnings.
+
+Each layout has its own parser (``agents`` for v6 ``*.agent.yaml``, ``v4``, ``compiled``,
+``skills``); this module runs them through the loader's reuse cache and then links what one
+file says about another: menus name work items, help tables name owners and order. Anything
+that points at nothing (a menu item whose file is missing, a help row naming an unknown agent)
+becomes a catalog warning with the file and the item, so it is seen, never dropped silently.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from agentload.catalog.agents import parse_agent
+from agentload.catalog.compiled import parse_compiled_agent, parse_workflow_manifest
+from agentload.catalog.files import CatalogFileError, read_text
+from agentload.catalog.models import Agent, CatalogError, PathFile, WorkItem
+from agentload.catalog.paths import parse_module_help, parse_path_file
+from agentload.catalog.skills import is_agent_skill, parse_agent_skill, parse_workflow_skill, work_files
+from agentload.catalog.v4 import parse_v4_agent, parse_v4_workflow, v4_work_items
+from agentload.catalog.workflows import short_name
+from agentload.context import norm_id
+from agentload.tokens import count_tokens
+
+if TYPE_CHECKING:
+    from agentload.catalog.layouts import Discovery
+    from agentload.catalog.reader import _Loader
+
+
+def _add_agent(agents: dict[str, Agent], agent: Agent | None, relpath: str, ld: _Loader) -> None:
+    if agent is None:
+        return
+    if agent.id in agents:
+        ld.errors.append(CatalogError(path=relpath, reason=f"duplicate agent id {agent.id!r} "
+                                                          f"(first in {agents[agent.id].path})"))
+        return
+    agents[agent.id] = agent.model_copy(deep=True)  # linking edits it; the parse cache keeps the original
+
+
+def _skill(ld: _Loader, folder: str, module: str) -> Agent | WorkItem:
+    root = ld.root
+    custom_path = root / folder / "customize.toml"
+    custom = read_text(root, custom_path, ld.max_bytes) if custom_path.is_file() else None
+    skill_text = read_text(root, root / folder / "SKILL.md", ld.max_bytes)
+    if is_agent_skill(folder, custom):
+        return parse_agent_skill(folder, module, skill_text, custom)
+    entry = f"{folder}/SKILL.md" if folder else "SKILL.md"
+    return parse_workflow_skill(folder, module, skill_text, work_files(root, entry))
+
+
+def load_agents_and_skills(ld: _Loader, found: Discovery) -> tuple[dict[str, Agent], dict[str, WorkItem]]:
+    """Every agent of every layout, and the workflow skills (skills layouts)."""
+    agents: dict[str, Agent] = {}
+    items: dict[str, WorkItem] = {}
+    for relpath, module in found.agent_files:
+        _add_agent(agents, ld.parse(relpath, lambda t, p=relpath, m=module: parse_agent(p, m, t, ld.resolve),
+                                    extra=module), relpath, ld)
+    for relpath, module, base in found.v4_agents:
+        _add_agent(agents, ld.parse(relpath, lambda t, p=relpath, m=module, b=base: parse_v4_agent(p, m, t, b),
+                                    extra=(module, base)), relpath, ld)
+    for relpath, module in found.compiled_agents:
+        _add_agent(agents, ld.parse(relpath, lambda t, p=relpath, m=module:
+                                    parse_compiled_agent(p, m, t, ld.resolve), extra=module), relpath, ld)
+    for folder, module in found.skills:
+        entry = f"{folder}/SKILL.md"
+        parsed = ld.parse(entry, lambda _t, f=folder, m=module: _skill(ld, f, m), extra=module,
+                          self_contained=False)
+        if isinstance(parsed, Agent):
+            _add_agent(agents, parsed, entry, ld)
+        elif isinstance(parsed, WorkItem):
+            if parsed.id in items:
+                ld.errors.append(CatalogError(path=entry, reason=f"duplicate skill {parsed.id!r}"))
+            else:
+                items[parsed.id] = parsed.model_copy(deep=True)
+    return agents, items
+
+
+def load_paths(ld: _Loader, found: Discovery, agents: dict[str, Agent]) -> list[PathFile]:
+    """Alpha path files, help tables and v4 workflow sequences, in that order."""
+    paths: list[PathFile] = []
+    for relpath in found.path_files:
+        paths.append(ld.parse(relpath, lambda t, p=relpath: parse_path_file(p, t, ld.resolve)))
+    for relpath in found.help_files:
+        paths.append(ld.parse(relpath, lambda t, p=relpath: parse_module_help(p, t, ld.resolve)))
+    menus = tuple(sorted((a.id, tuple(m.name for m in a.menu)) for a in agents.values() if a.layout == "v4"))
+    for relpath in found.v4_workflows:
+        paths.append(ld.parse(relpath, lambda t, p=relpath: parse_v4_workflow(p, t, agents), extra=menus))
+    return [p.model_copy(deep=True) for p in paths if p is not None]
+
+
+def load_work_items(ld: _Loader, found: Discovery, agents: dict[str, Agent],
+                    skills: dict[str, WorkItem], paths: list[PathFile]) -> dict[str, WorkItem]:
+    """Work items by id: skills, manifest entries, v4 commands, then menu targets (named as
+    the track path files name them, else by the menu entry)."""
+    items = dict(skills)
+    for relpath, kind in found.manifests:
+        for item in ld.parse(relpath, lambda t, p=relpath, k=kind: parse_workflow_manifest(p, t, ld.resolve, k),
+                             extra=kind) or []:
+            items.setdefault(item.id, item.model_copy(deep=True))
+    for wid, item in v4_work_items([a for a in agents.values() if a.layout == "v4"]).items():
+        items.setdefault(wid, item)
+    by_file = {w.workflow_file: w.id for p in paths if p.track for ph in p.phases for w in ph.workflows
+               if w.workflow_file}
+    by_file.update({w.entry_file: w.id for w in items.values() if w.entry_file})
+    for agent in agents.values():
+        for m in agent.menu:
+            if m.work_item is None and m.workflow_file:
+                m.work_item = by_file.get(m.workflow_file) or norm_id(m.name or short_name(m.workflow_file))
+                if m.work_item not in items:
+                    items[m.work_item] = WorkItem(id=m.work_item, kind="workflow", name=m.name,
+                                                  description=m.description, module=agent.module,
+                                                  entry_file=m.workflow_file)
+                    by_file[m.workflow_file] = m.work_item
+            if m.work_item in items and agent.id not in items[m.work_item].owners:
+                items[m.work_item].owners.append(agent.id)
+    return items
+
+
+def link(root: Path, agents: dict[str, Agent], items: dict[str, WorkItem], paths: list[PathFile],
+         max_bytes: int) -> list[CatalogError]:
+    """Fill owners, phases and order from help tables; return the warnings found on the way."""
+    warnings: list[CatalogError] = []
+    by_file = {w.entry_file: w.id for w in items.values() if w.entry_file}
+    for pf in paths:
+        for phase_label, flows in [(ph.name or str(ph.phase), ph.workflows) for ph in pf.phases] + [
+                ("anytime", pf.anytime)]:
+            for w in flows:
+                canon = (by_file.get(w.workflow_file or "") or (w.id if w.id in items else None)
+                         if pf.track is None else (w.id if w.id in items else None))
+                if canon and canon != w.id and pf.sequence:
+                    pf.sequence = [canon if s == w.id else s for s in pf.sequence]
+                if canon:
+                    w.id = canon
+                    item = items[canon]
+                    item.phase = item.phase or (None if phase_label == "anytime" else phase_label)
+                    item.required = item.required or w.kind == "required"
+                    item.preceded_by = item.preceded_by or list(w.after)
+                    item.followed_by = item.followed_by or list(w.before)
+                    if w.agent is None and item.owners:
+                        w.agent = item.owners[0]
+                if w.agent and w.agent not in agents:
+                    warnings.append(CatalogError(path=pf.file, reason=f"{w.id!r} names agent {w.agent!r}, "
+                                                                      "which is not in the catalog"))
+                    w.agent = None
+    for agent in agents.values():
+        for m in agent.menu:
+            if m.target_kind == "skill" and m.target and m.target not in items:
+                warnings.append(CatalogError(path=agent.path, reason=f"menu item {m.code or m.name!r} runs "
+                                                                     f"skill {m.target!r}, which is not installed"))
+            elif m.workflow_file and not _exists(root, m.workflow_file):
+                warnings.append(CatalogError(path=agent.path, reason=f"menu item {m.code or m.name!r} names "
+                                                                     f"missing file {m.workflow_file}"))
+    for item in items.values():
+        if item.kind == "skill" or not item.entry_file:
+            continue
+        if not _exists(root, item.entry_file):
+            warnings.append(CatalogError(path=item.entry_file, reason=f"work item {item.id!r}: entry file missing"))
+            continue
+        try:
+            item.tokens = count_tokens(read_text(root, root / item.entry_file, max_bytes))
+        except CatalogFileError as exc:
+            warnings.append(CatalogError(path=item.entry_file, reason=f"work item {item.id!r}: {exc}"))
+        if not item.files:
+            item.files = work_files(root, item.entry_file)
+    return warnings
+
+
+def _exists(root: Path, rel: str) -> bool:
+    return (root / rel).is_file()
+
+
+__all__ = ["link", "load_agents_and_skills", "load_paths", "load_work_items"]

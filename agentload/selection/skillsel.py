@@ -1,0 +1,82 @@
+"""Which workflow skills a request needs (skills layouts), by BM25 over the skills' own files.
+
+In v6.2+ catalogs the work is in workflow skills, not in the agents: an assistant that
+starts a PRD loads the PRD skill's ``SKILL.md``. Each skill is indexed by its name, its
+``description`` (written by BMad to say when to use it) and the start of its body; the
+menus that run it lend their descriptions too. A skill is picked when it clearly leads;
+close runners-up are picked too, up to ``MAX_SKILLS``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+import numpy as np
+import numpy.typing as npt
+
+from agentload.catalog import Catalog
+from agentload.selection.tokenize import tokenize
+
+WEIGHTS = {"name": 2.0, "description": 1.5, "menu": 1.5, "body": 0.3}
+K1, B = 1.2, 0.75
+MAX_SKILLS = 2
+CLOSE_RATIO = 0.8
+MIN_SCORE = 1.0
+BODY_CHARS = 1500
+
+
+class SkillIndex:
+    """BM25F-style index: one document per workflow skill, fields weighted by ``WEIGHTS``."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.ids = sorted(catalog.skills)
+        menu: dict[str, list[str]] = {}
+        for agent in catalog.agents.values():
+            for item in agent.menu:
+                if item.work_item:
+                    menu.setdefault(item.work_item, []).append(item.description)
+        docs: list[dict[str, Counter[str]]] = []
+        for sid in self.ids:
+            w = catalog.work_items[sid]
+            fields = {"name": f"{w.id} {w.name}".replace("-", " "), "description": w.description,
+                      "menu": " ".join(menu.get(sid, [])), "body": w.excerpt[:BODY_CHARS]}
+            docs.append({f: Counter(tokenize(t)) for f, t in fields.items()})
+        n = max(len(docs), 1)
+        df: Counter[str] = Counter()
+        for d in docs:
+            df.update({t for c in d.values() for t in c})
+        self.postings: dict[str, tuple[npt.NDArray[np.int32], npt.NDArray[np.float64]]] = {}
+        acc: dict[str, dict[int, float]] = {}
+        for f, weight in WEIGHTS.items():
+            lengths = [sum(d[f].values()) for d in docs]
+            avg = (sum(lengths) / len([x for x in lengths if x])) if any(lengths) else 1.0
+            for j, d in enumerate(docs):
+                norm = K1 * (1 - B + B * lengths[j] / avg)
+                for term, tf in d[f].items():
+                    idf = math.log(1.0 + (n - df[term] + 0.5) / (df[term] + 0.5))
+                    slot = acc.setdefault(term, {})
+                    slot[j] = slot.get(j, 0.0) + weight * idf * tf * (K1 + 1) / (tf + norm)
+        for term, slot in acc.items():
+            self.postings[term] = (np.fromiter(slot.keys(), np.int32, len(slot)),
+                                   np.fromiter(slot.values(), np.float64, len(slot)))
+
+    def scores(self, text: str) -> npt.NDArray[np.float64]:
+        """Score per skill (``self.ids`` order) for ``text``."""
+        out = np.zeros(len(self.ids))
+        for term in set(tokenize(text)):
+            post = self.postings.get(term)
+            if post is not None:
+                out[post[0]] += post[1]
+        return out
+
+    def pick(self, text: str) -> list[tuple[str, float]]:
+        """(skill id, score) of the skills ``text`` asks for, best first; [] when none leads."""
+        if not self.ids:
+            return []
+        s = self.scores(text)
+        top = float(s.max())
+        if top < MIN_SCORE:
+            return []
+        order = np.argsort(-s)
+        return [(self.ids[int(i)], float(s[i])) for i in order[:MAX_SKILLS] if s[i] >= CLOSE_RATIO * top]
