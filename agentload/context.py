@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import re
+from typing import Annotated
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 _WS = re.compile(r"\s+")
 _SEP = re.compile(r"[\s_]+")
@@ -24,6 +25,30 @@ def norm_id(value: str) -> str:
     return _SEP.sub("-", value.strip().lower())
 
 
+def _phase_value(value: int | str | None) -> int | str | None:
+    if isinstance(value, str):
+        value = value.strip()
+        if value.isdigit():
+            value = int(value)
+        elif not value:
+            return None
+        elif len(value) > 60:
+            raise ValueError("phase names are at most 60 characters")
+    if isinstance(value, int) and not 0 <= value <= 20:
+        raise ValueError("phase numbers are 0-20")
+    return value
+
+
+#: A phase as the catalog names it: a number (0-20) or a label ("2-planning", "planning", "plan").
+#: Declared once; the API query, the stored workflow state and the MCP tool use it.
+Phase = Annotated[
+    int | str | None,
+    Field(union_mode="left_to_right",
+          description="Phase of the catalog: a number (0-20) or its name, e.g. 2, \"2-planning\", \"plan\""),
+    AfterValidator(_phase_value),
+]
+
+
 class Context(BaseModel):
     """What a client knows about a project at the moment it needs agents."""
 
@@ -31,9 +56,7 @@ class Context(BaseModel):
 
     track: str | None = Field(default=None, max_length=100)
     field_type: str | None = Field(default=None, max_length=100)
-    phase: int | str | None = Field(
-        default=None, union_mode="left_to_right",
-        description="the catalog's phase: a number (0-20) or its name (\"2-planning\", \"planning\", \"plan\")")
+    phase: Phase = None
     complexity_level: int | None = Field(default=None, ge=0, le=4)
     has_ui: bool | None = None
     user_role: str | None = Field(default=None, max_length=100)
@@ -48,21 +71,6 @@ class Context(BaseModel):
             if len(item) > 200:
                 raise ValueError("workflow_history items must be at most 200 characters")
         return [v.strip() for v in value if v and v.strip()]
-
-    @field_validator("phase")
-    @classmethod
-    def _phase(cls, value: int | str | None) -> int | str | None:
-        if isinstance(value, str):
-            value = value.strip()
-            if value.isdigit():
-                value = int(value)
-            elif not value:
-                return None
-            elif len(value) > 60:
-                raise ValueError("phase names are at most 60 characters")
-        if isinstance(value, int) and not 0 <= value <= 20:
-            raise ValueError("phase numbers are 0-20")
-        return value
 
     @field_validator("track", "field_type", "next_workflow", "user_role", "request")
     @classmethod

@@ -20,9 +20,9 @@ from rich.console import Console
 from rich.table import Table
 
 from agentload.api.enqueue import build_client
-from agentload.catalog import load_catalog
+from agentload.catalog import load_catalog, require_agents
 from agentload.cli.perf import follow
-from agentload.evaluation import evaluate_one, read_scenarios, summarize
+from agentload.evaluation import evaluate_one, layout_name, read_scenarios, suite_catalog, summarize
 from agentload.journey import journey_main
 from agentload.reporting import write_report
 from agentload.selection.engine import SelectionConfig, Selector
@@ -30,6 +30,7 @@ from agentload.settings import Settings, get_settings
 
 console = Console()
 STRUCTURED: dict[str, str | int] = {"track": "bmad-method", "field_type": "greenfield", "phase": 2, "has_ui": "true"}
+LAYOUTS = Path(__file__).resolve().parents[1] / "data" / "bmad-layouts"  # real trees, bundled for the demo
 FREE_TEXT = "we need a risk-based test plan for the checkout epic before anyone writes code"
 
 
@@ -78,14 +79,22 @@ def _pids(api_port: int, logs: Path | None) -> dict[str, int]:
     return pids
 
 
-def evaluate_suites(scenarios: Path) -> dict[str, dict[str, Any]]:
+def evaluate_suites(scenarios: Path, layouts: Path = LAYOUTS) -> dict[str, dict[str, Any]]:
+    """Summary per suite (and overall), each suite on the catalog it was written for
+    (``evaluation.suite_catalog``), with that catalog's layout, agent and skill counts."""
     settings = get_settings()
-    selector = Selector(load_catalog(settings.catalog_path), SelectionConfig.from_settings(settings))
+    config = SelectionConfig.from_settings(settings)
+    selectors: dict[Path, Selector] = {}
     out: dict[str, dict[str, Any]] = {}
     every: list[dict[str, Any]] = []
     for suite in sorted(scenarios.glob("*.jsonl")):
+        root = suite_catalog(suite, layouts, Path(settings.catalog_path))
+        if root not in selectors:
+            selectors[root] = Selector(require_agents(load_catalog(root)), config)
+        selector = selectors[root]
         lines = [evaluate_one(selector, s) for s in read_scenarios(suite)]
-        out[suite.name] = summarize(lines)
+        out[suite.name] = {**summarize(lines), "catalog": root.name, "layout": layout_name(selector),
+                           "agents": len(selector.catalog.agents), "skills": len(selector.catalog.skills)}
         every += lines
     if every:
         out["overall"] = summarize(every)
@@ -127,9 +136,12 @@ def run_demo(api: str, scenarios: Path | None, report: Path, logs: Path | None) 
             console.rule(f"5. evaluation on {scenarios}")
             quality = evaluate_suites(scenarios)
             figures["quality"] = quality
-            table = Table("suite", "n", "recall", "mean agents", "median reduction", "p10 reduction")
+            table = Table("suite", "catalog", "layout", "agents", "skills", "n", "recall", "mean agents",
+                          "median cut", "p10 cut")
             for name, s in quality.items():
-                table.add_row(name, str(s["scenarios"]), f"{s['recall']:.3f}" if s.get("recall") is not None else "-",
+                table.add_row(name, str(s.get("catalog", "")), str(s.get("layout", "")), str(s.get("agents", "")),
+                              str(s.get("skills", "")), str(s["scenarios"]),
+                              f"{s['recall']:.3f}" if s.get("recall") is not None else "-",
                               str(s["mean_agents"]), f"{s['median_reduction']:.1%}", f"{s['p10_reduction']:.1%}")
             console.print(table)
         else:
@@ -174,7 +186,9 @@ def print_summary(figures: dict[str, Any]) -> None:
     table.add_row("structured selection reduction", f"{figures.get('structured_reduction', 0):.1%}")
     for name, s in (figures.get("quality") or {}).items():
         recall = "-" if s.get("recall") is None else f"{s['recall']:.3f}"
-        table.add_row(f"eval {name}", f"recall {recall}, median reduction {s.get('median_reduction', 0):.1%}")
+        where = (f" on {s['catalog']} ({s['layout']}: {s['agents']} agents, {s['skills']} skills)"
+                 if "layout" in s else "")
+        table.add_row(f"eval {name}", f"recall {recall}, median cut {s.get('median_reduction', 0):.1%}{where}")
     for row in figures.get("benchmark") or []:
         table.add_row(f"benchmark {row.get('strategy')}",
                       f"{row.get('tokens_per_request', 0):,.0f} tokens/request, p50 {row.get('p50_ms') or 0:.2f} ms, "

@@ -58,6 +58,18 @@ def evaluate_one(selector: Selector, scenario: dict[str, Any], strategy: str = "
     return line
 
 
+def suite_catalog(suite: Path | str, layouts: Path, default: Path) -> Path:
+    """The catalog a suite was written for: the ``catalog`` field of its first line names a
+    folder of ``layouts`` (a BMad tree: ``v4.44.3-installed``...); otherwise ``default`` (the
+    bundled catalog, for suites whose ``catalog`` is a module name such as ``bmm``)."""
+    for scenario in read_scenarios(suite):
+        name = scenario.get("catalog")
+        if isinstance(name, str) and name and "/" not in name and (layouts / name).is_dir():
+            return layouts / name
+        break
+    return default
+
+
 def layout_name(selector: Selector) -> str:
     """The catalog's layout kinds, ``+``-joined in discovery order (``"unknown"`` when none)."""
     kinds = list(dict.fromkeys(lay.kind for lay in selector.catalog.layouts))

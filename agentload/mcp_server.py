@@ -90,7 +90,8 @@ class AgentloadMCP:
         self,
         track: Annotated[str | None, Field(description="BMad track, e.g. bmad-method, quick-flow")] = None,
         field_type: Annotated[str | None, Field(description="greenfield or brownfield")] = None,
-        phase: Annotated[int | None, Field(description="Phase number of the path (0-4)")] = None,
+        phase: Annotated[int | str | None, Field(
+            description="Phase: a number (0-20) or the catalog's name for it, e.g. 2 or \"2-planning\"")] = None,
         complexity_level: Annotated[int | None, Field(description="BMad scale level 0-4")] = None,
         has_ui: Annotated[bool | None, Field(description="Whether the project has a user interface")] = None,
         user_role: Annotated[str | None, Field(description="Role of the person asking")] = None,

@@ -18,7 +18,10 @@ if str(REPO_ROOT) not in sys.path:  # run as a script from anywhere: `python ben
     sys.path.insert(0, str(REPO_ROOT))
 
 BUNDLED_CATALOG = REPO_ROOT / "data" / "bmad-method-v6"
-SCENARIOS_DIR = (REPO_ROOT / ".." / "shared" / "scenarios").resolve()
+LAYOUTS_DIR = REPO_ROOT / "data" / "bmad-layouts"
+# the bundled copy of the scenario suites; ../shared/scenarios when a newer set is laid beside the repo
+_SHARED_SCENARIOS = (REPO_ROOT / ".." / "shared" / "scenarios").resolve()
+SCENARIOS_DIR = _SHARED_SCENARIOS if _SHARED_SCENARIOS.is_dir() else REPO_ROOT / "data" / "scenarios"
 
 
 def suite_files(directory: Path = SCENARIOS_DIR) -> list[Path]:

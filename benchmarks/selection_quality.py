@@ -1,8 +1,11 @@
 """Selection quality on every scenario suite: recall, agents loaded, token reduction.
 
-For each ``*.jsonl`` suite in ``../shared/scenarios`` (and overall), the selective strategy
-and the ``full`` baseline side by side: recall of the required agents, mean agents loaded,
-median and p10 token reduction against loading every agent (manifest tokens included).
+For each ``*.jsonl`` suite in ``../shared/scenarios`` (else the bundled ``data/scenarios``),
+on the catalog it was written for (its lines' ``catalog`` field names a tree under
+``data/bmad-layouts``; module suites such as ``bmm`` use ``--catalog``), the selective strategy
+and the ``full`` baseline side by side: recall of the required agents (and skills, where a
+suite names them), mean agents loaded, median and p10 token reduction against what ``full``
+loads (manifest tokens included).
 
     .venv/bin/python benchmarks/selection_quality.py [--json] [--catalog DIR] [--scenarios DIR]
 """
@@ -15,20 +18,22 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import BUNDLED_CATALOG, SCENARIOS_DIR, fmt_pct, read_jsonl, suite_files, table
+from _common import BUNDLED_CATALOG, LAYOUTS_DIR, SCENARIOS_DIR, fmt_pct, read_jsonl, suite_files, table
 
 from agentload.catalog import load_catalog
-from agentload.evaluation import evaluate_one, summarize
+from agentload.evaluation import evaluate_one, layout_name, suite_catalog, summarize
 from agentload.selection.engine import Selector
 
 STRATEGIES = ("selective", "full")
 
 
-def evaluate(selector: Selector, suites: list[Path]) -> dict[str, Any]:
-    """{suite name or "overall": {strategy: summary}} plus the missed scenario ids."""
+def evaluate(selectors: dict[Path, Selector], suites: list[tuple[Path, Path]]) -> dict[str, Any]:
+    """{suite name or "overall": {strategy: summary}} plus the missed scenario ids; each suite
+    is run on its own catalog (``suites``: (suite, catalog root))."""
     lines: dict[str, dict[str, list[dict[str, Any]]]] = {}
-    for path in suites:
+    for path, root in suites:
         scenarios = read_jsonl(path)
+        selector = selectors[root]
         lines[path.name] = {s: [evaluate_one(selector, sc, s) for sc in scenarios] for s in STRATEGIES}
     if len(suites) > 1:
         lines["overall"] = {s: [x for name in list(lines) for x in lines[name][s]] for s in STRATEGIES}
@@ -62,22 +67,24 @@ def main() -> None:
     ap.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     args = ap.parse_args()
 
-    suites = suite_files(args.scenarios)
+    suites = [(p, suite_catalog(p, LAYOUTS_DIR, args.catalog)) for p in suite_files(args.scenarios)]
     t0 = time.perf_counter()
-    catalog = load_catalog(args.catalog)
-    selector = Selector(catalog)
-    result = evaluate(selector, suites)
+    selectors = {root: Selector(load_catalog(root)) for root in dict.fromkeys(r for _, r in suites)}
+    result = evaluate(selectors, suites)
     elapsed = time.perf_counter() - t0
+    catalogs = {str(root): {"layout": layout_name(sel), "agents": len(sel.catalog.agents),
+                            "skills": len(sel.catalog.skills), "baseline_tokens": sel.catalog.baseline_tokens}
+                for root, sel in selectors.items()}
     if args.json:
-        print(json.dumps({"catalog": str(args.catalog), "agents": len(catalog.agents),
-                          "baseline_tokens": catalog.baseline_tokens, "suites": result,
-                          "seconds": round(elapsed, 3)}, indent=2))
+        print(json.dumps({"catalogs": catalogs, "suites": result, "seconds": round(elapsed, 3)}, indent=2))
         return
-    print(f"catalog {args.catalog} — {len(catalog.agents)} agents, baseline {catalog.baseline_tokens} tokens "
-          f"(every agent definition loaded); reduction = 1 - (loaded + manifest) / baseline")
-    print()
+    for path, root in suites:
+        c = catalogs[str(root)]
+        print(f"{path.name}: catalog {root.name} ({c['layout']}) — {c['agents']} agents, {c['skills']} skills, "
+              f"baseline {c['baseline_tokens']:,} tokens")
+    print("reduction = 1 - (loaded + manifest) / baseline; baseline = what `full` loads\n")
     print_table(result)
-    print(f"\n({elapsed:.2f} s, {sum(len(read_jsonl(p)) for p in suites)} scenarios x {len(STRATEGIES)} strategies)")
+    print(f"\n({elapsed:.2f} s, {sum(len(read_jsonl(p)) for p, _ in suites)} scenarios x {len(STRATEGIES)} strategies)")
 
 
 if __name__ == "__main__":

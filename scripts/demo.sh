@@ -12,6 +12,7 @@ VENV="$ROOT/.venv"
 PY="$VENV/bin/python"
 RUN="$ROOT/var/demo"
 SCEN="${AGENTLOAD_SCENARIOS:-$ROOT/../shared/scenarios}"
+[[ -d "$SCEN" ]] || SCEN="$ROOT/data/scenarios"  # the bundled copy
 REPORT="$ROOT/reports/agentload-report.html"
 PIDS=()
 

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agentload.context import Context
+from agentload.context import Context, Phase
 
 SAFE_ID = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
 ProjectId = Field(default=None, pattern=SAFE_ID, max_length=128,
@@ -43,7 +43,7 @@ class SelectionQuery(BaseModel):
     track: str | None = Field(None, max_length=100, description="BMad track", examples=["bmad-method"])
     field_type: str | None = Field(None, max_length=100, description="greenfield or brownfield",
                                    examples=["greenfield"])
-    phase: int | None = Field(None, ge=0, le=20, description="Phase number of the path", examples=[2])
+    phase: Phase = Field(None, examples=[2])
     complexity_level: int | None = Field(None, ge=0, le=4, description="BMad scale level 0-4")
     has_ui: bool | None = Field(None, description="Whether the project has a user interface")
     user_role: str | None = Field(None, max_length=100, description="Role of the person asking")
@@ -121,7 +121,7 @@ class WorkflowState(BaseModel):
 
     track: str | None = Field(default=None, max_length=100)
     field_type: str | None = Field(default=None, max_length=100)
-    phase: int | None = Field(default=None, ge=0, le=20)
+    phase: Phase = None
     complexity_level: int | None = Field(default=None, ge=0, le=4)
     has_ui: bool | None = None
     workflow_history: list[str] = Field(default_factory=list)

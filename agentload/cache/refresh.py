@@ -36,7 +36,7 @@ from agentload.cache.codec import config_digest, dumps, fingerprint_digest, hash
 from agentload.cache.contexts import compute_selections
 from agentload.cache.publish import publish_catalog
 from agentload.cache.state import WorkerState, selection_config
-from agentload.catalog import CatalogError, discover, load_catalog
+from agentload.catalog import CatalogError, EmptyCatalog, discover, load_catalog, require_agents
 from agentload.selection.engine import Selector
 from agentload.settings import Settings
 
@@ -113,7 +113,7 @@ def refresh_catalog(r: redis.Redis, settings: Settings, state: WorkerState, *,
             # the refresh outlived refresh_lock_timeout_s: another one may have started
             logger.warning("refresh lock expired before release; raise refresh_lock_timeout_s")
     result["duration_ms"] = _ms(started)
-    r.set(keys.LAST_REFRESH, dumps({"ok": True, "at": time.time(), **result}))
+    r.set(keys.LAST_REFRESH, dumps({"ok": "refused" not in result, "at": time.time(), **result}))
     return result
 
 
@@ -135,8 +135,16 @@ def _refresh_locked(r: redis.Redis, settings: Settings, state: WorkerState, *,
         return {**base, "changed": False}
     loaded = time.perf_counter()
     cache = state.parse_cache(str(root))
-    catalog = load_catalog(root, cache=cache, max_file_bytes=settings.catalog_max_file_bytes,
-                           rehash=force, found=found)
+    try:
+        catalog = require_agents(load_catalog(root, cache=cache, max_file_bytes=settings.catalog_max_file_bytes,
+                                              rehash=force, found=found))
+    except (EmptyCatalog, FileNotFoundError, PermissionError) as exc:
+        # never publish nothing: the live version (if any) keeps serving, readiness says why
+        error = CatalogError(path=".", reason=f"{type(exc).__name__}: {exc}")
+        record_errors(r, _new_errors([error], (loads(r.get(keys.LAST_REFRESH)) or {}).get("errors", [])),
+                      held=True)
+        return {**base, "changed": True, "published": False, "held": True, "refused": error.reason,
+                "errors": [error.model_dump()]}
     known = scanned
     if force:  # the loader just hashed every file it read: record that, not the mtime-trusting scan
         known = {**scanned, **{f: e.fingerprint.as_str() for f, e in cache.entries.items()}}

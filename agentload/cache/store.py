@@ -232,4 +232,5 @@ class CatalogStore:
             "refresh_errors": int(n_errors),
             "hit_rate": {t: hit_summary(s) for t, s in zip(CACHE_TYPES, stats, strict=True)},
             "last_refresh": loads(last),
+            "catalog_refused": (loads(last) or {}).get("refused") if last else None,
         }

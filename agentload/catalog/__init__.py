@@ -13,13 +13,14 @@ from agentload.catalog.models import (
     WorkflowInfo,
     WorkItem,
 )
-from agentload.catalog.reader import ParseCache, catalog_files, load_catalog
+from agentload.catalog.reader import EmptyCatalog, ParseCache, catalog_files, load_catalog, require_agents
 
 __all__ = [
     "Agent",
     "Catalog",
     "CatalogError",
     "Discovery",
+    "EmptyCatalog",
     "Layout",
     "MenuItem",
     "ParseCache",
@@ -31,4 +32,5 @@ __all__ = [
     "catalog_files",
     "discover",
     "load_catalog",
+    "require_agents",
 ]

@@ -123,10 +123,13 @@ def link(root: Path, agents: dict[str, Agent], items: dict[str, WorkItem], paths
     warnings: list[CatalogError] = []
     by_file = {w.entry_file: w.id for w in items.values() if w.entry_file}
     for pf in paths:
+        files = [w.workflow_file for ph in pf.phases for w in ph.workflows] + [w.workflow_file for w in pf.anytime]
+        shared = {f for f in files if f and files.count(f) > 1}  # one file, several modes: keep row ids
         for phase_label, flows in [(ph.name or str(ph.phase), ph.workflows) for ph in pf.phases] + [
                 ("anytime", pf.anytime)]:
             for w in flows:
-                canon = (by_file.get(w.workflow_file or "") or (w.id if w.id in items else None)
+                by_row_file = None if w.workflow_file in shared else by_file.get(w.workflow_file or "")
+                canon = ((by_row_file or (w.id if w.id in items else None))
                          if pf.track is None else (w.id if w.id in items else None))
                 if canon and canon != w.id and pf.sequence:
                     pf.sequence = [canon if s == w.id else s for s in pf.sequence]

@@ -25,7 +25,7 @@ from agentload.catalog.files import (
     fingerprint,
     read_text,
 )
-from agentload.catalog.layouts import Discovery, discover
+from agentload.catalog.layouts import Discovery, describe_search, discover
 from agentload.catalog.models import Catalog, CatalogError, WorkflowInfo
 from agentload.catalog.paths import parse_levels
 from agentload.catalog.workflows import read_workflow, resolve_ref
@@ -165,6 +165,24 @@ def load_catalog(
     }) for lay in found.layouts]
     return Catalog(root=str(root), agents=agents, paths=paths, levels=levels, workflows=workflows,
                    work_items=items, layouts=layouts, errors=ld.errors, warnings=warnings)
+
+
+class EmptyCatalog(ValueError):
+    """The root holds no BMad agent: nothing to select from. The message says where it looked."""
+
+
+def require_agents(catalog: Catalog) -> Catalog:
+    """``catalog`` when it has at least one agent; raises ``EmptyCatalog`` naming the root, the
+    layouts found (if any) and what was looked for, with the files that failed to parse."""
+    if catalog.agents:
+        return catalog
+    found = ", ".join(f"{lay.kind} at {lay.path or '.'}" for lay in catalog.layouts)
+    failed = "; ".join(f"{e.path}: {e.reason}" for e in catalog.errors[:5])
+    parts = [f"found layouts ({found}) but none holds a readable agent" if found
+             else describe_search(Path(catalog.root))]
+    if failed:
+        parts.append(f"files that failed: {failed}")
+    raise EmptyCatalog(f"catalog {catalog.root} has no agents: " + "; ".join(parts))
 
 
 def _under(path: str, folder: str) -> bool:

@@ -14,28 +14,61 @@ import orjson
 import typer
 from pydantic import ValidationError
 
-from agentload.catalog import load_catalog
+from agentload.catalog import Catalog, EmptyCatalog, load_catalog, require_agents
 from agentload.context import Context
 from agentload.evaluation import evaluate_one, public, read_scenarios, summarize
 from agentload.selection.engine import STRATEGIES, SelectionConfig, Selector
 from agentload.settings import get_settings
 
+WARNINGS_SHOWN = 5
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 
 CatalogOpt = Annotated[Path | None, typer.Option("--catalog", help="BMad tree root (default: settings)")]
 StrategyOpt = Annotated[str, typer.Option("--strategy", help="selective | full | cached")]
 
 
-def build_selector(catalog: Path | None) -> Selector:
+def load_checked(catalog: Path | None) -> Catalog:
+    """The catalog at ``catalog`` (default: settings), its skipped files and dangling references
+    reported on stderr; exits with code 2 when it is missing or holds no agent."""
     settings = get_settings()
     root = catalog or settings.catalog_path
     try:
-        cat = load_catalog(root, max_file_bytes=settings.catalog_max_file_bytes)
-    except FileNotFoundError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--catalog") from exc
+        cat = require_agents(load_catalog(root, max_file_bytes=settings.catalog_max_file_bytes))
+    except (FileNotFoundError, EmptyCatalog) as exc:
+        # plain text, not a boxed panel: the path must survive copy-paste and log scraping
+        typer.echo(f"error: --catalog: {exc}", err=True)
+        raise typer.Exit(2) from exc
     for err in cat.errors:
         typer.echo(f"warning: skipped {err.path}: {err.reason}", err=True)
-    return Selector(cat, SelectionConfig.from_settings(settings))
+    for warn in cat.warnings[:WARNINGS_SHOWN]:
+        typer.echo(f"warning: {warn.path}: {warn.reason}", err=True)
+    if len(cat.warnings) > WARNINGS_SHOWN:
+        typer.echo(f"warning: ... {len(cat.warnings) - WARNINGS_SHOWN} more (agentload catalog --catalog "
+                   f"{root} lists them all)", err=True)
+    return cat
+
+
+def build_selector(catalog: Path | None) -> Selector:
+    return Selector(load_checked(catalog), SelectionConfig.from_settings(get_settings()))
+
+
+@app.command("catalog")
+def show_catalog(catalog: CatalogOpt = None) -> None:
+    """Print what was found under a path as JSON: layouts and versions, agents, work items
+    (with token counts), skipped files and warnings. Exit code 2 when it holds no agent."""
+    cat = load_checked(catalog)
+    body = {
+        "root": cat.root,
+        "layouts": [lay.model_dump() for lay in cat.layouts],
+        "agents": {a.id: {"title": a.title, "layout": a.layout, "path": a.path, "tokens": a.tokens}
+                   for a in cat.agents.values()},
+        "work_items": {w.id: {"kind": w.kind, "phase": w.phase, "owners": w.owners, "entry_file": w.entry_file,
+                              "tokens": w.tokens, "files": len(w.files)} for w in cat.work_items.values()},
+        "baseline_tokens": cat.baseline_tokens,
+        "errors": [e.model_dump() for e in cat.errors],
+        "warnings": [w.model_dump() for w in cat.warnings],
+    }
+    sys.stdout.write(orjson.dumps(body, option=orjson.OPT_INDENT_2).decode() + "\n")
 
 
 def _check_strategy(strategy: str) -> None:

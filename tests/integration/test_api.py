@@ -100,7 +100,7 @@ async def test_given_a_served_selection_when_telemetry_flushes_then_one_event_is
 @pytest.mark.parametrize(("params", "field"), [
     ({"phase": -1}, "query.phase"),
     ({"complexity_level": 9}, "query.complexity_level"),
-    ({"phase": "two"}, "query.phase"),
+    ({"phase": "x" * 61}, "query.phase"),  # names are accepted (phase labels), up to 60 characters
     ({"workflow_history": ["prd"] * 201}, "query.workflow_history"),
     ({"request": "x" * 4001}, "query.request"),
     ({"track": "bmad-method", "wait_ms": 999999}, "query.wait_ms"),

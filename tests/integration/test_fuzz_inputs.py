@@ -49,7 +49,8 @@ def bad_values(schema: dict[str, Any], where: str = "body") -> list[tuple[str, A
     s = _ref(_alt(schema))
     kind = s.get("type", "object" if "properties" in s or "$ref" in schema else None)
     out: list[tuple[str, Any]] = []
-    if kind in ("integer", "number"):
+    takes_text = any(alt.get("type") == "string" for alt in schema.get("anyOf", []))  # int | str: a name
+    if kind in ("integer", "number") and not takes_text:
         out.append(("not-a-number", "abc"))
         if "minimum" in s:
             out.append(("below-minimum", s["minimum"] - 1))

@@ -259,14 +259,16 @@ def test_given_new_broken_file_when_refreshing_then_it_is_published_with_the_err
     assert orjson.loads(redis_client.lindex(keys.ERRORS, 0))["held"] is False
 
 
-def test_given_missing_catalog_when_refreshing_then_the_error_is_recorded_and_raised(
+def test_given_missing_catalog_when_refreshing_then_it_is_refused_recorded_and_nothing_published(
     redis_client: redis.Redis, settings: Settings, root: Path
 ) -> None:
     shutil.rmtree(root)
-    with pytest.raises(FileNotFoundError):
-        refresh_catalog(redis_client, settings, WorkerState())
+    result = refresh_catalog(redis_client, settings, WorkerState())
+    assert result["published"] is False and "FileNotFoundError" in result["refused"]
     last = orjson.loads(redis_client.get(keys.LAST_REFRESH))
-    assert last["ok"] is False and "FileNotFoundError" in last["error"]
+    assert last["ok"] is False and "not a directory" in last["refused"]
+    assert redis_client.get(keys.CURRENT_VERSION) is None
+    assert any("FileNotFoundError" in str(e) for e in redis_client.lrange(keys.ERRORS, 0, -1))
     assert redis_client.get(keys.REFRESH_LOCK) is None  # released
 
 

@@ -13,9 +13,11 @@ from typing import Any
 from fastapi import APIRouter, Depends
 from redis.exceptions import RedisError
 
+from agentload import keys
 from agentload.api.responses import ORJSONResponse
 from agentload.api.routes.deps import runtime
 from agentload.api.runtime import Runtime
+from agentload.cache.codec import loads
 
 router = APIRouter(tags=["health"])
 
@@ -33,14 +35,22 @@ async def healthz() -> ORJSONResponse:
                            "status": "not ready", "redis": "ok", "version": None,
                            "detail": "no catalog version is published yet"}}}}})
 async def readyz(rt: Runtime = Depends(runtime)) -> ORJSONResponse:
+    """200 while a version is served; 503 before the first one, with the reason a refresh gave
+    when it refused the catalog (no agents, unreadable root). A refusal while a version is live
+    is reported as ``catalog_refused`` beside ``status: ready``: the old version keeps serving."""
     body: dict[str, Any] = {"status": "ready", "redis": "ok", "version": None}
     try:
         await rt.redis.ping()
         body["version"] = await rt.store.current_version()
+        last = loads(await rt.redis.get(keys.LAST_REFRESH)) or {}
     except RedisError as exc:
         body.update(status="not ready", redis="unavailable", detail=f"Redis is unavailable: {exc}")
         return ORJSONResponse(body, status_code=503)
+    refused = last.get("refused") if isinstance(last, dict) else None
     if body["version"] is None:
-        body.update(status="not ready", detail="no catalog version is published yet")
+        detail = "no catalog version is published yet"
+        body.update(status="not ready", detail=f"{detail}: the catalog was refused ({refused})" if refused else detail)
         return ORJSONResponse(body, status_code=503)
+    if refused:
+        body["catalog_refused"] = refused
     return ORJSONResponse(body)
