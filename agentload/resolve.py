@@ -217,7 +217,7 @@ def _candidates(ctx: Context, data: ResolverData, out: Resolved) -> list[TrackFa
         else:
             out.notes.append(f"field type {ctx.field_type!r} not found; ignored")
     done = {data.aliases.get(norm_id(h), norm_id(h)) for h in ctx.workflow_history}
-    if not ctx.field_type and done and len(cands) > 1:
+    if done and len(cands) > 1:
         narrowed = [t for t in cands if done & set(t.owners) and _covers(t, done, data)]
         if narrowed and len(narrowed) < len(cands):
             cands = narrowed
@@ -273,16 +273,18 @@ def resolve(ctx: Context, data: ResolverData) -> Resolved:
             else:
                 out.unknown.append(f"phase {phase}")
                 out.notes.append(f"phase {phase} is in no matching path file; ignored")
-        elif ctx.workflow_history:
+        if out.phase is None and ctx.workflow_history:
             done = {data.aliases.get(norm_id(h), norm_id(h)) for h in ctx.workflow_history}
             steps = {_next_after(t, done, has_ui) for t in cands}
             if len(steps) == 1:
                 out.phase, out.next_workflow = steps.pop()
                 out.notes.append("phase and next workflow inferred from the history")
-            elif len({p for p, _ in steps}) == 1:
+            elif len({p for p, _ in steps}) == 1 and all(len(t.phases) > 1 for t in cands):
+                # a one-phase path (v4 sequences) would make "the phase" the whole path
                 out.phase = next(iter(steps))[0]
                 out.notes.append("phase inferred from the history")
-        elif (ctx.track or ctx.field_type) and not out.request:
+        if out.phase is None and not ctx.workflow_history and phase is None and (ctx.track or ctx.field_type) \
+                and not out.request:
             starts = {next((p.phase for p in t.phases if p.all), None) for t in cands}
             if len(starts) == 1 and (start := starts.pop()) is not None:
                 out.phase = start

@@ -153,6 +153,7 @@ class Catalog(BaseModel):
     layouts: list[Layout] = Field(default_factory=list)
     errors: list[CatalogError] = Field(default_factory=list)
     warnings: list[CatalogError] = Field(default_factory=list)  # dangling references, unknown owners
+    acronyms: dict[str, str] = Field(default_factory=dict)  # defined by the catalog itself: prd -> ...
 
     @property
     def skills(self) -> dict[str, WorkItem]:

@@ -12,6 +12,7 @@ identical keeps its parse, which is then the same as a fresh one.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,8 @@ from agentload.catalog.files import (
     read_text,
 )
 from agentload.catalog.layouts import Discovery, describe_search, discover
-from agentload.catalog.models import Catalog, CatalogError, WorkflowInfo
+from agentload.catalog.glossary import mine_acronyms
+from agentload.catalog.models import Agent, Catalog, CatalogError, WorkflowInfo, WorkItem
 from agentload.catalog.paths import parse_levels
 from agentload.catalog.workflows import read_workflow, resolve_ref
 
@@ -157,6 +159,7 @@ def load_catalog(
         if info is not None:
             workflows[ref] = info
     warnings = link(root, agents, items, paths, max_file_bytes)
+    acronyms = mine_acronyms(_texts(root, agents, items, max_file_bytes))
     for stale in set(cache.entries) - ld.seen:
         del cache.entries[stale]
     layouts = [lay.model_copy(update={
@@ -164,7 +167,18 @@ def load_catalog(
         "work_items": sum(1 for w in items.values() if w.entry_file and _under(w.entry_file, lay.path)),
     }) for lay in found.layouts]
     return Catalog(root=str(root), agents=agents, paths=paths, levels=levels, workflows=workflows,
-                   work_items=items, layouts=layouts, errors=ld.errors, warnings=warnings)
+                   work_items=items, layouts=layouts, errors=ld.errors, warnings=warnings, acronyms=acronyms)
+
+
+def _texts(root: Path, agents: dict[str, Agent], items: dict[str, WorkItem], max_bytes: int) -> Iterator[str]:
+    """Agent definitions and work items' entry files, for the glossary (unreadable ones skipped:
+    the loader has reported them)."""
+    yield from (a.text for a in agents.values())
+    for entry in sorted({w.entry_file for w in items.values() if w.entry_file}):
+        try:
+            yield read_text(root, root / entry, max_bytes)
+        except (CatalogFileError, OSError):
+            continue
 
 
 class EmptyCatalog(ValueError):

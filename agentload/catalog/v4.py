@@ -297,7 +297,9 @@ def parse_v4_workflow(
         extra = [f"{k}: {_text(step.get(k))}" for k in _ARTIFACT_KEYS if _text(step.get(k))]
         steps.append(PathWorkflow(
             id=sid if seen[sid] == 1 else f"{sid}-{seen[sid]}", agent=agent_id, condition=condition,
-            kind="conditional" if condition else "optional" if optional else "required",
+            # a v4 condition (user_wants_ai_generation, architecture_suggests_prd_changes) makes a
+            # step optional: the sequence goes on without it; the condition text is kept
+            kind="optional" if condition or optional else "required",
             workflow_file=cmd.workflow_file if cmd else None, command=cmd.name if cmd else None,
             text="\n".join([notes, *extra]).strip()[:MAX_FIELD_CHARS],
         ))

@@ -19,6 +19,7 @@ from agentload.selection.models import Reason, SelectedAgent, SelectedSkill, Sel
 from agentload.selection.orchestrator import find_orchestrator
 from agentload.selection.rules import Picks, structured_picks, structured_work
 from agentload.selection.skillsel import SkillIndex
+from agentload.selection.team import TeamFacts
 from agentload.selection.textsel import TextSelector, split_clauses
 from agentload.settings import Settings
 
@@ -64,6 +65,11 @@ class Selector:
         self.baseline = catalog.baseline_tokens
 
     @cached_property
+    def team(self) -> TeamFacts:
+        """How agents are named and which work items serve the team (built on first use)."""
+        return TeamFacts.build(self.catalog)
+
+    @cached_property
     def skill_index(self) -> SkillIndex:
         """Built on first use in a catalog with workflow skills."""
         return SkillIndex(self.catalog)
@@ -98,9 +104,15 @@ class Selector:
             if sid:
                 skills.setdefault(sid, []).append(Reason(rule="path:work", workflow=wid))
         if resolved.request:
+            for sid, is_it in ((self.team.team_item, self.team.is_team_question),
+                               (self.team.router_item, self.team.is_routing_question)):
+                if sid in self.catalog.skills and is_it(resolved.request):
+                    skills.setdefault(sid, []).append(Reason(rule="text:team", detail="serves the team"))
             clauses = split_clauses(resolved.request)
-            for text in [resolved.request, *(clauses if len(clauses) > 1 else [])]:
-                for sid, score in self.skill_index.pick(text):
+            chosen = frozenset(picks)
+            parts = [(resolved.request, chosen)] + [(c, frozenset()) for c in (clauses if len(clauses) > 1 else [])]
+            for text, boost in parts:  # a clause may ask for another agent's work: no boost there
+                for sid, score in self.skill_index.pick(text, boost):
                     skills.setdefault(sid, []).append(Reason(rule="text:skill", score=round(score, 3),
                                                              detail=text[:80]))
         for sid in list(skills):
@@ -132,9 +144,17 @@ class Selector:
             if resolved.track and not resolved.files and not known:  # a track without a path file is a hint
                 query = f"{query} {resolved.track.replace('-', ' ')}"
             level = 0 if not picks else (2 if resolved.next_workflow else 1)
+            addressed = self.team.addressed(resolved.request)
+            if addressed is not None:  # called by persona name: that agent, whatever else matches
+                picks.setdefault(addressed, []).append(Reason(rule="text:name", detail="addressed by name"))
+                level = max(level, 2)
             found = self.text.select(query, resolved.user_role, level)
             for agent, reasons in found.picks.items():
                 picks.setdefault(agent, []).extend(reasons)
+            team = self.team.is_team_question(resolved.request) or self.team.is_routing_question(resolved.request)
+            if team and self.orchestrator:
+                picks.setdefault(self.orchestrator, []).append(
+                    Reason(rule="text:team", detail="asks for the team or for routing: the orchestrator"))
             if found.ambiguous and not picks.keys() - found.picks.keys() and self.orchestrator:
                 picks.setdefault(self.orchestrator, []).append(
                     Reason(rule="text:ambiguous", detail="many agents match equally; the orchestrator routes")

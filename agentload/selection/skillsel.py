@@ -16,11 +16,14 @@ import numpy as np
 import numpy.typing as npt
 
 from agentload.catalog import Catalog
+from agentload.catalog.glossary import expand
 from agentload.selection.tokenize import tokenize
 
 WEIGHTS = {"name": 2.0, "description": 1.5, "menu": 1.5, "body": 0.3}
 K1, B = 1.2, 0.75
 MAX_SKILLS = 2
+EXPANSION_WEIGHT = 0.5
+OWNER_BOOST = 0.5
 CLOSE_RATIO = 0.8
 MIN_SCORE = 1.0
 BODY_CHARS = 1500
@@ -31,12 +34,14 @@ class SkillIndex:
 
     def __init__(self, catalog: Catalog) -> None:
         self.ids = sorted(catalog.skills)
+        self.acronyms = catalog.acronyms
         menu: dict[str, list[str]] = {}
         for agent in catalog.agents.values():
             for item in agent.menu:
                 if item.work_item:
                     menu.setdefault(item.work_item, []).append(item.description)
         docs: list[dict[str, Counter[str]]] = []
+        self.owners = [frozenset(catalog.work_items[sid].owners) for sid in self.ids]
         for sid in self.ids:
             w = catalog.work_items[sid]
             fields = {"name": f"{w.id} {w.name}".replace("-", " "), "description": w.description,
@@ -70,11 +75,19 @@ class SkillIndex:
                 out[post[0]] += post[1]
         return out
 
-    def pick(self, text: str) -> list[tuple[str, float]]:
-        """(skill id, score) of the skills ``text`` asks for, best first; [] when none leads."""
+    def pick(self, text: str, boost: frozenset[str] = frozenset()) -> list[tuple[str, float]]:
+        """(skill id, score) of the skills ``text`` asks for, best first; [] when none leads.
+
+        Skills on the menus of the agents in ``boost`` (those the request already selected)
+        score ``1 + OWNER_BOOST`` times higher: the same request chose both."""
         if not self.ids:
             return []
         s = self.scores(text)
+        extra = expand(text, self.acronyms)
+        if extra:
+            s = s + EXPANSION_WEIGHT * self.scores(extra)
+        if boost:
+            s = s * np.asarray([1.0 + OWNER_BOOST if self.owners[i] & boost else 1.0 for i in range(len(self.ids))])
         top = float(s.max())
         if top < MIN_SCORE:
             return []

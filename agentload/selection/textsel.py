@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from agentload.catalog import Catalog
+from agentload.catalog.glossary import expand
 from agentload.selection.lexicon import expansions
 from agentload.selection.models import Reason
 from agentload.selection.text import TextIndex
@@ -28,8 +29,10 @@ EXPANSION_WEIGHT = 0.5
 CLAUSE_FLOOR = 0.35  # a clause's winner scores this fraction of the whole request's best,
 CLAUSE_MARGIN = 1.5  # or clearly beats the clause's runner-up
 _CLAUSES = re.compile(
-    r"(?:,?\s*\b(?:and\s+then|then|after\s+that|afterwards|und\s+dann|dann|before\s+that|"
-    r"and\s+also|plus)\b\s*|;\s*|\.\s+)",
+    r"(?:,?\s*\b(?:and\s+then|then|after\s+that(?:'s|\s+is)?(?:\s+(?:done|settled|finished))?|afterwards|"
+    r"once\s+(?:that|this|it)(?:'s|\s+is)?\s+(?:done|settled|finished|ready)|when\s+(?:that|this)(?:'s|\s+is)?\s+"
+    r"(?:done|settled|finished)|und\s+dann|dann|danach|puis|ensuite|luego|despu[eé]s|before\s+that|and\s+also|"
+    r"plus)\b\s*|;\s*|\.\s+|\s\d[.)]\s)",
     re.I,
 )
 MIN_CLAUSE_TERMS = 2
@@ -51,10 +54,11 @@ class TextSelector:
     def __init__(self, catalog: Catalog, config: SelectionConfig) -> None:
         self.index = TextIndex(catalog)
         self.config = config
+        self.acronyms = catalog.acronyms
 
     def _rank(self, text: str, role: str | None) -> np.ndarray:
         scores = self.index.scores(text)
-        extra = expansions(text)
+        extra = f"{expansions(text)} {expand(text, self.acronyms)}".strip()
         if extra:
             scores = scores + EXPANSION_WEIGHT * self.index.scores(extra)
         if role:

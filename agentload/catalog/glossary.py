@@ -1,0 +1,62 @@
+"""Acronyms a catalog defines itself ("Product Requirements Document (PRD)").
+
+Users write "the product requirements" where a skill says "PRD", or "PRD" where a workflow
+spells it out. The catalog's own files define these pairs; mining them keeps retrieval free of a
+hand-made thesaurus. A pair counts when the initials of the spelled-out words (small joining
+words may be skipped) are exactly the letters of the acronym, in either order of writing:
+``Words Words (WW)`` or ``WW (Words Words)``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+_SPELLED_FIRST = re.compile(r"((?:[A-Za-z][\w-]*\s+){1,5}[A-Za-z][\w-]*)\s*\(([A-Z][A-Z0-9]{1,5})s?\)")
+_ACRONYM_FIRST = re.compile(r"\b([A-Z][A-Z0-9]{1,5})s?\s*\(((?:[A-Za-z][\w-]*\s+){1,5}[A-Za-z][\w-]*)\)")
+_SMALL = frozenset({"of", "and", "the", "for", "to", "a", "an", "in", "on", "&"})
+MAX_TEXT_CHARS = 200_000
+
+
+def _match(acronym: str, words: list[str]) -> list[str] | None:
+    """The shortest tail of ``words`` whose initials spell ``acronym`` (small words skippable)."""
+    letters = acronym.lower()
+    for start in range(len(words) - 1, -1, -1):
+        tail = words[start:]
+        initials = "".join(w[0].lower() for w in tail if w.lower() not in _SMALL)
+        if initials == letters:
+            return tail
+        if len(initials) > len(letters):
+            return None
+    return None
+
+
+def mine_acronyms(texts: Iterable[str]) -> dict[str, str]:
+    """``{"prd": "product requirements document", ...}`` from the given texts (first definition
+    wins; acronyms defined two different ways are dropped)."""
+    found: dict[str, set[str]] = {}
+    for text in texts:
+        text = text[:MAX_TEXT_CHARS]
+        for spelled, acro in _SPELLED_FIRST.findall(text):
+            tail = _match(acro, spelled.split())
+            if tail:
+                found.setdefault(acro.lower(), set()).add(" ".join(tail).lower())
+        for acro, spelled in _ACRONYM_FIRST.findall(text):
+            words = spelled.split()
+            if _match(acro, words) == words:
+                found.setdefault(acro.lower(), set()).add(spelled.lower())
+    return {a: next(iter(s)) for a, s in sorted(found.items()) if len(s) == 1}
+
+
+def expand(text: str, acronyms: dict[str, str]) -> str:
+    """Extra query words: each acronym's spelled-out form when the acronym is used, and the
+    acronym when its first two spelled-out words are used. ``""`` when nothing applies."""
+    low = f" {' '.join(re.findall(r'[a-z0-9]+', text.lower()))} "
+    extra: list[str] = []
+    for acro, spelled in acronyms.items():
+        words = re.findall(r"[a-z0-9]+", spelled)
+        if f" {acro} " in low or f" {acro}s " in low:
+            extra.append(spelled)
+        elif len(words) >= 2 and f" {words[0]} {words[1]} " in low:
+            extra.append(acro)
+    return " ".join(extra)
