@@ -26,8 +26,8 @@ from agentload.catalog.files import (
     fingerprint,
     read_text,
 )
-from agentload.catalog.layouts import Discovery, describe_search, discover
 from agentload.catalog.glossary import mine_acronyms
+from agentload.catalog.layouts import Discovery, describe_search, discover
 from agentload.catalog.models import Agent, Catalog, CatalogError, WorkflowInfo, WorkItem
 from agentload.catalog.paths import parse_levels
 from agentload.catalog.workflows import read_workflow, resolve_ref
