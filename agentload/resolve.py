@@ -276,10 +276,11 @@ def resolve(ctx: Context, data: ResolverData) -> Resolved:
         if out.phase is None and ctx.workflow_history:
             done = {data.aliases.get(norm_id(h), norm_id(h)) for h in ctx.workflow_history}
             steps = {_next_after(t, done, has_ui) for t in cands}
-            if len(steps) == 1:
+            multi_phase = all(len(t.phases) > 1 for t in cands)
+            if len(steps) == 1 and (next(iter(steps))[1] is not None or multi_phase):
                 out.phase, out.next_workflow = steps.pop()
                 out.notes.append("phase and next workflow inferred from the history")
-            elif len({p for p, _ in steps}) == 1 and all(len(t.phases) > 1 for t in cands):
+            elif len({p for p, _ in steps}) == 1 and multi_phase:
                 # a one-phase path (v4 sequences) would make "the phase" the whole path
                 out.phase = next(iter(steps))[0]
                 out.notes.append("phase inferred from the history")

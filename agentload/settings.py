@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     text_close_ratio: float = 0.72
     text_min_score: float = 1.0
     text_max_agents: int = 3
+    # weight of sentence-embedding similarity fused with BM25 (0 turns it off; see selection/semantic.py)
+    semantic_weight: float = Field(default=0.25, ge=0.0, le=2.0)
     level_tracks: dict[int, str] = Field(
         default_factory=lambda: {
             0: "quick-flow",

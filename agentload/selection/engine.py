@@ -21,6 +21,7 @@ from agentload.selection.rules import Picks, structured_picks, structured_work
 from agentload.selection.skillsel import SkillIndex
 from agentload.selection.team import TeamFacts
 from agentload.selection.textsel import TextSelector, split_clauses
+from agentload.selection.version import scorer_version
 from agentload.settings import Settings
 
 STRATEGIES = ("selective", "full", "cached")
@@ -34,7 +35,9 @@ class SelectionConfig:
     text_close_ratio: float = 0.72
     text_min_score: float = 1.0
     text_max_agents: int = 3
+    semantic_weight: float = 0.25  # share of the best lexical score the semantic winner adds (0: off)
     orchestrator_agent: str | None = None
+    scorer: str = field(default_factory=scorer_version)  # code + model version: in every digest
     level_tracks: dict[int, str] = field(
         default_factory=lambda: {0: "quick-flow", 1: "quick-flow", 2: "bmad-method",
                                  3: "bmad-method", 4: "enterprise-bmad-method"}
@@ -48,6 +51,7 @@ class SelectionConfig:
             text_close_ratio=settings.text_close_ratio,
             text_min_score=settings.text_min_score,
             text_max_agents=settings.text_max_agents,
+            semantic_weight=settings.semantic_weight,
             orchestrator_agent=settings.orchestrator_agent,
             level_tracks=dict(settings.level_tracks),
         )

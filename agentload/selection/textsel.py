@@ -18,6 +18,7 @@ from agentload.catalog import Catalog
 from agentload.catalog.glossary import expand
 from agentload.selection.lexicon import expansions
 from agentload.selection.models import Reason
+from agentload.selection.semantic import SemanticIndex
 from agentload.selection.text import TextIndex
 from agentload.selection.tokenize import tokenize
 
@@ -38,6 +39,19 @@ _CLAUSES = re.compile(
 MIN_CLAUSE_TERMS = 2
 
 
+_NEGATED = re.compile(
+    r"\b(?:no|not|without|skip(?:ping)?|don'?t (?:need|want)|ohne|kein\w*|sans|sin)\s+(?:the\s+|any\s+|a\s+)?"
+    r"([\w/.-]+(?:\s+[\w.-]+)?)", re.I)
+_MARKDOWN_FILE = re.compile(r"\b[\w-]+\.md\b", re.I)
+
+
+def without_negated(text: str) -> str:
+    """The request without what it says it does not want ("no PRD/story ceremony", "no docs"),
+    and with a named Markdown file read as documentation ("CONTRIBUTING.md")."""
+    text = _NEGATED.sub(" ", text)
+    return _MARKDOWN_FILE.sub(lambda m: f"{m.group(0)} documentation", text)
+
+
 def split_clauses(text: str) -> list[str]:
     """Parts of a request that ask for different things (sequence words, sentences)."""
     parts = [p.strip() for p in _CLAUSES.split(text) if p and p.strip()]
@@ -55,12 +69,16 @@ class TextSelector:
         self.index = TextIndex(catalog)
         self.config = config
         self.acronyms = catalog.acronyms
+        self.semantic = SemanticIndex.build(catalog, self.index.ids) if config.semantic_weight > 0 else None
 
     def _rank(self, text: str, role: str | None) -> np.ndarray:
+        text = without_negated(text)
         scores = self.index.scores(text)
         extra = f"{expansions(text)} {expand(text, self.acronyms)}".strip()
         if extra:
             scores = scores + EXPANSION_WEIGHT * self.index.scores(extra)
+        if self.semantic is not None:
+            scores = self.semantic.fuse(text, scores, self.config.semantic_weight, self.config.text_min_score)
         if role:
             prior = self.index.field_scores(role.replace("-", " ").replace("_", " "), "name")
             if prior.max() > 0:
