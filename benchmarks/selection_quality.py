@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +23,11 @@ from _common import BUNDLED_CATALOG, LAYOUTS_DIR, SCENARIOS_DIR, fmt_pct, read_j
 
 from agentload.catalog import load_catalog
 from agentload.evaluation import evaluate_one, layout_name, suite_catalog, summarize
-from agentload.selection.engine import Selector
+from agentload.selection.engine import SelectionConfig, Selector
 
 STRATEGIES = ("selective", "full")
+# the knobs tuned on data, and the values tried in leave-one-suite-out (the defaults are among them)
+GRID = [{"semantic_weight": w, "text_close_ratio": r} for w in (0.0, 0.25, 0.5) for r in (0.72, 0.8)]
 
 
 def evaluate(selectors: dict[Path, Selector], suites: list[tuple[Path, Path]]) -> dict[str, Any]:
@@ -38,6 +41,27 @@ def evaluate(selectors: dict[Path, Selector], suites: list[tuple[Path, Path]]) -
     if len(suites) > 1:
         lines["overall"] = {s: [x for name in list(lines) for x in lines[name][s]] for s in STRATEGIES}
     return {name: {s: summarize(by[s]) for s in STRATEGIES} for name, by in lines.items()}
+
+
+def leave_one_suite_out(suites: list[tuple[Path, Path]]) -> dict[str, Any]:
+    """For each suite: the grid point that does best on the *other* suites (recall, then median
+    cut, then the default), and that point's figures on the held-out suite."""
+    per: list[dict[str, dict[str, Any]]] = []
+    for knobs in GRID:
+        config = replace(SelectionConfig(), **knobs)
+        selectors = {root: Selector(load_catalog(root), config) for root in dict.fromkeys(r for _, r in suites)}
+        per.append({p.name: summarize([evaluate_one(selectors[root], sc) for sc in read_jsonl(p)])
+                    for p, root in suites})
+    default = next(i for i, k in enumerate(GRID) if all(getattr(SelectionConfig(), f) == v for f, v in k.items()))
+    out: dict[str, Any] = {}
+    for held, _ in suites:
+        def score(i: int, held: str = held.name) -> tuple[float, float, bool]:
+            rest = [v for name, v in per[i].items() if name != held]
+            hits = sum(v["recall"] * v["scenarios"] for v in rest) / sum(v["scenarios"] for v in rest)
+            return round(hits, 6), sum(v["median_reduction"] for v in rest) / len(rest), i == default
+        best = max(range(len(GRID)), key=score)
+        out[held.name] = {"knobs": GRID[best], **per[best][held.name]}
+    return out
 
 
 def print_table(result: dict[str, Any]) -> None:
@@ -65,6 +89,7 @@ def main() -> None:
     ap.add_argument("--catalog", type=Path, default=BUNDLED_CATALOG)
     ap.add_argument("--scenarios", type=Path, default=SCENARIOS_DIR, help="folder of *.jsonl suites")
     ap.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    ap.add_argument("--no-loso", dest="loso", action="store_false", help="skip the leave-one-suite-out table")
     args = ap.parse_args()
 
     suites = [(p, suite_catalog(p, LAYOUTS_DIR, args.catalog)) for p in suite_files(args.scenarios)]
@@ -76,7 +101,9 @@ def main() -> None:
                             "skills": len(sel.catalog.skills), "baseline_tokens": sel.catalog.baseline_tokens}
                 for root, sel in selectors.items()}
     if args.json:
-        print(json.dumps({"catalogs": catalogs, "suites": result, "seconds": round(elapsed, 3)}, indent=2))
+        loso = leave_one_suite_out(suites) if args.loso else None
+        print(json.dumps({"catalogs": catalogs, "suites": result, "leave_one_suite_out": loso,
+                          "seconds": round(elapsed, 3)}, indent=2))
         return
     for path, root in suites:
         c = catalogs[str(root)]
@@ -85,6 +112,12 @@ def main() -> None:
     print("reduction = 1 - (loaded + manifest) / baseline; baseline = what `full` loads\n")
     print_table(result)
     print(f"\n({elapsed:.2f} s, {sum(len(read_jsonl(p)) for p, _ in suites)} scenarios x {len(STRATEGIES)} strategies)")
+    if args.loso:
+        print("\nleave-one-suite-out: knobs chosen on the other suites, scored on the held-out one")
+        rows = [[name, r["scenarios"], fmt_pct(r["recall"]), f"{r['mean_agents']:.2f}", fmt_pct(r["median_reduction"]),
+                 fmt_pct(r["p10_reduction"]), ", ".join(f"{k}={v}" for k, v in r["knobs"].items())]
+                for name, r in leave_one_suite_out(suites).items()]
+        print(table(["held-out suite", "n", "recall", "agents", "median red.", "p10 red.", "knobs chosen"], rows))
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from agentload.context import Context, Resolved
 from agentload.resolve import build_resolver_data, resolve
 from agentload.selection.manifest import Manifest
 from agentload.selection.models import Reason, SelectedAgent, SelectedSkill, Selection
-from agentload.selection.orchestrator import find_orchestrator
+from agentload.selection.orchestrator import find_orchestrator, orchestrators
 from agentload.selection.rules import Picks, structured_picks, structured_work
 from agentload.selection.skillsel import SkillIndex
 from agentload.selection.team import TeamFacts
@@ -66,6 +66,7 @@ class Selector:
         self.resolver = build_resolver_data(catalog, self.config.level_tracks)
         self.manifest = Manifest(catalog, self.config.manifest_max_tokens)
         self.orchestrator = find_orchestrator(catalog, self.config.orchestrator_agent)
+        self.routers = orchestrators(catalog)
         self.baseline = catalog.baseline_tokens
 
     @cached_property
@@ -127,6 +128,14 @@ class Selector:
                                                           detail="runs the selected skill"))
         return skills
 
+    def _router_for(self, request: str) -> str | None:
+        """The configured orchestrator, else the routing agent the request matches best."""
+        if self.config.orchestrator_agent in self.catalog.agents or len(self.routers) < 2:
+            return self.orchestrator
+        scores = self.text.rank(request, None)
+        rank = {aid: float(scores[i]) for i, aid in enumerate(self.text.index.ids)}
+        return max(self.routers, key=lambda a: (rank.get(a, 0.0), -self.routers.index(a)))
+
     def _skill_id(self, wid: str) -> str | None:
         if wid in self.catalog.skills:
             return wid
@@ -156,8 +165,9 @@ class Selector:
             for agent, reasons in found.picks.items():
                 picks.setdefault(agent, []).extend(reasons)
             team = self.team.is_team_question(resolved.request) or self.team.is_routing_question(resolved.request)
-            if team and self.orchestrator:
-                picks.setdefault(self.orchestrator, []).append(
+            router = self._router_for(resolved.request) if team else None
+            if router is not None:
+                picks.setdefault(router, []).append(
                     Reason(rule="text:team", detail="asks for the team or for routing: the orchestrator"))
             if found.ambiguous and not picks.keys() - found.picks.keys() and self.orchestrator:
                 picks.setdefault(self.orchestrator, []).append(

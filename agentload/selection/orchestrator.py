@@ -11,6 +11,7 @@ import re
 from agentload.catalog import Catalog
 
 _LISTS = re.compile(r"\b(list|manifest|all)\b", re.I)
+ROUTER_SHARE = 0.5  # another router must score at least half the best one's routing evidence
 _ORCH = re.compile(r"orchestrat|master|coordinat|facilitat", re.I)
 
 
@@ -18,7 +19,14 @@ def find_orchestrator(catalog: Catalog, override: str | None = None) -> str | No
     """The configured agent if it exists, else the best-scoring router by its own files."""
     if override and override in catalog.agents:
         return override
-    best, best_score = None, 0.0
+    ranked = orchestrators(catalog)
+    return ranked[0] if ranked else None
+
+
+def orchestrators(catalog: Catalog) -> list[str]:
+    """Every agent that routes (lists the catalog's work, or is titled so), best first; a
+    catalog may have several (v4: a master executor and an orchestrator)."""
+    scored: list[tuple[float, str]] = []
     for aid, agent in sorted(catalog.agents.items()):
         score = 0.0
         for item in agent.menu:
@@ -29,6 +37,7 @@ def find_orchestrator(catalog: Catalog, override: str | None = None) -> str | No
                 score += 2.0
         if _ORCH.search(f"{agent.title} {agent.persona.role}"):
             score += 2.0
-        if score > best_score:
-            best, best_score = aid, score
-    return best
+        if score > 0:
+            scored.append((-score, aid))
+    best = -min(scored)[0] if scored else 0.0
+    return [aid for neg, aid in sorted(scored) if -neg >= ROUTER_SHARE * best]

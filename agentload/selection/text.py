@@ -11,6 +11,7 @@ query costs a few vector operations per query term even at thousands of agents.
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
 from collections import Counter
@@ -26,6 +27,7 @@ FIELD_WEIGHTS: dict[str, float] = {"name": 2.0, "about": 1.2, "persona": 0.6, "m
                                    "body": 0.5}
 PERSONA_FIELDS = ("name", "persona")
 K1, B = 1.2, 0.75
+MIN_PREFIX = 4
 _CODE = re.compile(r"\[[A-Z0-9]{1,4}\]\s*")
 
 
@@ -111,14 +113,25 @@ class TextIndex:
             t: (np.asarray(d, dtype=np.int32), np.asarray(w)) for t, (d, w) in name_acc.items()
         }
         self.n_units = n
+        self.terms = sorted(self.postings)
 
     def unit_scores(self, text: str) -> npt.NDArray[np.float64]:
         out = np.zeros(self.n_units)
         for term in set(tokenize(text)):
-            post = self.postings.get(term)
+            post = self.postings.get(term) or self._by_prefix(term)
             if post is not None:
                 out[post[0]] += post[1]
         return out
+
+    def _by_prefix(self, term: str) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float64]] | None:
+        """A clipped word ("retro", "auth") matches the catalog's longer one ("retrospective",
+        "authentication"): the shortest indexed term it begins, for terms of ``MIN_PREFIX``+."""
+        if len(term) < MIN_PREFIX:
+            return None
+        i = bisect.bisect_left(self.terms, term)
+        if i < len(self.terms) and self.terms[i].startswith(term):
+            return self.postings[self.terms[i]]
+        return None
 
     def scores(self, text: str) -> npt.NDArray[np.float64]:
         """Score of every agent (``self.ids`` order): persona unit + best work unit."""

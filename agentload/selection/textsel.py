@@ -71,7 +71,8 @@ class TextSelector:
         self.acronyms = catalog.acronyms
         self.semantic = SemanticIndex.build(catalog, self.index.ids) if config.semantic_weight > 0 else None
 
-    def _rank(self, text: str, role: str | None) -> np.ndarray:
+    def rank(self, text: str, role: str | None) -> np.ndarray:
+        """Fused score per agent (``index.ids`` order) for ``text``, with the role prior."""
         text = without_negated(text)
         scores = self.index.scores(text)
         extra = f"{expansions(text)} {expand(text, self.acronyms)}".strip()
@@ -96,7 +97,7 @@ class TextSelector:
         """
         cfg = self.config
         out = TextPicks()
-        whole = self._rank(text, role)
+        whole = self.rank(text, role)
         top = float(whole.max(initial=0.0))
         if top < cfg.text_min_score:
             return out
@@ -110,7 +111,7 @@ class TextSelector:
         clauses = split_clauses(text)
         if len(clauses) > 1:
             for clause in clauses:
-                scores = self._rank(clause, role)
+                scores = self.rank(clause, role)
                 rank = np.argsort(-scores)
                 best = int(rank[0])
                 second = float(scores[rank[1]]) if len(rank) > 1 else 0.0

@@ -106,8 +106,8 @@ def test_given_role_when_scoring_names_then_agents_titled_by_it_score(catalog: C
 
 
 def test_given_role_prior_when_ranking_then_it_only_scales_existing_scores(text: TextSelector) -> None:
-    plain = text._rank("review the design", None)
-    boosted = text._rank("review the design", "architect")
+    plain = text.rank("review the design", None)
+    boosted = text.rank("review the design", "architect")
     assert np.all(boosted >= plain - 1e-12)
     assert np.all((plain == 0) == (boosted == 0))
     assert np.all(boosted <= plain * 1.15 + 1e-9)
