@@ -35,7 +35,9 @@ def _add_agent(agents: dict[str, Agent], agent: Agent | None, relpath: str, ld: 
         ld.errors.append(CatalogError(path=relpath, reason=f"duplicate agent id {agent.id!r} "
                                                           f"(first in {agents[agent.id].path})"))
         return
-    agents[agent.id] = agent.model_copy(deep=True)  # linking edits it; the parse cache keeps the original
+    # linking sets menu items' work_item: copy those (not the whole agent) so the parse cache
+    # keeps the original as parsed
+    agents[agent.id] = agent.model_copy(update={"menu": [m.model_copy() for m in agent.menu]})
 
 
 def _skill(ld: _Loader, folder: str, module: str) -> Agent | WorkItem:

@@ -65,6 +65,10 @@ class SemanticIndex:
     owner: npt.NDArray[np.int32]
     n_agents: int
 
+    @property
+    def starts(self) -> npt.NDArray[np.intp]:
+        """Index of each agent's first passage (every agent has at least one)."""
+        return np.searchsorted(self.owner, np.arange(self.n_agents))
     @classmethod
     def build(cls, catalog: Catalog, ids: list[str]) -> SemanticIndex | None:
         """None when the embedding model is not installed (lexical retrieval only)."""
@@ -82,9 +86,9 @@ class SemanticIndex:
     def similarity(self, text: str) -> npt.NDArray[np.float64]:
         """Best-passage cosine per agent."""
         q = _embed(self.model, [text])[0]
-        cos = self.vectors @ q
-        best = np.full(self.n_agents, -1.0)
-        np.maximum.at(best, self.owner, cos.astype(np.float64))
+        cos = (self.vectors @ q).astype(np.float64)
+        # passages are stored agent by agent: one reduceat is the per-agent maximum
+        best: npt.NDArray[np.float64] = np.maximum.reduceat(cos, self.starts)
         return best
 
     def fuse(self, text: str, lexical: npt.NDArray[np.float64], weight: float,
