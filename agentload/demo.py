@@ -9,6 +9,7 @@ beat's own tasks, and the report is rendered from what the jobs stored.
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,8 @@ from agentload.reporting import write_report
 from agentload.selection.engine import SelectionConfig, Selector
 from agentload.settings import Settings, get_settings
 
-console = Console()
+# a log file or pipe reports 80 columns; the evaluation table needs about 120
+console = Console(width=max(120, shutil.get_terminal_size((120, 40)).columns))
 STRUCTURED: dict[str, str | int] = {"track": "bmad-method", "field_type": "greenfield", "phase": 2, "has_ui": "true"}
 LAYOUTS = Path(__file__).resolve().parents[1] / "data" / "bmad-layouts"  # real trees, bundled for the demo
 FREE_TEXT = "we need a risk-based test plan for the checkout epic before anyone writes code"
