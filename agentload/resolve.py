@@ -218,16 +218,12 @@ def _candidates(ctx: Context, data: ResolverData, out: Resolved) -> list[TrackFa
             out.notes.append(f"field type {ctx.field_type!r} not found; ignored")
     done = {data.aliases.get(norm_id(h), norm_id(h)) for h in ctx.workflow_history}
     if done and len(cands) > 1:
-        narrowed = [t for t in cands if done & set(t.owners) and _covers(t, done, data)]
+        on_paths = {w for w in done if any(w in tf.owners for tf in data.tracks)}
+        narrowed = [t for t in cands if done & t.owners.keys() and all(w in t.owners for w in on_paths)]
         if narrowed and len(narrowed) < len(cands):
             cands = narrowed
             out.notes.append("path narrowed by workflow history")
     return cands
-
-
-def _covers(t: TrackFacts, done: set[str], data: ResolverData) -> bool:
-    path_ids = {w for tf in data.tracks for w in tf.owners}
-    return all(w in t.owners for w in done if w in path_ids)
 
 
 def resolve(ctx: Context, data: ResolverData) -> Resolved:

@@ -132,7 +132,10 @@ class Selector:
         """The configured orchestrator, else the routing agent the request matches best."""
         if self.config.orchestrator_agent in self.catalog.agents or len(self.routers) < 2:
             return self.orchestrator
-        scores = self.text.rank(request, None)
+        # a routing question is about intent, not about a specialist's vocabulary: similarity
+        # decides when the embedding model is there, the fused lexical rank otherwise
+        semantic = self.text.semantic
+        scores = semantic.similarity(request) if semantic is not None else self.text.rank(request, None)
         rank = {aid: float(scores[i]) for i, aid in enumerate(self.text.index.ids)}
         return max(self.routers, key=lambda a: (rank.get(a, 0.0), -self.routers.index(a)))
 
@@ -169,10 +172,11 @@ class Selector:
             if router is not None:
                 picks.setdefault(router, []).append(
                     Reason(rule="text:team", detail="asks for the team or for routing: the orchestrator"))
-            if found.ambiguous and not picks.keys() - found.picks.keys() and self.orchestrator:
-                picks.setdefault(self.orchestrator, []).append(
-                    Reason(rule="text:ambiguous", detail="many agents match equally; the orchestrator routes")
-                )
+            if found.ambiguous and not picks.keys() - found.picks.keys() and router is None:
+                router = self._router_for(resolved.request)
+                if router is not None:
+                    picks.setdefault(router, []).append(
+                        Reason(rule="text:ambiguous", detail="many agents match equally; the orchestrator routes"))
         if not picks and self.orchestrator is not None:
             picks[self.orchestrator] = [Reason(rule="fallback:orchestrator",
                                                detail="no confident match; the orchestrator can route")]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -25,7 +25,7 @@ from agentload.selection.embed import EmbeddingModel
 
 MIN_COSINE = 0.35
 CACHE_SIZE = 50_000
-QUERY_CACHE = 4096
+RECENT = 16
 _CODE = re.compile(r"\[[A-Z0-9]{1,4}\]\s*")
 _cache: OrderedDict[str, npt.NDArray[np.float32]] = OrderedDict()
 
@@ -64,11 +64,11 @@ class SemanticIndex:
     vectors: npt.NDArray[np.float32]
     owner: npt.NDArray[np.int32]
     n_agents: int
+    starts: npt.NDArray[np.intp] = field(init=False)  # each agent's first passage (each has one)
+    _recent: OrderedDict[str, npt.NDArray[np.float64]] = field(init=False, default_factory=OrderedDict)
 
-    @property
-    def starts(self) -> npt.NDArray[np.intp]:
-        """Index of each agent's first passage (every agent has at least one)."""
-        return np.searchsorted(self.owner, np.arange(self.n_agents))
+    def __post_init__(self) -> None:
+        self.starts = np.searchsorted(self.owner, np.arange(self.n_agents))
     @classmethod
     def build(cls, catalog: Catalog, ids: list[str]) -> SemanticIndex | None:
         """None when the embedding model is not installed (lexical retrieval only)."""
@@ -84,11 +84,18 @@ class SemanticIndex:
         return cls(model, _embed(model, texts), np.asarray(owner, dtype=np.int32), len(ids))
 
     def similarity(self, text: str) -> npt.NDArray[np.float64]:
-        """Best-passage cosine per agent."""
+        """Best-passage cosine per agent (the last few texts are remembered: one selection asks
+        for the whole request, its clauses and its router)."""
+        hit = self._recent.get(text)
+        if hit is not None:
+            return hit
         q = _embed(self.model, [text])[0]
         cos = (self.vectors @ q).astype(np.float64)
         # passages are stored agent by agent: one reduceat is the per-agent maximum
         best: npt.NDArray[np.float64] = np.maximum.reduceat(cos, self.starts)
+        self._recent[text] = best
+        while len(self._recent) > RECENT:
+            self._recent.popitem(last=False)
         return best
 
     def fuse(self, text: str, lexical: npt.NDArray[np.float64], weight: float,

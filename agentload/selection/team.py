@@ -46,7 +46,9 @@ class TeamFacts:
     """Precomputed per catalog: how to recognise each agent, and the team/router work items."""
 
     terms: dict[str, set[str]] = field(default_factory=dict)
+    phrases: dict[tuple[str, ...], set[str]] = field(default_factory=dict)  # words of a term -> agents
     names: dict[str, str] = field(default_factory=dict)  # persona name -> agent id
+    longest: int = 0  # words in the longest phrase
     team_item: str | None = None
     router_item: str | None = None
 
@@ -56,18 +58,28 @@ class TeamFacts:
         names: dict[str, list[str]] = {}
         for agent in catalog.agents.values():
             facts.terms[agent.id] = _agent_terms(agent)
+            for term in facts.terms[agent.id]:
+                words = tuple(_WORD.findall(term))
+                if words:
+                    facts.phrases.setdefault(words, set()).add(agent.id)
             if agent.name and " " not in agent.name.strip():
                 names.setdefault(agent.name.strip().lower(), []).append(agent.id)
         facts.names = {n: ids[0] for n, ids in names.items() if len(ids) == 1}
+        facts.longest = max((len(p) for p in facts.phrases), default=0)
         facts.team_item = _best(catalog, _TEAM_TEXT, shared_ok=True)
         facts.router_item = _best(catalog, _ROUTER_TEXT, shared_ok=False, exclude=facts.team_item)
         return facts
 
     def named(self, text: str) -> list[str]:
-        """Agents the request designates by id, title or persona name, in catalog order."""
-        low = f" {' '.join(_WORD.findall(text.lower()))} "
-        return [aid for aid, terms in self.terms.items()
-                if any(f" {' '.join(_WORD.findall(t))} " in low for t in terms)]
+        """Agents the request designates by id, title or persona name, in catalog order (one
+        dictionary look-up per word n-gram of the request: cheap at thousands of agents)."""
+        words = _WORD.findall(text.lower())
+        longest = self.longest
+        hits: set[str] = set()
+        for i in range(len(words)):
+            for n in range(1, min(longest, len(words) - i) + 1):
+                hits |= self.phrases.get(tuple(words[i:i + n]), set())
+        return [aid for aid in self.terms if aid in hits]
 
     def addressed(self, text: str) -> str | None:
         """The agent addressed by persona name ("Winston, got a minute?"), if exactly one."""
