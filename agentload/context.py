@@ -70,6 +70,9 @@ class Context(BaseModel):
         for item in value:
             if len(item) > 200:
                 raise ValueError("workflow_history items must be at most 200 characters")
+            if "," in item:
+                raise ValueError(f"workflow_history item {item[:60]!r} joins several ids with commas: give each "
+                                 "as its own item (repeat the query parameter: workflow_history=a&workflow_history=b)")
         return [v.strip() for v in value if v and v.strip()]
 
     @field_validator("track", "field_type", "next_workflow", "user_role", "request")

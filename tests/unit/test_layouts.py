@@ -209,3 +209,41 @@ def test_given_skills_layout_when_evaluating_then_line_has_skills_layout_and_ski
     full = sel.select(Context(next_workflow=skill.id), "full")
     assert full.loaded_tokens == line["baseline_tokens"] == tree("v6.12.0-installed").baseline_tokens
     assert norm_id(skill.id) in {norm_id(s) for s in full.skill_ids}
+
+
+# --------------------------------------------------------------------------- more layouts
+def test_given_v4_expansion_pack_when_discovering_then_its_agents_load_as_v4_expansion(tmp_path: Path) -> None:
+    """An expansion pack is agents/*.md with a config.yaml (no core-config.yaml)."""
+    pack = tmp_path / "proj" / ".bmad-game-dev"
+    (pack / "agents").mkdir(parents=True)
+    core = LAYOUTS / "v4.44.3-installed" / ".bmad-core" / "agents"
+    for md in sorted(core.glob("*.md"))[:2]:
+        (pack / "agents" / f"game-{md.name}").write_text(md.read_text())
+    (pack / "config.yaml").write_text("name: bmad-game-dev\nversion: 1.2.3\n")
+    cat = load_catalog(tmp_path / "proj")
+    assert [(lay.kind, lay.version) for lay in cat.layouts] == [("v4-expansion", "1.2.3")]
+    assert len(cat.agents) == 2 and all(a.startswith("game-") for a in cat.agents)
+
+
+def test_given_skills_installed_for_another_tool_when_discovering_then_found_there_too(tmp_path: Path) -> None:
+    """Installers write skills into each tool's own folder; the manifest says which are BMad's."""
+    project = tmp_path / "proj"
+    shutil.copytree(LAYOUTS / "v6.12.0-installed" / "_bmad", project / "_bmad")
+    shutil.copytree(LAYOUTS / "v6.12.0-installed" / ".claude" / "skills", project / ".cursor" / "skills")
+    cat = load_catalog(project)
+    assert set(cat.agents) == set(tree("v6.12.0-installed").agents)
+    assert set(cat.skills) == set(tree("v6.12.0-installed").skills)
+    assert [(lay.kind, lay.path) for lay in cat.layouts] == [("skills-installed", ".cursor/skills")]
+
+
+def test_given_source_tree_with_package_json_when_discovering_then_its_version_is_reported(tmp_path: Path) -> None:
+    shutil.copytree(LAYOUTS / "v6.0.4-source" / "src", tmp_path / "repo" / "src")
+    (tmp_path / "repo" / "package.json").write_text('{"name": "bmad-method", "version": "6.0.4"}\n')
+    cat = load_catalog(tmp_path / "repo")
+    assert [(lay.kind, lay.version, lay.version_source) for lay in cat.layouts] == [
+        ("v6-source", "6.0.4", "package.json")]
+
+
+def test_given_comma_joined_history_when_building_context_then_refused_with_how_to_fix() -> None:
+    with pytest.raises(ValueError, match="repeat the query parameter"):
+        Context(workflow_history=["create-prd,create-architecture"])
