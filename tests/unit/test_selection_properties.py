@@ -46,7 +46,9 @@ contexts = st.fixed_dictionaries(
         "complexity_level": st.one_of(st.none(), st.integers(0, 4)),
         "has_ui": st.one_of(st.none(), st.booleans()),
         "user_role": _or_random(ROLES, 100),
-        "workflow_history": st.lists(st.one_of(st.sampled_from(PATH_WORKFLOWS + MENU_NAMES), st.text(max_size=200)),
+        # ids never hold commas (a comma-joined list is refused with a 422-worthy error)
+        "workflow_history": st.lists(st.one_of(st.sampled_from(PATH_WORKFLOWS + MENU_NAMES),
+                                               st.text(max_size=200).filter(lambda t: "," not in t)),
                                      max_size=12),
         "next_workflow": _or_random(PATH_WORKFLOWS + MENU_NAMES, 200),
         "request": requests,
