@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 # cheap anchors first ("(ABC)" and "ABC ("), then the words around them: a single pattern that
 # also matched the words took seconds on a 1000-agent catalog (backtracking over every word)
@@ -34,21 +35,31 @@ def _match(acronym: str, words: list[str]) -> list[str] | None:
     return None
 
 
+@lru_cache(maxsize=16384)
+def _pairs(text: str) -> tuple[tuple[str, str], ...]:
+    """(acronym, spelled-out form) pairs one text defines; cached: a refresh re-reads mostly the
+    same files."""
+    text = text[:MAX_TEXT_CHARS]
+    out: list[tuple[str, str]] = []
+    for m in _PAREN_ACRONYM.finditer(text):
+        before = _WORDS.findall(text[max(0, m.start() - 80):m.start()])[-8:]
+        tail = _match(m.group(1), before)
+        if tail:
+            out.append((m.group(1).lower(), " ".join(tail).lower()))
+    for m in _ACRONYM_PAREN.finditer(text):
+        words = _WORDS.findall(m.group(2))
+        if words and _match(m.group(1), words) == words:
+            out.append((m.group(1).lower(), " ".join(words).lower()))
+    return tuple(out)
+
+
 def mine_acronyms(texts: Iterable[str]) -> dict[str, str]:
-    """``{"prd": "product requirements document", ...}`` from the given texts (first definition
-    wins; acronyms defined two different ways are dropped)."""
+    """``{"prd": "product requirements document", ...}`` from the given texts (acronyms
+    defined two different ways are dropped)."""
     found: dict[str, set[str]] = {}
     for text in dict.fromkeys(texts):
-        text = text[:MAX_TEXT_CHARS]
-        for m in _PAREN_ACRONYM.finditer(text):
-            before = _WORDS.findall(text[max(0, m.start() - 80):m.start()])[-8:]
-            tail = _match(m.group(1), before)
-            if tail:
-                found.setdefault(m.group(1).lower(), set()).add(" ".join(tail).lower())
-        for m in _ACRONYM_PAREN.finditer(text):
-            words = _WORDS.findall(m.group(2))
-            if words and _match(m.group(1), words) == words:
-                found.setdefault(m.group(1).lower(), set()).add(" ".join(words).lower())
+        for acro, spelled in _pairs(text):
+            found.setdefault(acro, set()).add(spelled)
     return {a: next(iter(s)) for a, s in sorted(found.items()) if len(s) == 1}
 
 
