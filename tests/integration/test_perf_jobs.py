@@ -40,7 +40,10 @@ from models import migrate, repository
 AUTH = {"Authorization": f"Bearer {DEFAULT_API_TOKEN}"}  # the worker's settings use the default token too
 SEL = "/api/v1/agents/optimized-loading"
 RESULT_TIMEOUT_S = 60
-SUITE = Path(__file__).resolve().parents[2].parent / "shared" / "scenarios" / "bmm-requests.jsonl"
+_REPO = Path(__file__).resolve().parents[2]
+SUITE = next((p for p in (_REPO.parent / "shared" / "scenarios" / "bmm-requests.jsonl",
+                          _REPO / "data" / "scenarios" / "bmm-requests.jsonl") if p.is_file()),
+             _REPO / "data" / "scenarios" / "bmm-requests.jsonl")
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 BUNDLED = REPO_ROOT / "data" / "bmad-method-v6"
 SHARED = (REPO_ROOT / ".." / "shared").resolve()
 SHARED_CATALOG = SHARED / "bmad-method-v6"
-SCENARIOS = SHARED / "scenarios"
+# the suites laid beside the repository when present, else the copy bundled under data/
+SCENARIOS = SHARED / "scenarios" if (SHARED / "scenarios").is_dir() else REPO_ROOT / "data" / "scenarios"
 STRUCTURED = SCENARIOS / "bmm-structured.jsonl"
 REQUESTS = SCENARIOS / "bmm-requests.jsonl"
 
