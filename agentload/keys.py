@@ -36,6 +36,11 @@ def agent_key(version: str, agent_id: str) -> str:
     return version_key(version, "agent", agent_id)
 
 
+def work_item_key(version: str, work_item_id: str) -> str:
+    """A work item (workflow, skill, task) of a version: metadata and its entry file's text."""
+    return version_key(version, "work", work_item_id)
+
+
 def selection_key(version: str, context_hash: str) -> str:
     return version_key(version, "sel", context_hash)
 

@@ -34,7 +34,8 @@ INSTRUCTIONS = (
     "Load only the BMad agents a task needs. Call select_agents with what you know about the "
     "project (track, phase, next workflow, or a free-text request): it returns the agents to load "
     "and a one-line manifest of the others. Call load_agent for an agent's full definition "
-    "when you need it; list_agents shows the whole manifest."
+    "when you need it, and load_work_item for a workflow or skill a selection names; list_agents "
+    "shows the whole manifest."
 )
 DEFAULT_WAIT_MS = 2000
 READ_ONLY = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
@@ -58,6 +59,9 @@ class AgentloadMCP:
                              "project's stored workflow state.")
         self.server.add_tool(self.load_agent, name="load_agent", annotations=READ_ONLY,
                              description="One agent's full definition (persona, menu, text) by id.")
+        self.server.add_tool(self.load_work_item, name="load_work_item", annotations=READ_ONLY,
+                             description="One workflow, skill or task by id (a selection's `skills`, a menu "
+                             "item's `work_item`): its entry file's text and the files it references.")
 
     @property
     def runtime(self) -> Runtime:
@@ -113,6 +117,11 @@ class AgentloadMCP:
     ) -> dict[str, Any]:
         return await self._measured("load_agent", lambda: self._load(agent_id))
 
+    async def load_work_item(
+        self, work_item_id: Annotated[str, Field(description="Work item id: a skill, workflow or task name")]
+    ) -> dict[str, Any]:
+        return await self._measured("load_work_item", lambda: self._load_work_item(work_item_id))
+
     # ------------------------------------------------------------------ implementations
     async def _list(self, offset: int, limit: int) -> Result:
         if limit < 1 or limit > self.settings.max_page_size or offset < 0:
@@ -161,6 +170,16 @@ class AgentloadMCP:
         if agent is None:
             raise ToolError(f"unknown agent {agent_id!r}; list_agents shows the ids")
         return {**agent, "version": version}, int(agent.get("tokens") or 0), None
+
+    async def _load_work_item(self, work_item_id: str) -> Result:
+        rt = self.runtime
+        version = await rt.store.current_version()
+        if version is None:
+            raise ToolError(NO_CATALOG)
+        item = await rt.store.get_work_item(work_item_id, version)
+        if item is None:
+            raise ToolError(f"unknown work item {work_item_id!r}; select_agents names the ones a task needs")
+        return {**item, "version": version}, int(item.get("tokens") or 0), None
 
     # ------------------------------------------------------------------ accounting
     async def _measured(self, tool: str, call: Callable[[], Awaitable[Result]]) -> dict[str, Any]:

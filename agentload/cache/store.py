@@ -159,6 +159,10 @@ class CatalogStore:
         self.timings.add("agent_definitions", time.perf_counter() - started)
         return cast(dict[str, Any] | None, value)
 
+    async def get_work_item(self, work_item_id: str, version: str) -> dict[str, Any] | None:
+        """A work item of ``version`` with its entry file's text (``publish.work_item_payloads``)."""
+        return cast(dict[str, Any] | None, loads(await self._redis.get(keys.work_item_key(version, work_item_id))))
+
     async def get_manifest(self, version: str | None = None) -> dict[str, Any] | None:
         version = version or await self._require_version()
         return cast(dict[str, Any] | None, loads(await self._redis.get(keys.manifest_key(version))))

@@ -23,6 +23,7 @@ from agentload.api.app import create_app
 from agentload.api.localrun import publish_real_catalog
 from agentload.api.runtime import Runtime
 from agentload.settings import Settings
+from agentload.tokens import count_tokens
 
 TOKEN = "test-token-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -228,6 +229,20 @@ async def test_given_agent_ids_when_getting_definitions_then_200_or_404(api: Api
     assert pm.status_code == 200 and pm.json()["id"] == "pm" and pm.json()["text"]
     missing = await api.http.get("/api/v1/agents/nobody")
     assert missing.status_code == 404 and missing.json() == {"detail": "unknown agent 'nobody'"}
+
+
+async def test_given_work_item_ids_when_getting_them_then_entry_text_and_files_or_404(api: Api) -> None:
+    pm = (await api.http.get("/api/v1/agents/pm")).json()
+    work_id = next(m["work_item"] for m in pm["menu"] if m.get("work_item"))
+    work = await api.http.get(f"/api/v1/work-items/{work_id}")
+    assert work.status_code == 200 and work.json()["id"] == work_id and "pm" in work.json()["owners"]
+    body = work.json()
+    root = Path(__file__).resolve().parents[2] / "data" / "bmad-method-v6"
+    assert body["text"] == (root / body["entry_file"]).read_text() and body["tokens"] == count_tokens(body["text"])
+    assert all((root / f).is_file() for f in body["files"])
+    for bad in ("nobody", "..%2F..%2Fetc%2Fpasswd"):
+        missing = await api.http.get(f"/api/v1/work-items/{bad}")
+        assert missing.status_code == 404
 
 
 async def test_given_manifest_when_paging_then_pages_are_stable_and_bounded(api: Api) -> None:

@@ -38,7 +38,7 @@ async def test_given_stdio_server_when_a_client_uses_every_tool_then_answers_com
     published = publish_real_catalog(redis_url)
     async with Client(stdio_server(redis_url)) as client:
         tools = {t.name: t for t in (await client.list_tools()).tools}
-        assert set(tools) == {"list_agents", "select_agents", "load_agent"}
+        assert set(tools) == {"list_agents", "select_agents", "load_agent", "load_work_item"}
         assert "next_workflow" in tools["select_agents"].input_schema["properties"]
 
         manifest = structured(await client.call_tool("list_agents", {"limit": 3}))
@@ -53,6 +53,14 @@ async def test_given_stdio_server_when_a_client_uses_every_tool_then_answers_com
 
         agent = structured(await client.call_tool("load_agent", {"agent_id": "pm"}))
         assert agent["id"] == "pm" and "Product Manager" in agent["text"]
+
+        # level 2: the work item a menu item runs, its entry file as shipped
+        work_id = next(m["work_item"] for m in agent["menu"] if m.get("work_item"))
+        work = structured(await client.call_tool("load_work_item", {"work_item_id": work_id}))
+        assert work["id"] == work_id and "pm" in work["owners"] and work["tokens"] > 0
+        assert work["text"] == (REPO / "data" / "bmad-method-v6" / work["entry_file"]).read_text()
+        missing = await client.call_tool("load_work_item", {"work_item_id": "../../etc/passwd"})
+        assert missing.is_error and "unknown work item" in missing.content[0].text
 
         unknown_agent = await client.call_tool("load_agent", {"agent_id": "nobody"})
         assert unknown_agent.is_error and "unknown agent 'nobody'" in unknown_agent.content[0].text

@@ -61,6 +61,31 @@ async def get_agent(agent_id: str = Path(max_length=200), rt: Runtime = Depends(
     return ORJSONResponse({**agent, "version": version})
 
 
+WORK_ITEM_EXAMPLE = {"id": "bmad-prd", "kind": "skill", "name": "bmad-prd", "description": "Create, update, or "
+                     "validate a PRD", "phase": "2-planning", "required": True, "owners": ["bmad-agent-pm"],
+                     "entry_file": ".claude/skills/bmad-prd/SKILL.md", "files": [".claude/skills/bmad-prd/"
+                     "references/validate.md"], "tokens": 2113, "text": "---\nname: bmad-prd ...",
+                     "version": "20250101T000000-ab12cd"}
+
+
+@router.get("/api/v1/work-items/{work_item_id}", tags=["work items"],
+            summary="One workflow, skill or task: its entry file's text and the files it references",
+            description="The second level of progressive disclosure: after a selection names a work item (the "
+            "`skills` of a skills-layout selection, or a menu item's `work_item`), its entry file (`SKILL.md`, "
+            "`workflow.md`...) in full; `files` lists what it references, to read when a step needs them.",
+            responses={200: {"content": {"application/json": {"example": WORK_ITEM_EXAMPLE}}},
+                       404: error("No such work item in the current catalog version", "unknown work item 'x'"),
+                       503: REDIS_DOWN})
+async def get_work_item(work_item_id: str = Path(max_length=200), rt: Runtime = Depends(runtime)) -> Any:
+    version = await rt.store.current_version()
+    if version is None:
+        raise NotReady(NO_CATALOG)
+    item = await rt.store.get_work_item(work_item_id, version)
+    if item is None:
+        raise HTTPException(404, f"unknown work item {work_item_id!r}")
+    return ORJSONResponse({**item, "version": version})
+
+
 @router.post("/api/v1/agents/preload", status_code=202, response_model=TaskAccepted,
              summary="Precompute the selection for a context (and its likely next steps)",
              dependencies=[Depends(require_token)],
