@@ -24,6 +24,9 @@ FULL_KEY = "full"  # selection_key(v, FULL_KEY) holds the strategy=full selectio
 Carried = dict[frozenset[str], tuple[str, int]]
 
 
+MAX_PHASE_NUMBER = 20  # Context.phase's numeric range
+
+
 def _track_pairs(data: ResolverData) -> list[tuple[str | None, str | None]]:
     pairs: set[tuple[str | None, str | None]] = {(None, None)}
     for t in data.tracks:
@@ -38,7 +41,10 @@ def enumerate_contexts(data: ResolverData) -> Iterator[Context]:
     context: combined with a workflow it would duplicate every menu selection under another
     key (a third of all keys at 1000 agents); such requests are computed on first miss.
     """
-    phases = sorted({p.phase for t in data.tracks for p in t.phases})
+    # a phase as a client names it: its number, or its label when the catalog numbers it itself
+    # (named phases such as "plan" get internal numbers a context cannot carry)
+    phases: list[int | str] = sorted({p.phase if p.phase <= MAX_PHASE_NUMBER else p.label
+                                      for t in data.tracks for p in t.phases}, key=str)
     workflows = sorted({w for t in data.tracks for p in t.phases for w in p.all})
     for level in sorted(data.level_tracks):
         yield Context(complexity_level=level)
