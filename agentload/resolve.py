@@ -255,6 +255,10 @@ def resolve(ctx: Context, data: ResolverData) -> Resolved:
             out.next_workflow = wid
             out.notes.append(f"workflow {wid!r} is on agents' menus but in no path file")
             cands = []
+        elif norm_id(ctx.next_workflow) in data.aliases:
+            out.next_workflow = wid
+            out.notes.append(f"work item {wid!r} belongs to no agent's menu and no phase")
+            cands = []
         else:
             out.unknown.append(f"workflow {ctx.next_workflow!r}")
             out.notes.append(f"workflow {ctx.next_workflow!r} is unknown to this catalog; ignored")
@@ -282,10 +286,17 @@ def resolve(ctx: Context, data: ResolverData) -> Resolved:
                 out.notes.append("phase inferred from the history")
         if out.phase is None and not ctx.workflow_history and phase is None and (ctx.track or ctx.field_type) \
                 and not out.request:
-            starts = {next((p.phase for p in t.phases if p.all), None) for t in cands}
-            if len(starts) == 1 and (start := starts.pop()) is not None:
-                out.phase = start
-                out.notes.append(f"nothing but the track given: selected where it starts (phase {start})")
+            if all(len(t.phases) == 1 for t in cands):  # sequences (v4 workflows): their first steps
+                firsts = {_next_after(t, set(), has_ui) for t in cands}
+                if len(firsts) == 1 and (first := firsts.pop())[1] is not None:
+                    out.phase, out.next_workflow = first
+                    out.notes.append(f"nothing but the track or field type given: its first step {first[1]!r}")
+            else:
+                starts = {next((p.phase for p in t.phases if p.all), None) for t in cands}
+                if len(starts) == 1 and (start := starts.pop()) is not None:
+                    out.phase = start
+                    out.notes.append(f"nothing but the track or field type given: selected where it starts "
+                                     f"(phase {start})")
     structured = out.phase is not None or (out.next_workflow is not None and cands)
     if structured:
         out.files = sorted(t.file for t in cands)

@@ -199,8 +199,11 @@ def parse_compiled_agent(path: str, module: str, text: str, resolve: RefResolver
     snippet = text[start.start(): end + len("</agent>")] if end > start.start() else text[start.start():]
     try:
         raw = _read_etree(snippet)
-    except ET.ParseError:
+    except ET.ParseError as exc:
         raw = _read_regex(snippet)
+        if not raw.items and not any(raw.persona.values()) and not raw.attrs.get("title"):
+            raise ValueError(f"the <agent> block is not readable XML ({exc}) and holds no title, persona "
+                             "or menu item") from exc
     meta = _frontmatter(text)
     attrs = {k: _clean(v) for k, v in raw.attrs.items()}
     stem = path.rsplit("/", 1)[-1]

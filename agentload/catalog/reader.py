@@ -194,6 +194,10 @@ def require_agents(catalog: Catalog) -> Catalog:
     failed = "; ".join(f"{e.path}: {e.reason}" for e in catalog.errors[:5])
     parts = [f"found layouts ({found}) but none holds a readable agent" if found
              else describe_search(Path(catalog.root))]
+    root = Path(catalog.root)
+    if any(root.glob("_config/skill-manifest.csv")) or any(root.glob("*/_config/skill-manifest.csv")):
+        parts.append("this installation lists Agent Skills that the installer writes into the project's tool "
+                     "folders (.claude/skills/ ...): point at the project root instead")
     if failed:
         parts.append(f"files that failed: {failed}")
     raise EmptyCatalog(f"catalog {catalog.root} has no agents: " + "; ".join(parts))

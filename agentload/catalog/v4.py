@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from agentload.catalog.models import Agent, MenuItem, PathFile, PathPhase, PathWorkflow, Persona, WorkItem
+from agentload.catalog.paths import NAMED_PHASE_BASE
 from agentload.catalog.safeyaml import safe_load
 from agentload.tokens import count_tokens
 
@@ -307,5 +308,7 @@ def parse_v4_workflow(
         file=path, stem=path.rsplit("/", 1)[-1].rsplit(".", 1)[0], track=_text(wf.get("id")) or None,
         field_type=_text(wf.get("type")) or None, method_name=_text(wf.get("name")),
         description=_text(wf.get("description")),
-        phases=[PathPhase(phase=1, name="sequence", kind="required", workflows=steps)],
+        # a v4 workflow is one ordered sequence, not phases: numbered past any phase a context can
+        # name (0-20) and unlabelled, so "phase 1" is reported unknown instead of selecting the lot
+        phases=[PathPhase(phase=NAMED_PHASE_BASE, name="", kind="required", workflows=steps)],
     )

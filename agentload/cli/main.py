@@ -85,7 +85,10 @@ def select(
     """Print the selection for one context as JSON."""
     _check_strategy(strategy)
     try:
-        ctx = Context(**orjson.loads(context_json))
+        given = orjson.loads(context_json)
+        if not isinstance(given, dict):
+            raise typer.BadParameter("expected a JSON object, e.g. '{\"phase\": 2}'", param_hint="--context-json")
+        ctx = Context(**given)
     except orjson.JSONDecodeError as exc:
         raise typer.BadParameter(f"not JSON: {exc}", param_hint="--context-json") from exc
     except (ValidationError, TypeError) as exc:

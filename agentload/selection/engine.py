@@ -99,6 +99,13 @@ class Selector:
         else:
             picks = self._picks(resolved)
             skills = self._skill_picks(resolved, picks) if self.catalog.skills else {}
+            router = self.team.router_item if not picks and not skills else None
+            if router in self.catalog.skills:  # skills layouts have no orchestrator agent: their help skill
+                skills[router] = [Reason(rule="fallback:router", workflow=router,
+                                         detail="no confident match; this skill advises what to load")]
+            elif not picks and not skills:
+                resolved = resolved.model_copy(update={"notes": [*resolved.notes, "nothing in the context "
+                                                       "selects an agent; the manifest lists every one"]})
         return self._assemble(picks, skills, resolved, strategy)
 
     def _skill_picks(self, resolved: Resolved, picks: Picks) -> Picks:

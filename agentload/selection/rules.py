@@ -28,8 +28,12 @@ def structured_picks(resolved: Resolved, data: ResolverData) -> Picks:
         for t in tracks:
             for agent in t.owners.get(wid, []):
                 _add(picks, agent, Reason(rule="path:next-workflow", workflow=wid, detail=t.file))
+        owners = data.menu_owners.get(wid, [])
+        everyone = {a for names in data.menu_owners.values() for a in names}
+        if len(everyone) > 2 and 2 * len(owners) > len(everyone):
+            return picks  # help, exit, yolo...: on most menus, it says nothing about whom to load
         if not picks:
-            for agent in data.menu_owners.get(wid, []):
+            for agent in owners:
                 _add(picks, agent, Reason(rule="menu:next-workflow", workflow=wid,
                                           detail="workflow is on this agent's menu"))
         return picks

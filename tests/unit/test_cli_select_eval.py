@@ -70,7 +70,7 @@ def test_given_default_catalog_when_selecting_then_settings_catalog_is_used(runn
 @pytest.mark.parametrize(
     ("payload", "message"),
     [("{bad", "not JSON"), ("", "not JSON"), ('{"phase": -1}', "phase"), ('{"colour": "red"}', "colour"),
-     ("[1, 2]", "mapping"), ("null", "mapping"), ('"text"', "mapping")],
+     ("[1, 2]", "JSON object"), ("null", "JSON object"), ('"text"', "JSON object")],
 )
 def test_given_bad_context_json_when_selecting_then_exit_code_2_with_message(
     runner: CliRunner, payload: str, message: str

@@ -16,6 +16,7 @@ from agentload.catalog import Catalog, EmptyCatalog, discover, load_catalog, req
 from agentload.context import Context, norm_id
 from agentload.evaluation import evaluate_one
 from agentload.selection.engine import Selector
+from agentload.selection.team import TeamFacts
 
 REPO = Path(__file__).resolve().parents[2]
 LAYOUTS = REPO / "data" / "bmad-layouts"
@@ -247,3 +248,47 @@ def test_given_source_tree_with_package_json_when_discovering_then_its_version_i
 def test_given_comma_joined_history_when_building_context_then_refused_with_how_to_fix() -> None:
     with pytest.raises(ValueError, match="repeat the query parameter"):
         Context(workflow_history=["create-prd,create-architecture"])
+
+
+# --------------------------------------------------------------------------- found by a newcomer
+def test_given_v4_tree_when_a_phase_number_is_asked_then_it_is_unknown_not_every_agent() -> None:
+    sel = selector("v4.44.3-installed").select(Context(phase=1))
+    assert "phase 1" in sel.unknown and len(sel.agents) <= 1
+
+
+def test_given_v4_field_type_alone_when_selecting_then_the_first_step_of_its_sequences() -> None:
+    cat = tree("v4.44.3-installed")
+    firsts = {next(w.agent for ph in p.phases for w in ph.workflows if w.kind == "required")
+              for p in cat.paths if p.field_type == "greenfield"}
+    sel = selector("v4.44.3-installed").select(Context(field_type="greenfield"))
+    assert len(firsts) == 1 and sel.agent_ids == sorted(firsts)
+
+
+def test_given_menu_entry_on_most_menus_when_next_workflow_then_not_every_owner_is_loaded() -> None:
+    sel = selector("v4.44.3-installed")
+    generic = max(sel.resolver.menu_owners, key=lambda w: len(sel.resolver.menu_owners[w]))
+    assert 2 * len(sel.resolver.menu_owners[generic]) > len(sel.catalog.agents)
+    assert len(sel.select(Context(next_workflow=generic)).agents) <= 1
+
+
+def test_given_skills_tree_when_context_says_nothing_then_its_help_skill_not_an_empty_answer() -> None:
+    sel = selector("v6.12.0-installed")
+    router = TeamFacts.build(sel.catalog).router_item
+    assert router and sel.select(Context()).skill_ids == [router]
+
+
+def test_given_unowned_skill_as_next_workflow_when_selecting_then_that_skill_is_loaded() -> None:
+    sel = selector("v6.12.0-installed")
+    for skill in (s for s in sel.catalog.skills.values() if not s.owners):
+        got = sel.select(Context(next_workflow=skill.id))
+        assert skill.id in got.skill_ids and not got.unknown, (skill.id, got.notes)
+
+
+def test_given_compiled_agent_with_unreadable_block_when_loading_then_skipped_with_error(tmp_path: Path) -> None:
+    root = tmp_path / "proj"
+    shutil.copytree(LAYOUTS / "v6.0.4-installed", root)
+    victim = next(iter(sorted((root / "_bmad").glob("*/agents/*.md"))))
+    victim.write_text('<agent id="x"><persona>unclosed')
+    cat = load_catalog(root)
+    assert victim.stem not in cat.agents
+    assert any(e.path.endswith(victim.name) and "not readable XML" in e.reason for e in cat.errors)

@@ -152,6 +152,10 @@ def test_given_menu_only_workflow_when_resolving_then_no_path_and_menu_owners_ar
         assert res.next_workflow == wid and res.files == [] and res.unknown == []
         assert any("in no path file" in n for n in res.notes)
         sel = selector.select(Context(next_workflow=wid))
+        everyone = {a for names in data.menu_owners.values() for a in names}
+        if 2 * len(data.menu_owners[wid]) > len(everyone):  # on most menus (help, party mode): says nothing
+            assert all(r.rule.startswith("fallback") for a in sel.agents for r in a.reasons), sel.agents
+            continue
         assert set(sel.agent_ids) == set(data.menu_owners[wid])
         assert all(r.rule == "menu:next-workflow" for a in sel.agents for r in a.reasons)
 
