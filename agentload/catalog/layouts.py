@@ -210,7 +210,9 @@ class _Finder:
             self.layouts.append(Layout(kind="v6-installed", path=rel(self.root, d),
                                        version=self.installed_version[0],
                                        version_source=self.installed_version[1]))
-        self._skills_under(d, rel(self.root, d))  # skills an installer keeps inside _bmad/
+        for m in _dirs(d):  # skills an installer keeps inside _bmad/<module>/
+            if not m.name.startswith(("_", ".")):
+                self._skills_under(m, m.name)
         self.claimed.append(d)
 
     def source(self, src: Path) -> None:
