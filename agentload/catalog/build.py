@@ -43,9 +43,13 @@ def _add_agent(agents: dict[str, Agent], agent: Agent | None, relpath: str, ld: 
 def _skill(ld: _Loader, folder: str, module: str) -> Agent | WorkItem:
     root = ld.root
     custom_path = root / folder / "customize.toml"
-    custom = read_text(root, custom_path, ld.max_bytes) if custom_path.is_file() else None
+    try:
+        custom = read_text(root, custom_path, ld.max_bytes) if custom_path.is_file() else None
+        is_agent = is_agent_skill(folder, custom)
+    except ValueError as exc:  # the error is reported under SKILL.md: say which file it is
+        raise ValueError(f"{folder}/customize.toml: {exc}") from exc
     skill_text = read_text(root, root / folder / "SKILL.md", ld.max_bytes)
-    if is_agent_skill(folder, custom):
+    if is_agent:
         return parse_agent_skill(folder, module, skill_text, custom)
     entry = f"{folder}/SKILL.md" if folder else "SKILL.md"
     return parse_workflow_skill(folder, module, skill_text, work_files(root, entry))
@@ -120,9 +124,11 @@ def load_work_items(ld: _Loader, found: Discovery, agents: dict[str, Agent],
 
 
 def link(root: Path, agents: dict[str, Agent], items: dict[str, WorkItem], paths: list[PathFile],
-         max_bytes: int) -> list[CatalogError]:
-    """Fill owners, phases and order from help tables; return the warnings found on the way."""
+         max_bytes: int, errors: list[CatalogError]) -> list[CatalogError]:
+    """Fill owners, phases and order from help tables; return the warnings found on the way
+    (``errors``: the files that failed to parse, so a menu naming one says so)."""
     warnings: list[CatalogError] = []
+    failed_skills = {e.path.rsplit("/", 2)[-2] for e in errors if e.path.endswith("/SKILL.md")}
     by_file = {w.entry_file: w.id for w in items.values() if w.entry_file}
     for pf in paths:
         files = [w.workflow_file for ph in pf.phases for w in ph.workflows] + [w.workflow_file for w in pf.anytime]
@@ -151,8 +157,10 @@ def link(root: Path, agents: dict[str, Agent], items: dict[str, WorkItem], paths
     for agent in agents.values():
         for m in agent.menu:
             if m.target_kind == "skill" and m.target and m.target not in items:
+                state = ("failed to load (see the catalog errors)" if m.target in failed_skills
+                         else "is not installed")
                 warnings.append(CatalogError(path=agent.path, reason=f"menu item {m.code or m.name!r} runs "
-                                                                     f"skill {m.target!r}, which is not installed"))
+                                                                     f"skill {m.target!r}, which {state}"))
             elif m.workflow_file and not _exists(root, m.workflow_file):
                 warnings.append(CatalogError(path=agent.path, reason=f"menu item {m.code or m.name!r} names "
                                                                      f"missing file {m.workflow_file}"))

@@ -158,7 +158,7 @@ def load_catalog(
         info = ld.parse(ref, lambda _t, r=ref: read_workflow(root, r, max_file_bytes), self_contained=False)
         if info is not None:
             workflows[ref] = info
-    warnings = link(root, agents, items, paths, max_file_bytes)
+    warnings = link(root, agents, items, paths, max_file_bytes, ld.errors)
     acronyms = mine_acronyms(_texts(root, agents, items, max_file_bytes))
     for stale in set(cache.entries) - ld.seen:
         del cache.entries[stale]

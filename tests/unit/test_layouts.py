@@ -292,3 +292,17 @@ def test_given_compiled_agent_with_unreadable_block_when_loading_then_skipped_wi
     cat = load_catalog(root)
     assert victim.stem not in cat.agents
     assert any(e.path.endswith(victim.name) and "not readable XML" in e.reason for e in cat.errors)
+
+
+def test_given_skill_with_broken_customize_toml_when_loading_then_error_and_menu_warning_say_so(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "proj"
+    shutil.copytree(LAYOUTS / "v6.12.0-installed", root)
+    victim = next(s for s in tree("v6.12.0-installed").skills.values() if s.owners)
+    folder = Path(victim.entry_file or "").parent
+    (root / folder / "customize.toml").write_text("x = [\n")
+    cat = load_catalog(root)
+    assert victim.id not in cat.skills
+    assert any(f"{folder}/customize.toml" in e.reason for e in cat.errors)
+    assert any(victim.id in w.reason and "failed to load" in w.reason for w in cat.warnings)
