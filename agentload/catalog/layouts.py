@@ -17,8 +17,8 @@ recognised by its own structure, never by agent or workflow names:
 * **Agent Skills** (v6.2+): skill folders (``<name>/SKILL.md``) under ``src/*-skills/`` in
   source trees, and under the skill folders installers write for AI tools (a hidden folder with
   ``skills/*/SKILL.md``: ``.claude/skills``, ``.cursor/skills``, ...). When the installed tree has
-  ``_config/skill-manifest.csv``, only the skills it lists are catalog; without one, the
-  installer's ``bmad`` name prefix marks them (a user's own skills are never loaded).
+  ``_config/skill-manifest.csv``, only the skills it lists are catalog; without one, the skills
+  that read the installation (``{project-root}/_bmad/...``) are (a user's own skills never are).
 
 The walk is bounded in depth, skips dependency and VCS folders and follows no symlinks.
 """
@@ -146,6 +146,19 @@ def _version(root: Path, candidates: list[Path]) -> tuple[str | None, str | None
     return None, None
 
 
+_INSTALL_REF = re.compile(r"\{project-root\}/[._]?bmad/")
+
+
+def _refers_to_install(folder: Path) -> bool:
+    """A tool-folder skill is BMad's when it runs against the installation (its SKILL.md reads
+    ``{project-root}/_bmad/...``): the installer's contract, not a name. A user's own skills don't."""
+    try:
+        head = (folder / "SKILL.md").read_text(encoding="utf-8", errors="replace")[:50_000]
+    except OSError:
+        return False
+    return bool(_INSTALL_REF.search(head))
+
+
 def _manifest_skills(path: Path) -> set[str]:
     try:
         rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8", errors="replace"))))
@@ -259,7 +272,7 @@ class _Finder:
             for folder in _dirs(skills_dir):
                 if not (folder / "SKILL.md").is_file() or folder.name in seen:
                     continue
-                wanted = folder.name in self.skill_names if self.skill_names else folder.name.startswith("bmad")
+                wanted = folder.name in self.skill_names if self.skill_names else _refers_to_install(folder)
                 if wanted:
                     seen.add(folder.name)
                     self.found["skills"].append((rel(self.root, folder), "installed"))

@@ -20,12 +20,12 @@ from typing import Any
 
 import yaml
 
+from agentload.catalog.agents import field_text
 from agentload.catalog.files import CatalogFileError, inside_root, read_text
 from agentload.catalog.models import Agent, MenuItem, Persona, WorkItem
 from agentload.catalog.safeyaml import safe_load
 from agentload.tokens import count_tokens
 
-MAX_FIELD_CHARS = 20_000
 EXCERPT_CHARS = 4000
 _FRONTMATTER = re.compile(r"\A\ufeff?---[ \t]*\r?\n(?:(.*?)\r?\n)?---[ \t]*(?:\r?\n|\Z)", re.S)
 _HEADING_SPLIT = re.compile(r"\s+[—–-]\s+|:\s+")
@@ -35,15 +35,6 @@ _ENTRY = re.compile(r"^(?:workflow\.(?:ya?ml|md|xml)|workflow-[\w.-]+\.md|SKILL\
 _ORDER = re.compile(r"(\d+)([a-z]*)")
 _LOAD_VERB = re.compile(r"\b(?:load|read|follow)", re.I)
 _TEXT_SUFFIXES = {".md", ".markdown", ".yaml", ".yml", ".xml", ".txt"}
-
-
-def _text(value: Any, depth: int = 0) -> str:  # noqa: ANN401 - YAML/TOML scalars
-    """A field as text; lists are joined, bounded in depth and length (hostile files)."""
-    if value is None or depth > 3 or isinstance(value, dict):
-        return ""
-    if isinstance(value, list):
-        return "\n".join(_text(v, depth + 1) for v in value[:200])[:MAX_FIELD_CHARS]
-    return str(value).strip()[:MAX_FIELD_CHARS]
 
 
 def _join(folder: str, name: str) -> str:
@@ -97,11 +88,11 @@ def _heading(body: str) -> tuple[str, str]:
 
 
 def _menu_item(raw: dict[str, Any]) -> MenuItem | None:
-    code, skill, prompt = _text(raw.get("code")), _text(raw.get("skill")), _text(raw.get("prompt"))
+    code, skill, prompt = field_text(raw.get("code")), field_text(raw.get("skill")), field_text(raw.get("prompt"))
     if not (skill or prompt):
         return None
     kind, target, name = ("skill", skill, skill) if skill else ("prompt", prompt, code.lower())
-    return MenuItem(trigger=code or name, code=code, name=name, description=_text(raw.get("description")),
+    return MenuItem(trigger=code or name, code=code, name=name, description=field_text(raw.get("description")),
                     target_kind=kind, target=target, work_item=skill or None)
 
 
@@ -114,7 +105,7 @@ def parse_agent_skill(folder: str, module: str, skill_text: str, customize_text:
     Raises ValueError when the frontmatter is broken or has no ``name``, or the TOML is broken.
     """
     front, body = split_frontmatter(skill_text)
-    fm_name = _text(front.get("name"))
+    fm_name = field_text(front.get("name"))
     if not fm_name:
         raise ValueError("SKILL.md frontmatter has no 'name'")
     data = _toml(customize_text) if customize_text is not None else {}
@@ -122,13 +113,14 @@ def parse_agent_skill(folder: str, module: str, skill_text: str, customize_text:
     head_name, head_title = _heading(body)
     menu_raw: list[Any] = table["menu"] if isinstance(table.get("menu"), list) else []
     menu = [_menu_item(m) for m in menu_raw[:200] if isinstance(m, dict)]
-    persona = Persona(role=_text(table.get("role")), identity=_text(table.get("identity")),
-                      communication_style=_text(table.get("communication_style")),
-                      principles=_text(table.get("principles")))
+    persona = Persona(role=field_text(table.get("role")), identity=field_text(table.get("identity")),
+                      communication_style=field_text(table.get("communication_style")),
+                      principles=field_text(table.get("principles")))
     return Agent(id=PurePosixPath(folder).name or fm_name, module=module, path=_join(folder, "SKILL.md"),
-                 layout="skills", name=_text(table.get("name")) or head_name or fm_name,
-                 title=_text(table.get("title")) or head_title or _text(front.get("title")),
-                 icon=_text(table.get("icon")) or _text(front.get("icon")), description=_text(front.get("description")),
+                 layout="skills", name=field_text(table.get("name")) or head_name or fm_name,
+                 title=field_text(table.get("title")) or head_title or field_text(front.get("title")),
+                 icon=field_text(table.get("icon")) or field_text(front.get("icon")),
+                 description=field_text(front.get("description")),
                  files=[_join(folder, "customize.toml")] if customize_text is not None else [], persona=persona,
                  menu=[m for m in menu if m is not None], text=skill_text, tokens=count_tokens(skill_text))
 
@@ -137,11 +129,11 @@ def parse_workflow_skill(folder: str, module: str, skill_text: str, files: list[
     """A ``WorkItem`` (kind ``skill``) from a workflow skill's ``SKILL.md``; ``files`` as given
     (see ``work_files``). Raises ValueError when the frontmatter is broken or has no ``name``."""
     front, body = split_frontmatter(skill_text)
-    name = _text(front.get("name"))
+    name = field_text(front.get("name"))
     if not name:
         raise ValueError("SKILL.md frontmatter has no 'name'")
     return WorkItem(id=PurePosixPath(folder).name or name, kind="skill", name=name,
-                    description=_text(front.get("description")), module=module,
+                    description=field_text(front.get("description")), module=module,
                     entry_file=_join(folder, "SKILL.md"), files=list(files), tokens=count_tokens(skill_text),
                     excerpt=body.strip()[:EXCERPT_CHARS])
 

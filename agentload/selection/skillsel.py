@@ -9,7 +9,6 @@ close runners-up are picked too, up to ``MAX_SKILLS``.
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 
 import numpy as np
@@ -17,10 +16,10 @@ import numpy.typing as npt
 
 from agentload.catalog import Catalog
 from agentload.catalog.glossary import expand
+from agentload.selection.text import bm25f
 from agentload.selection.tokenize import tokenize
 
 WEIGHTS = {"name": 2.0, "description": 1.5, "menu": 1.5, "body": 0.3}
-K1, B = 1.2, 0.75
 MAX_SKILLS = 2
 EXPANSION_WEIGHT = 0.5
 OWNER_BOOST = 0.5
@@ -40,31 +39,15 @@ class SkillIndex:
             for item in agent.menu:
                 if item.work_item:
                     menu.setdefault(item.work_item, []).append(item.description)
-        docs: list[dict[str, Counter[str]]] = []
         self.owners = [frozenset(catalog.work_items[sid].owners) for sid in self.ids]
+        tokens: dict[str, list[Counter[str]]] = {f: [] for f in WEIGHTS}
         for sid in self.ids:
             w = catalog.work_items[sid]
             fields = {"name": f"{w.id} {w.name}".replace("-", " "), "description": w.description,
                       "menu": " ".join(menu.get(sid, [])), "body": w.excerpt[:BODY_CHARS]}
-            docs.append({f: Counter(tokenize(t)) for f, t in fields.items()})
-        n = max(len(docs), 1)
-        df: Counter[str] = Counter()
-        for d in docs:
-            df.update({t for c in d.values() for t in c})
-        self.postings: dict[str, tuple[npt.NDArray[np.int32], npt.NDArray[np.float64]]] = {}
-        acc: dict[str, dict[int, float]] = {}
-        for f, weight in WEIGHTS.items():
-            lengths = [sum(d[f].values()) for d in docs]
-            avg = (sum(lengths) / len([x for x in lengths if x])) if any(lengths) else 1.0
-            for j, d in enumerate(docs):
-                norm = K1 * (1 - B + B * lengths[j] / avg)
-                for term, tf in d[f].items():
-                    idf = math.log(1.0 + (n - df[term] + 0.5) / (df[term] + 0.5))
-                    slot = acc.setdefault(term, {})
-                    slot[j] = slot.get(j, 0.0) + weight * idf * tf * (K1 + 1) / (tf + norm)
-        for term, slot in acc.items():
-            self.postings[term] = (np.fromiter(slot.keys(), np.int32, len(slot)),
-                                   np.fromiter(slot.values(), np.float64, len(slot)))
+            for f, t in fields.items():
+                tokens[f].append(Counter(tokenize(t)))
+        self.postings, _ = bm25f(tokens, WEIGHTS)
 
     def scores(self, text: str) -> npt.NDArray[np.float64]:
         """Score per skill (``self.ids`` order) for ``text``."""

@@ -15,6 +15,7 @@ import bisect
 import math
 import re
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,6 +30,39 @@ PERSONA_FIELDS = ("name", "persona")
 K1, B = 1.2, 0.75
 MIN_PREFIX = 4
 _CODE = re.compile(r"\[[A-Z0-9]{1,4}\]\s*")
+
+
+Postings = dict[str, tuple[npt.NDArray[np.int32], npt.NDArray[np.float64]]]
+
+
+def saturations(docs: list[Counter[str]]) -> Iterator[tuple[int, str, float]]:
+    """(document, term, BM25 term-frequency saturation) for one field of every document."""
+    lengths = [sum(c.values()) for c in docs]
+    present = [ln for ln in lengths if ln]
+    avg = sum(present) / len(present) if present else 1.0
+    for j, c in enumerate(docs):
+        norm = K1 * (1 - B + B * lengths[j] / avg)
+        for term, tf in c.items():
+            yield j, term, tf * (K1 + 1) / (tf + norm)
+
+
+def bm25f(tokens: dict[str, list[Counter[str]]], weights: dict[str, float]) -> tuple[Postings, dict[str, float]]:
+    """Weighted multi-field BM25 over documents given as one term Counter per field and
+    document (``tokens[field][doc]``): postings (term -> document indices, scores) and the IDF
+    (one document frequency over all fields)."""
+    n = len(next(iter(tokens.values()), []))
+    df: Counter[str] = Counter()
+    for j in range(n):
+        df.update({t for f in weights for t in tokens[f][j]})
+    idf = {t: math.log(1.0 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
+    acc: dict[str, dict[int, float]] = {}
+    for f, weight in weights.items():
+        for j, term, sat in saturations(tokens[f]):
+            slot = acc.setdefault(term, {})
+            slot[j] = slot.get(j, 0.0) + weight * idf[term] * sat
+    postings = {term: (np.fromiter(slot.keys(), dtype=np.int32, count=len(slot)),
+                       np.fromiter(slot.values(), dtype=np.float64, count=len(slot))) for term, slot in acc.items()}
+    return postings, idf
 
 
 @dataclass
@@ -83,33 +117,13 @@ class TextIndex:
         self.is_persona = np.asarray([("name" in u.fields) for u in units], dtype=bool)
         n = len(units)
         tokens = {f: [Counter(tokenize(u.fields.get(f, ""))) for u in units] for f in self.weights}
-        df: Counter[str] = Counter()
-        for j in range(n):
-            df.update({t for f in self.weights for t in tokens[f][j]})
-        self.idf = {t: math.log(1.0 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
-        self.postings: dict[str, tuple[npt.NDArray[np.int32], npt.NDArray[np.float64]]] = {}
-        self.name_postings: dict[str, tuple[npt.NDArray[np.int32], npt.NDArray[np.float64]]] = {}
-        acc: dict[str, dict[int, float]] = {}
+        self.postings, self.idf = bm25f(tokens, self.weights)
         name_acc: dict[str, tuple[list[int], list[float]]] = {}
-        for f, weight in self.weights.items():
-            lengths = [sum(c.values()) for c in tokens[f]]
-            present = [ln for ln in lengths if ln]
-            avg = sum(present) / len(present) if present else 1.0
-            for j, c in enumerate(tokens[f]):
-                norm = K1 * (1 - B + B * lengths[j] / avg)
-                for term, tf in c.items():
-                    sat = tf * (K1 + 1) / (tf + norm)
-                    slot = acc.setdefault(term, {})
-                    slot[j] = slot.get(j, 0.0) + weight * self.idf[term] * sat
-                    if f == "name":
-                        docs_w = name_acc.setdefault(term, ([], []))
-                        docs_w[0].append(int(self.unit_agent[j]))
-                        docs_w[1].append(sat)
-        for term, slot in acc.items():
-            docs = np.fromiter(slot.keys(), dtype=np.int32, count=len(slot))
-            vals = np.fromiter(slot.values(), dtype=np.float64, count=len(slot))
-            self.postings[term] = (docs, vals)
-        self.name_postings = {
+        for j, term, sat in saturations(tokens["name"]):
+            docs_w = name_acc.setdefault(term, ([], []))
+            docs_w[0].append(int(self.unit_agent[j]))
+            docs_w[1].append(sat)
+        self.name_postings: Postings = {
             t: (np.asarray(d, dtype=np.int32), np.asarray(w)) for t, (d, w) in name_acc.items()
         }
         self.n_units = n

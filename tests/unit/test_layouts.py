@@ -306,3 +306,20 @@ def test_given_skill_with_broken_customize_toml_when_loading_then_error_and_menu
     assert victim.id not in cat.skills
     assert any(f"{folder}/customize.toml" in e.reason for e in cat.errors)
     assert any(victim.id in w.reason and "failed to load" in w.reason for w in cat.warnings)
+
+
+def test_given_tool_folder_without_skill_manifest_when_discovering_then_skills_reading_the_install_count(
+    tmp_path: Path,
+) -> None:
+    """No manifest: a skill is BMad's because it reads {project-root}/_bmad/..., whatever its name."""
+    project = tmp_path / "proj"
+    shutil.copytree(LAYOUTS / "v6.12.0-installed" / ".claude", project / ".claude")
+    skills = project / ".claude" / "skills"
+    renamed = sorted(skills.iterdir())[0]
+    renamed.rename(skills / "zz-renamed-by-user")
+    (skills / "my-own").mkdir()
+    (skills / "my-own" / "SKILL.md").write_text("---\nname: my-own\ndescription: deploys\n---\nRun make deploy.\n")
+    cat = load_catalog(project)
+    names = {f.rsplit("/", 2)[-2] for f in discover(project).skill_files}
+    assert "zz-renamed-by-user" in names and "my-own" not in names
+    assert len(cat.agents) == len(tree("v6.12.0-installed").agents)
