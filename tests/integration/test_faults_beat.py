@@ -82,7 +82,15 @@ def test_given_two_beats_when_a_worker_consumes_then_each_change_is_published_on
             time.sleep(2 * INTERVAL_S)
         wait_until(lambda: r.zcard(keys.VERSIONS) == 3, 5, 0.1, "both changes published")
         elapsed = time.monotonic() - started
-        results = task_results(r, REFRESH)
+        # beat keeps ticking: read a moment when no refresh is mid-run (STARTED is not an outcome)
+        snapshot: list[list[dict[str, Any]]] = []
+
+        def settled() -> bool:
+            snapshot.append(task_results(r, REFRESH))
+            return all(m["status"] != "STARTED" for m in snapshot[-1])
+
+        wait_until(settled, 10, 0.05, "no refresh mid-run")
+        results = snapshot[-1]
         kinds = _kinds(results)
         others = [m for m in results if m["status"] not in ("SUCCESS", "RETRY")]
         assert kinds["published"] == 2 and kinds["other"] == 0, (kinds, others[:3])  # once per change, nothing failed
