@@ -17,6 +17,11 @@ from agentload.catalog.safeyaml import safe_load
 _INSTALL_PREFIX = re.compile(r"^\{project-root\}/+(?:[._]?bmad/+)?")
 _BARE_INSTALL_PREFIX = re.compile(r"^[._]?bmad/+")  # module-help.csv: "_bmad/<module>/..."
 _FRONTMATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.S)
+_COMMENT = re.compile(r"<!--.*?-->", re.S)
+_HEADING = re.compile(r"^#\s+(.+?)\s*#*\s*$", re.M)
+_PARAGRAPH = re.compile(r"^(?![#>|`\d])(\S.*?)(?:\n\s*\n|\Z)", re.M | re.S)
+_BULLET = re.compile(r"^\s*[-*]\s+", re.M)
+DESCRIPTION_CHARS = 600
 EXCERPT_CHARS = 4000
 
 
@@ -50,7 +55,19 @@ def _meta_from_text(file: str, text: str) -> tuple[str, str, str]:
         if isinstance(meta, dict):
             return str(meta.get("name") or ""), str(meta.get("description") or ""), body
         return "", "", body
-    return "", "", text
+    return _markdown_meta(text)
+
+
+def _markdown_meta(text: str) -> tuple[str, str, str]:
+    """A Markdown file without frontmatter (v4 tasks, checklists): its title is the first
+    ``#`` heading and its description the first prose paragraph (the "Purpose" in v4)."""
+    body = _COMMENT.sub("", text)
+    heading = _HEADING.search(body)
+    if heading is None:
+        return "", "", text
+    paragraph = _PARAGRAPH.search(body, heading.end())
+    description = " ".join(_BULLET.sub("", paragraph.group(1)).split())[:DESCRIPTION_CHARS] if paragraph else ""
+    return heading.group(1), description, body
 
 
 def read_workflow(root: Path, file: str, max_bytes: int) -> WorkflowInfo:

@@ -22,7 +22,9 @@ from agentload.catalog import Agent, Catalog, WorkItem
 _COLLECTIVE = re.compile(
     r"\b(you all|all of you|y'?all|every(one|body)|whole team|entire team|the team|the others|"
     r"round ?table|ihr alle|alle zusammen|das ganze team|tout le monde|toute l'équipe|todo el equipo)\b", re.I)
-_ROUTING = re.compile(r"\b(who|which (?:of (?:your|the) )?(?:agents?|ones?|roles?|workflows?)|"
+# "who should/can/does ...": asking for a person to do something ("who are the players?" is not)
+_ROUTING = re.compile(r"\b(who(?:'s)?\s+(?:should|shall|can|could|would|will|does|do|handles?|owns?|takes?|"
+                      r"is (?:responsible|in charge))|which (?:of (?:your|the) )?(?:agents?|ones?|roles?|workflows?)|"
                       r"what (can|do) (you|they|the others|every(one|body))|wer|qui|quién)\b", re.I)
 ADDRESS_WORDS = 3  # a persona name among the first words addresses the agent ("Winston, ..."; "hey John")
 _TEAM_TEXT = re.compile(r"\b(agents|multi-agent|multiple agents?|group discussions?|personas)\b", re.I)

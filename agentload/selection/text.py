@@ -69,6 +69,7 @@ def bm25f(tokens: dict[str, list[Counter[str]]], weights: dict[str, float]) -> t
 class Unit:
     agent: int
     fields: dict[str, str] = field(default_factory=dict)
+    work: str | None = None  # the work item or workflow file this menu entry runs
 
 
 def _units_for(i: int, agent: Agent, catalog: Catalog, path_owner: dict[str, str],
@@ -91,7 +92,7 @@ def _units_for(i: int, agent: Agent, catalog: Catalog, path_owner: dict[str, str
                 fields["body"] = info.body_excerpt
         elif item.target_kind == "action":
             fields["workflow"] = item.target
-        units.append(Unit(i, fields))
+        units.append(Unit(i, fields, item.work_item or item.workflow_file))
     return units
 
 
@@ -114,6 +115,9 @@ class TextIndex:
         for i, aid in enumerate(self.ids):
             units += _units_for(i, catalog.agents[aid], catalog, path_owner, path_text)
         self.unit_agent = np.asarray([u.agent for u in units], dtype=np.int32)
+        self.unit_work = [u.work for u in units]
+        starts = np.searchsorted(self.unit_agent, np.arange(len(self.ids) + 1))
+        self.agent_units = [(int(starts[i]), int(starts[i + 1])) for i in range(len(self.ids))]
         self.is_persona = np.asarray([("name" in u.fields) for u in units], dtype=bool)
         n = len(units)
         tokens = {f: [Counter(tokenize(u.fields.get(f, ""))) for u in units] for f in self.weights}
@@ -156,6 +160,17 @@ class TextIndex:
         work = ~self.is_persona
         np.maximum.at(best, self.unit_agent[work], u[work])
         return persona + best
+
+    def best_work(self, text: str, agents: list[int]) -> dict[int, str | None]:
+        """For each of ``agents`` (indices): the work its best-matching menu entry runs."""
+        u = self.unit_scores(text)
+        out: dict[int, str | None] = {}
+        for a in agents:
+            lo, hi = self.agent_units[a]
+            work = [j for j in range(lo, hi) if not self.is_persona[j]]
+            best = max(work, key=lambda j: u[j], default=None)
+            out[a] = self.unit_work[best] if best is not None and u[best] > 0 else None
+        return out
 
     def field_scores(self, text: str, field_name: str = "name") -> npt.NDArray[np.float64]:
         """Agents' match on their title/role only (used for the user-role prior)."""

@@ -52,6 +52,25 @@ def without_negated(text: str) -> str:
     return _MARKDOWN_FILE.sub(lambda m: f"{m.group(0)} documentation", text)
 
 
+_SENTENCE = re.compile(r"(?<=[.;])\s+")
+_STEPS = re.compile(_CLAUSES.pattern.replace(r"|;\s*|\.\s+", ""), re.I)
+
+
+def ask_clauses(text: str) -> list[str]:
+    """The steps a request asks for: the parts joined by sequence words ("then", "once that
+    is done", "1. ... 2. ..."), each without the statements before its last sentence unless
+    they are questions. "Epic 1 is wrapped. Let's do a retro" asks for a retrospective only:
+    the leading sentences set the scene and are left to the whole-request ranking."""
+    out: list[str] = []
+    for step in (p.strip() for p in _STEPS.split(text) if p and p.strip()):
+        if len(tokenize(step)) < MIN_CLAUSE_TERMS:
+            continue
+        sentences = [x.strip() for x in _SENTENCE.split(step) if tokenize(x)]
+        asks = [x for i, x in enumerate(sentences) if i == len(sentences) - 1 or "?" in x]
+        out += asks or [step]
+    return out or [text]
+
+
 def split_clauses(text: str) -> list[str]:
     """Parts of a request that ask for different things (sequence words, sentences)."""
     parts = [p.strip() for p in _CLAUSES.split(text) if p and p.strip()]
@@ -86,6 +105,19 @@ class TextSelector:
                 scores = scores * (1.0 + ROLE_PRIOR * prior / prior.max())
         return scores
 
+    def _one_per_work(self, text: str, close: list[int]) -> list[int]:
+        """Close candidates, less those whose best match is work a better-ranked candidate also
+        runs (a task on several menus): one agent that can run it is enough."""
+        work = self.index.best_work(text, close)
+        seen: set[str] = set()
+        kept = []
+        for i in close:
+            if work[i] is None or work[i] not in seen:
+                kept.append(i)
+            if work[i] is not None:
+                seen.add(work[i])  # type: ignore[arg-type]
+        return kept
+
     def select(self, text: str, role: str | None, structured: int) -> TextPicks:
         """Agents the request asks for, with their scores; empty when nothing is confident.
 
@@ -104,12 +136,13 @@ class TextSelector:
         order = np.argsort(-whole)
         close = [int(i) for i in order if whole[i] >= cfg.text_close_ratio * top]
         limit = (cfg.text_max_agents, 1, 0)[min(structured, 2)]
+        close = self._one_per_work(text, close)
         for i in close[:limit]:
             out.picks[self.index.ids[i]] = [Reason(rule="text:bm25", score=round(float(whole[i]), 3),
                                                    detail=f"{whole[i] / top:.2f} of best")]
         out.ambiguous = len(close) > cfg.text_max_agents
-        clauses = split_clauses(text)
-        if len(clauses) > 1:
+        clauses = ask_clauses(text)
+        if len(clauses) > 1 or clauses[0] != text:  # several steps, or an ask after some background
             for clause in clauses:
                 scores = self.rank(clause, role)
                 rank = np.argsort(-scores)

@@ -231,6 +231,21 @@ def test_given_workflow_files_when_reading_then_yaml_markdown_and_missing_are_ha
     assert short_name("a/b/workflow.md") == "b" and short_name("workflow.md") == "workflow.md"
 
 
+def test_given_markdown_task_without_frontmatter_when_reading_then_heading_and_purpose_describe_it(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "tasks").mkdir()
+    (tmp_path / "tasks/fix.md").write_text(
+        "<!-- Powered by a banner -->\n\n# Fix Widgets Task\n\n## Purpose\n\n- Mend broken widgets.\n"
+        "- Keep the gears turning.\n\n## Steps\n\n1. Look.\n")
+    info = read_workflow(tmp_path, "tasks/fix.md", 10_000)
+    assert info.name == "Fix Widgets Task"
+    assert info.description == "Mend broken widgets. Keep the gears turning."
+    assert "banner" not in info.body_excerpt and "1. Look." in info.body_excerpt
+    (tmp_path / "tasks/prose.md").write_text("# Prose\n\nOne line\nwrapped.\n\nMore.\n")
+    assert read_workflow(tmp_path, "tasks/prose.md", 10_000).description == "One line wrapped."
+
+
 def test_given_menu_reference_to_missing_workflow_when_loading_then_it_is_recorded_as_not_existing(
     tmp_path: Path,
 ) -> None:

@@ -18,7 +18,7 @@ from agentload.context import Context
 from agentload.selection.embed import EmbeddingModel, model_folder
 from agentload.selection.engine import SelectionConfig, Selector
 from agentload.selection.team import TeamFacts
-from agentload.selection.textsel import split_clauses, without_negated
+from agentload.selection.textsel import ask_clauses, split_clauses, without_negated
 
 LAYOUTS = Path(__file__).resolve().parents[2] / "data" / "bmad-layouts"
 
@@ -54,6 +54,44 @@ def test_given_negated_work_when_cleaning_request_then_it_no_longer_counts() -> 
 ])
 def test_given_sequenced_request_when_split_then_two_clauses(text: str) -> None:
     assert len(split_clauses(text)) == 2
+
+
+@pytest.mark.parametrize(("text", "asks"), [
+    ("Epic 1 is wrapped. Let's do a retro.", ["Let's do a retro."]),
+    ("The designs are done. Is the plan complete? Write the brief", ["Is the plan complete? Write the brief"]),
+    ("Is the plan complete? Where? The designs are done. Write the brief",
+     ["Is the plan complete? Where? The designs are done.", "Write the brief"]),
+    ("Draft the epics. Then schedule the sprint", ["Draft the epics.", "schedule the sprint"]),
+    ("Story 2 is approved. Draft the story and then build the feature", ["Draft the story", "build the feature"]),
+    ("write the onboarding brief", ["write the onboarding brief"]),
+])
+def test_given_background_sentences_when_finding_asks_then_only_steps_and_questions_remain(
+    text: str, asks: list[str]
+) -> None:
+    assert ask_clauses(text) == asks
+
+
+def test_given_work_on_several_menus_when_it_is_asked_for_then_one_of_its_owners_is_loaded() -> None:
+    sel = selector("v4.44.3-installed")
+    cat = sel.catalog
+    shared = [w for w in cat.work_items.values() if len(w.owners) >= 2 and (cat.workflows.get(w.entry_file or "")
+              or None) is not None and cat.workflows[w.entry_file or ""].description]
+    assert shared, "the v4 tree has tasks on several agents' menus"
+    for work in shared:
+        got = sel.select(Context(request=cat.workflows[work.entry_file or ""].description)).agent_ids
+        assert len(set(got) & set(work.owners)) <= 1, (work.id, got)
+
+
+@pytest.mark.parametrize(("text", "routing"), [
+    ("who should I talk to about the login bug?", True),
+    ("who does what here and who can help me start?", True),
+    ("who are the main competitors in this market?", False),
+    ("which of your agents fits this?", True),
+])
+def test_given_question_with_who_when_checking_routing_then_only_asks_for_a_person_to_do_something(
+    text: str, routing: bool
+) -> None:
+    assert TeamFacts().is_routing_question(text) is routing
 
 
 def test_given_clipped_word_when_scoring_then_it_matches_the_longer_catalog_term() -> None:
