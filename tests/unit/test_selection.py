@@ -222,9 +222,10 @@ def test_given_context_with_nothing_when_selecting_then_orchestrator_fallback(
 
 
 def test_given_ambiguous_request_when_selecting_then_orchestrator_is_added(
-    selector: Selector, orchestrator_id: str
+    catalog: Catalog, orchestrator_id: str
 ) -> None:
-    sel = selector.select(Context(request="what is the workflow status"))
+    one = Selector(catalog, SelectionConfig(text_max_agents=1))  # two close candidates: more than may load
+    sel = one.select(Context(request="review the document"))
     rules = {a.id: [r.rule for r in a.reasons] for a in sel.agents}
     assert "text:ambiguous" in rules.get(orchestrator_id, [])
     assert len(sel.agent_ids) > 1
