@@ -41,6 +41,11 @@ def work_item_key(version: str, work_item_id: str) -> str:
     return version_key(version, "work", work_item_id)
 
 
+def file_key(version: str, path: str) -> str:
+    """A file a work item references (instructions, template, step file), by catalog-relative path."""
+    return version_key(version, "file", path)
+
+
 def selection_key(version: str, context_hash: str) -> str:
     return version_key(version, "sel", context_hash)
 

@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import ToolAnnotations
+from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field, ValidationError
 from redis.exceptions import RedisError
 
@@ -28,19 +28,23 @@ from agentload.api.runtime import Runtime, close_runtime, open_runtime
 from agentload.api.service import NO_CATALOG, NotPrecomputed, UnknownContext, manifest_page, selection_event
 from agentload.cache.store import CatalogNotPublished
 from agentload.context import Context
+from agentload.delivered import with_delivered
 from agentload.settings import Settings, get_settings
 
 INSTRUCTIONS = (
     "Load only the BMad agents a task needs. Call select_agents with what you know about the "
     "project (track, phase, next workflow, or a free-text request): it returns the agents to load "
-    "and a one-line manifest of the others. Call load_agent for an agent's full definition "
-    "when you need it, and load_work_item for a workflow or skill a selection names; list_agents "
-    "shows the whole manifest."
+    "and a one-line manifest of the others. Then disclose progressively: load_agent for an agent's "
+    "definition, load_work_item for the workflow or skill a step runs (its entry file, and the files "
+    "it references with their tokens), load_file for one of those files when the step needs it. "
+    "Every result reports delivered_tokens: what it adds to your context."
 )
 DEFAULT_WAIT_MS = 2000
 READ_ONLY = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
-Result = tuple[dict[str, Any], int, bytes | None]  # (answer, tokens served, selection event)
+# (JSON metadata, texts sent after it once each, selection event)
+Result = tuple[dict[str, Any], list[str], bytes | None]
+AGENT_META = ("id", "tokens")  # the rest is in the text; small agents are a few hundred tokens
 
 
 class AgentloadMCP:
@@ -51,17 +55,24 @@ class AgentloadMCP:
         self._runtime: Runtime | None = None
         self.server: MCPServer[Any] = MCPServer("agentload", instructions=INSTRUCTIONS, version="0.1.0",
                                                 lifespan=self._lifespan, log_level=log_level)
-        self.server.add_tool(self.list_agents, name="list_agents", annotations=READ_ONLY,
+        self.server.add_tool(self.list_agents, name="list_agents", annotations=READ_ONLY, structured_output=False,
                              description="The agent manifest: one line per agent (paged by offset/limit).")
         self.server.add_tool(self.select_agents, name="select_agents", annotations=READ_ONLY,
+                             structured_output=False,
                              description="The agents to load for a project context, with reasons and token "
                              "figures. Every field is optional; project_id fills missing ones from the "
                              "project's stored workflow state.")
-        self.server.add_tool(self.load_agent, name="load_agent", annotations=READ_ONLY,
-                             description="One agent's full definition (persona, menu, text) by id.")
+        self.server.add_tool(self.load_agent, name="load_agent", annotations=READ_ONLY, structured_output=False,
+                             description="One agent's definition file by id: a small JSON header (ids of "
+                             "the work items its menu runs), then the file's text.")
         self.server.add_tool(self.load_work_item, name="load_work_item", annotations=READ_ONLY,
-                             description="One workflow, skill or task by id (a selection's `skills`, a menu "
-                             "item's `work_item`): its entry file's text and the files it references.")
+                             structured_output=False,
+                             description="One workflow, skill or task by id (a selection's `skills`, an "
+                             "agent's `work_items`): a JSON header listing the files it references with their "
+                             "tokens, then its entry file's text.")
+        self.server.add_tool(self.load_file, name="load_file", annotations=READ_ONLY, structured_output=False,
+                             description="One file a work item references (a path from load_work_item's "
+                             "`files`: instructions, template, checklist, step file), when a step needs it.")
 
     @property
     def runtime(self) -> Runtime:
@@ -87,7 +98,7 @@ class AgentloadMCP:
         self,
         offset: Annotated[int, Field(description="First agent (in id order)")] = 0,
         limit: Annotated[int, Field(description="Page size")] = 100,
-    ) -> dict[str, Any]:
+    ) -> CallToolResult:
         return await self._measured("list_agents", lambda: self._list(offset, limit))
 
     async def select_agents(
@@ -105,7 +116,7 @@ class AgentloadMCP:
         project_id: Annotated[str | None, Field(description="Fill missing fields from this project")] = None,
         include_definitions: Annotated[bool, Field(description="Embed each agent's full text")] = False,
         wait_ms: Annotated[int, Field(description="On a cache miss, wait this long for a worker")] = DEFAULT_WAIT_MS,
-    ) -> dict[str, Any]:
+    ) -> CallToolResult:
         given = {"track": track, "field_type": field_type, "phase": phase,
                  "complexity_level": complexity_level, "has_ui": has_ui, "user_role": user_role,
                  "workflow_history": workflow_history, "next_workflow": next_workflow, "request": request}
@@ -114,13 +125,18 @@ class AgentloadMCP:
 
     async def load_agent(
         self, agent_id: Annotated[str, Field(description="Agent id from list_agents or select_agents")]
-    ) -> dict[str, Any]:
+    ) -> CallToolResult:
         return await self._measured("load_agent", lambda: self._load(agent_id))
 
     async def load_work_item(
         self, work_item_id: Annotated[str, Field(description="Work item id: a skill, workflow or task name")]
-    ) -> dict[str, Any]:
+    ) -> CallToolResult:
         return await self._measured("load_work_item", lambda: self._load_work_item(work_item_id))
+
+    async def load_file(
+        self, path: Annotated[str, Field(description="Catalog-relative path from load_work_item's `files`")]
+    ) -> CallToolResult:
+        return await self._measured("load_file", lambda: self._load_file(path))
 
     # ------------------------------------------------------------------ implementations
     async def _list(self, offset: int, limit: int) -> Result:
@@ -131,8 +147,7 @@ class AgentloadMCP:
         manifest = await rt.store.get_manifest(version) if version else None
         if version is None or manifest is None:
             raise ToolError(NO_CATALOG)
-        page = manifest_page(version, manifest, limit, offset)
-        return page, int(manifest.get("tokens") or 0) if page["agents"] else 0, None
+        return manifest_page(version, manifest, limit, offset), [], None
 
     async def _select(self, given: dict[str, Any], project_id: str | None, full: bool, wait_ms: int) -> Result:
         rt = self.runtime
@@ -150,16 +165,16 @@ class AgentloadMCP:
         outcome = await rt.service.select(ctx, max(0, min(wait_ms, self.settings.max_wait_ms)))
         if outcome.status == "pending":
             return {"status": "pending", "task_id": outcome.task_id, "version": outcome.version,
-                    "message": "A worker is computing this selection; call select_agents again shortly."}, 0, None
+                    "message": "A worker is computing this selection; call select_agents again shortly."}, [], None
         body = outcome.body()
         body["status"] = "ready"
-        tokens = int(body.get("optimized_tokens") or 0)
+        texts = [body.pop("manifest")] if body.get("manifest") else []  # as text: no JSON escaping
         if full:
             defs = await rt.service.definitions(outcome.version, [a["id"] for a in body["agents"]])
-            body["agents"] = [{**a, "text": defs.get(a["id"], {}).get("text")} for a in body["agents"]]
+            texts += [str(defs.get(a["id"], {}).get("text") or "") for a in body["agents"]]
         event = selection_event(outcome, source="mcp", latency_ms=(time.perf_counter() - started) * 1000,
                                 project=project_id)
-        return body, tokens, event
+        return body, texts, event
 
     async def _load(self, agent_id: str) -> Result:
         rt = self.runtime
@@ -169,7 +184,9 @@ class AgentloadMCP:
         agent = await rt.store.get_agent(agent_id, version)
         if agent is None:
             raise ToolError(f"unknown agent {agent_id!r}; list_agents shows the ids")
-        return {**agent, "version": version}, int(agent.get("tokens") or 0), None
+        meta = {k: agent[k] for k in AGENT_META if agent.get(k)}
+        meta["work_items"] = " ".join(sorted({m["work_item"] for m in agent.get("menu") or [] if m.get("work_item")}))
+        return meta, [str(agent.get("text") or "")], None
 
     async def _load_work_item(self, work_item_id: str) -> Result:
         rt = self.runtime
@@ -179,16 +196,31 @@ class AgentloadMCP:
         item = await rt.store.get_work_item(work_item_id, version)
         if item is None:
             raise ToolError(f"unknown work item {work_item_id!r}; select_agents names the ones a task needs")
-        return {**item, "version": version}, int(item.get("tokens") or 0), None
+        text = str(item.pop("text", "") or "")
+        return {**item, "version": version}, [text], None
+
+    async def _load_file(self, path: str) -> Result:
+        rt = self.runtime
+        version = await rt.store.current_version()
+        if version is None:
+            raise ToolError(NO_CATALOG)
+        found = await rt.store.get_file(path, version)
+        if found is None:
+            raise ToolError(f"{path!r} is not a file of this catalog's work items; load_work_item lists them")
+        text = str(found.pop("text", "") or "")
+        return {**found, "version": version}, [text], None
 
     # ------------------------------------------------------------------ accounting
-    async def _measured(self, tool: str, call: Callable[[], Awaitable[Result]]) -> dict[str, Any]:
+    async def _measured(self, tool: str, call: Callable[[], Awaitable[Result]]) -> CallToolResult:
+        """Run a tool; its answer is a compact JSON header carrying ``delivered_tokens`` (the
+        cl100k count of everything this result sends) and then each text once."""
         started = time.perf_counter()
         error, tokens, event = True, 0, None
         try:
-            body, tokens, event = await call()
+            meta, texts, event = await call()
+            header, tokens = with_delivered(meta, texts)
             error = False
-            return body
+            return CallToolResult(content=[TextContent(type="text", text=t) for t in (header, *texts)])
         except (UnknownContext, NotPrecomputed, NotReady, CatalogNotPublished) as exc:
             raise ToolError(str(exc)) from exc
         except RedisError as exc:

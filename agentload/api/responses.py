@@ -13,6 +13,8 @@ from typing import Any
 import orjson
 from starlette.responses import Response
 
+from agentload.delivered import HEADER, body_tokens
+
 
 class ORJSONResponse(Response):
     media_type = "application/json"
@@ -21,3 +23,12 @@ class ORJSONResponse(Response):
         if isinstance(content, bytes):
             return content
         return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
+
+
+class DeliveredResponse(ORJSONResponse):
+    """JSON carrying catalog content: ``X-Delivered-Tokens`` reports the cl100k tokens of the
+    body as sent (what a client puts in a model's context; memoised per body)."""
+
+    def __init__(self, content: Any, status_code: int = 200) -> None:
+        super().__init__(content, status_code=status_code)
+        self.headers[HEADER] = str(body_tokens(bytes(self.body)))

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from typing import Any
 
 import redis
@@ -29,11 +28,10 @@ from agentload.cache.codec import (
     text,
 )
 from agentload.cache.contexts import FULL_KEY, compute_selections
+from agentload.cache.payloads import file_payloads, work_item_payloads
 from agentload.catalog import Catalog
-from agentload.catalog.files import CatalogFileError, read_text
 from agentload.selection.engine import Selector
 from agentload.selection.models import Selection
-from agentload.tokens import count_tokens
 
 CHUNK = 250  # keys per pipeline round trip while writing a version (larger measured no faster)...
 CHUNK_BYTES = 8 << 20  # ...or fewer when the values are large (bounded client buffers)
@@ -48,24 +46,6 @@ def parsed_files(catalog: Catalog) -> list[str]:
     return sorted(files)
 
 
-def work_item_payloads(catalog: Catalog) -> Iterable[tuple[str, dict[str, object]]]:
-    """(id, payload) per work item whose entry file is readable: what ``load_work_item`` serves
-    (level 2 of progressive disclosure): metadata, the entry file's text and the files it
-    references (paths only; the reader reports unreadable entries as catalog warnings)."""
-    root = Path(catalog.root)
-    for wid, item in sorted(catalog.work_items.items()):
-        if not item.entry_file:
-            continue
-        try:
-            text = read_text(root, root / item.entry_file)
-        except CatalogFileError:
-            continue
-        yield wid, {"id": wid, "kind": item.kind, "name": item.name, "description": item.description,
-                    "module": item.module, "phase": item.phase, "required": item.required,
-                    "owners": item.owners, "entry_file": item.entry_file, "files": item.files,
-                    "tokens": count_tokens(text), "text": text}
-
-
 def _values(
     version: str, catalog: Catalog, selector: Selector, selections: Mapping[str, Selection]
 ) -> Iterable[tuple[str, str, bytes]]:
@@ -76,7 +56,10 @@ def _values(
         {"lines": selector.manifest.lines, "text": text_all, "tokens": tokens_all})
     for agent_id, agent in catalog.agents.items():
         yield "agent_definitions", keys.agent_key(version, agent_id), dumps(agent)
-    for work_id, payload in work_item_payloads(catalog):
+    file_tokens: dict[str, int] = {}
+    for path, payload in file_payloads(catalog, file_tokens):
+        yield "catalog", keys.file_key(version, path), dumps(payload)
+    for work_id, payload in work_item_payloads(catalog, file_tokens):
         yield "catalog", keys.work_item_key(version, work_id), dumps(payload)
     for key, sel in selections.items():
         yield "selections", keys.selection_key(version, key), dump_selection(sel)

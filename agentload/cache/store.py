@@ -163,6 +163,10 @@ class CatalogStore:
         """A work item of ``version`` with its entry file's text (``publish.work_item_payloads``)."""
         return cast(dict[str, Any] | None, loads(await self._redis.get(keys.work_item_key(version, work_item_id))))
 
+    async def get_file(self, path: str, version: str) -> dict[str, Any] | None:
+        """A file a work item of ``version`` references: path, tokens, text (``publish.file_payloads``)."""
+        return cast(dict[str, Any] | None, loads(await self._redis.get(keys.file_key(version, path))))
+
     async def get_manifest(self, version: str | None = None) -> dict[str, Any] | None:
         version = version or await self._require_version()
         return cast(dict[str, Any] | None, loads(await self._redis.get(keys.manifest_key(version))))

@@ -239,10 +239,28 @@ async def test_given_work_item_ids_when_getting_them_then_entry_text_and_files_o
     body = work.json()
     root = Path(__file__).resolve().parents[2] / "data" / "bmad-method-v6"
     assert body["text"] == (root / body["entry_file"]).read_text() and body["tokens"] == count_tokens(body["text"])
-    assert all((root / f).is_file() for f in body["files"])
+    assert body["files"] and all((root / f["path"]).is_file() for f in body["files"])
     for bad in ("nobody", "..%2F..%2Fetc%2Fpasswd"):
         missing = await api.http.get(f"/api/v1/work-items/{bad}")
         assert missing.status_code == 404
+    listed = body["files"][0]
+    one = await api.http.get(f"/api/v1/files/{listed['path']}")
+    assert one.status_code == 200 and one.json()["text"] == (root / listed["path"]).read_text()
+    assert one.json()["tokens"] == listed["tokens"] == count_tokens(one.json()["text"])
+    for bad in ("..%2F..%2F..%2Fetc%2Fpasswd", "%2Fetc%2Fpasswd", f"{listed['path']}/../../../../etc/hosts",
+                "pyproject.toml"):
+        refused = await api.http.get(f"/api/v1/files/{bad}")
+        assert refused.status_code == 404, (bad, refused.status_code)
+
+
+@pytest.mark.parametrize("path", ["/api/v1/agents", "/api/v1/agents/pm", "/api/v1/work-items/prd",
+                                  "/api/v1/agents/optimized-loading?track=bmad-method&phase=2"])
+async def test_given_catalog_content_when_served_then_delivered_tokens_header_counts_the_body(
+    api: Api, path: str
+) -> None:
+    got = await api.http.get(path)
+    assert got.status_code == 200, got.text
+    assert int(got.headers["x-delivered-tokens"]) == count_tokens(got.text)
 
 
 async def test_given_manifest_when_paging_then_pages_are_stable_and_bounded(api: Api) -> None:

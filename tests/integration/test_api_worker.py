@@ -7,6 +7,7 @@ the API process never computes a selection, so every answer here was produced by
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -92,9 +93,10 @@ async def test_given_a_miss_over_mcp_when_waiting_then_the_worker_answer_is_retu
     mcp = AgentloadMCP(settings)
     async with Client(mcp.server) as client:
         pending = await client.call_tool("select_agents", {"request": "write user stories for search", "wait_ms": 0})
-        assert pending.structured_content is not None
-        assert pending.structured_content["status"] == "pending" and pending.structured_content["task_id"]
+        waiting = json.loads(pending.content[0].text)  # type: ignore[union-attr]
+        assert waiting["status"] == "pending" and waiting["task_id"]
         ready = await client.call_tool("select_agents", {"request": "write user stories for search",
                                                          "wait_ms": 5000})
-        assert not ready.is_error and ready.structured_content is not None
-        assert ready.structured_content["status"] == "ready" and ready.structured_content["agents"]
+        assert not ready.is_error
+        answer = json.loads(ready.content[0].text)  # type: ignore[union-attr]
+        assert answer["status"] == "ready" and answer["agents"]

@@ -7,6 +7,7 @@ must be obeyed by the very next request of every other process, with no restart.
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -61,7 +62,7 @@ async def test_given_two_api_processes_and_mcp_when_the_flag_flips_to_full_and_b
             async def mcp_ids() -> tuple[str, list[str]]:
                 result = await agent.call_tool("select_agents", HOT)
                 assert not result.is_error, result.content
-                content = result.structured_content or {}
+                content = json.loads(result.content[0].text)  # type: ignore[union-attr]
                 return str(content["strategy"]), [a["id"] for a in content["agents"]]
 
             strategy, selective, before = await _ids(reader)  # warm: versions and resolvers cached in-process

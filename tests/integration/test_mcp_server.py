@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -14,7 +15,9 @@ from mcp import Client, StdioServerParameters
 from agentload.api import livestats
 from agentload.api.localrun import free_port, publish_real_catalog, stop_process, wait_http
 from agentload.api.runtime import make_redis
+from agentload.catalog import load_catalog
 from agentload.settings import Settings
+from agentload.tokens import count_tokens
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -26,10 +29,17 @@ def stdio_server(redis_url: str) -> StdioServerParameters:
 
 
 def structured(result: Any) -> dict[str, Any]:
+    """The JSON header of a tool result, after checking what the client receives: no copy in
+    ``structuredContent``, compact JSON, and a ``delivered_tokens`` equal to the cl100k count of
+    every text block sent (within 1 %)."""
     assert not result.is_error, result.content
-    assert result.structured_content is not None
-    content: dict[str, Any] = result.structured_content
-    return content
+    assert result.structured_content is None
+    texts = [block.text for block in result.content]
+    header: dict[str, Any] = json.loads(texts[0])
+    assert texts[0] == json.dumps(header, separators=(",", ":"), ensure_ascii=False)
+    sent = sum(count_tokens(t) for t in texts)
+    assert abs(header["delivered_tokens"] - sent) <= max(1, sent // 100), (header["delivered_tokens"], sent)
+    return {**header, "_texts": texts[1:]}
 
 
 async def test_given_stdio_server_when_a_client_uses_every_tool_then_answers_come_from_redis(
@@ -38,7 +48,7 @@ async def test_given_stdio_server_when_a_client_uses_every_tool_then_answers_com
     published = publish_real_catalog(redis_url)
     async with Client(stdio_server(redis_url)) as client:
         tools = {t.name: t for t in (await client.list_tools()).tools}
-        assert set(tools) == {"list_agents", "select_agents", "load_agent", "load_work_item"}
+        assert set(tools) == {"list_agents", "select_agents", "load_agent", "load_work_item", "load_file"}
         assert "next_workflow" in tools["select_agents"].input_schema["properties"]
 
         manifest = structured(await client.call_tool("list_agents", {"limit": 3}))
@@ -50,17 +60,29 @@ async def test_given_stdio_server_when_a_client_uses_every_tool_then_answers_com
         assert selection["status"] == "ready" and selection["cache"] == "hit"
         assert [a["id"] for a in selection["agents"]] == ["pm"]
         assert selection["optimized_tokens"] < selection["baseline_tokens"]
+        assert selection["_texts"] and "manifest" not in selection  # the manifest once, as text (HEADER first)
 
         agent = structured(await client.call_tool("load_agent", {"agent_id": "pm"}))
-        assert agent["id"] == "pm" and "Product Manager" in agent["text"]
+        root = REPO / "data" / "bmad-method-v6"
+        definition = (root / load_catalog(root).agents["pm"].path).read_text()
+        assert agent["id"] == "pm" and agent["_texts"] == [definition]
+        assert agent["delivered_tokens"] <= 1.1 * count_tokens(definition)  # the file once, a small header
 
-        # level 2: the work item a menu item runs, its entry file as shipped
-        work_id = next(m["work_item"] for m in agent["menu"] if m.get("work_item"))
+        # level 2: a work item the agent's menu runs, its entry file as shipped, its files' manifest
+        work_id = agent["work_items"].split()[0]
         work = structured(await client.call_tool("load_work_item", {"work_item_id": work_id}))
         assert work["id"] == work_id and "pm" in work["owners"] and work["tokens"] > 0
-        assert work["text"] == (REPO / "data" / "bmad-method-v6" / work["entry_file"]).read_text()
+        assert work["_texts"] == [(root / work["entry_file"]).read_text()]
         missing = await client.call_tool("load_work_item", {"work_item_id": "../../etc/passwd"})
         assert missing.is_error and "unknown work item" in missing.content[0].text
+
+        # level 3: one referenced file on demand, and nothing outside the catalog
+        listed = work["files"][0]
+        one = structured(await client.call_tool("load_file", {"path": listed["path"]}))
+        assert one["_texts"] == [(root / listed["path"]).read_text()] and one["tokens"] == listed["tokens"]
+        for bad in ("../../../etc/passwd", "/etc/passwd", work["entry_file"] + "/../../../../../../etc/hosts"):
+            refused = await client.call_tool("load_file", {"path": bad})
+            assert refused.is_error and "not a file of this catalog" in refused.content[0].text
 
         unknown_agent = await client.call_tool("load_agent", {"agent_id": "nobody"})
         assert unknown_agent.is_error and "unknown agent 'nobody'" in unknown_agent.content[0].text
@@ -76,7 +98,7 @@ async def test_given_stdio_server_when_a_client_uses_every_tool_then_answers_com
     finally:
         await client_redis.aclose()
     assert stats["load_agent"]["calls"] == 2 and stats["load_agent"]["errors"] == 1
-    assert stats["load_agent"]["tokens_served"] == agent["tokens"]
+    assert stats["load_agent"]["tokens_served"] == agent["delivered_tokens"]
     assert stats["select_agents"]["calls"] == 3 and stats["select_agents"]["errors"] == 2
     assert stats["list_agents"]["latency"]["count"] == 1
 

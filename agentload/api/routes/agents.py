@@ -11,7 +11,7 @@ from agentload.api import tasknames
 from agentload.api.auth import AUTH_RESPONSES, require_token
 from agentload.api.errors import validation_response
 from agentload.api.problems import NotReady
-from agentload.api.responses import ORJSONResponse
+from agentload.api.responses import DeliveredResponse, ORJSONResponse
 from agentload.api.routes.deps import runtime, task_links
 from agentload.api.runtime import Runtime
 from agentload.api.schemas import REDIS_DOWN, VALIDATION, PreloadBody, TaskAccepted, error
@@ -44,7 +44,7 @@ async def list_agents(
     manifest = await rt.store.get_manifest(version) if version else None
     if version is None or manifest is None:
         raise NotReady(NO_CATALOG)
-    return ORJSONResponse(manifest_page(version, manifest, limit, offset))
+    return DeliveredResponse(manifest_page(version, manifest, limit, offset))
 
 
 @router.get("/api/v1/agents/{agent_id}", summary="One agent's full definition",
@@ -58,7 +58,7 @@ async def get_agent(agent_id: str = Path(max_length=200), rt: Runtime = Depends(
     agent = await rt.store.get_agent(agent_id, version)
     if agent is None:
         raise HTTPException(404, f"unknown agent {agent_id!r}")
-    return ORJSONResponse({**agent, "version": version})
+    return DeliveredResponse({**agent, "version": version})
 
 
 WORK_ITEM_EXAMPLE = {"id": "bmad-prd", "kind": "skill", "name": "bmad-prd", "description": "Create, update, or "
@@ -83,7 +83,29 @@ async def get_work_item(work_item_id: str = Path(max_length=200), rt: Runtime = 
     item = await rt.store.get_work_item(work_item_id, version)
     if item is None:
         raise HTTPException(404, f"unknown work item {work_item_id!r}")
-    return ORJSONResponse({**item, "version": version})
+    return DeliveredResponse({**item, "version": version})
+
+
+FILE_EXAMPLE = {"path": ".claude/skills/bmad-prd/references/validate.md", "tokens": 812, "text": "# Validate ...",
+                "version": "20250101T000000-ab12cd"}
+
+
+@router.get("/api/v1/files/{path:path}", tags=["work items"],
+            summary="One file a work item references (instructions, template, checklist, step file)",
+            description="The third level of progressive disclosure: a path from a work item's `files`, read when "
+            "a step needs it. Only files the catalog's work items reference are served; anything else "
+            "(another path, `..`, a symlink leaving the catalog) is 404.",
+            responses={200: {"content": {"application/json": {"example": FILE_EXAMPLE}}},
+                       404: error("Not a file of this catalog's work items", "'x' is not a file of this catalog"),
+                       503: REDIS_DOWN})
+async def get_file(path: str = Path(max_length=1000), rt: Runtime = Depends(runtime)) -> Any:
+    version = await rt.store.current_version()
+    if version is None:
+        raise NotReady(NO_CATALOG)
+    found = await rt.store.get_file(path, version)
+    if found is None:
+        raise HTTPException(404, f"{path!r} is not a file of this catalog's work items")
+    return DeliveredResponse({**found, "version": version})
 
 
 @router.post("/api/v1/agents/preload", status_code=202, response_model=TaskAccepted,

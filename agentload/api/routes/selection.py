@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from agentload import keys
 from agentload.api.errors import validation_response
-from agentload.api.responses import ORJSONResponse
+from agentload.api.responses import DeliveredResponse, ORJSONResponse
 from agentload.api.routes.deps import task_links
 from agentload.api.runtime import Runtime
 from agentload.api.schemas import (
@@ -100,7 +100,7 @@ async def optimized_loading(request: Request) -> Any:
     started = getattr(request.state, "started", None) or time.perf_counter()
     rt.telemetry.add_event(selection_event(outcome, source="api", project=q.project_id, user=q.user_id,
                                            latency_ms=(time.perf_counter() - started) * 1000))
-    return ORJSONResponse(body)
+    return DeliveredResponse(body)
 
 
 def _limits(rt: Runtime, given: dict[str, Any], wait_ms: int) -> ORJSONResponse | None:
