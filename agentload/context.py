@@ -25,6 +25,10 @@ def norm_id(value: str) -> str:
     return _SEP.sub("-", value.strip().lower())
 
 
+#: The largest phase number a context may give; larger numbers in a catalog are named phases.
+MAX_PHASE_NUMBER = 20
+
+
 def _phase_value(value: int | str | None) -> int | str | None:
     if isinstance(value, str):
         value = value.strip()
@@ -34,8 +38,8 @@ def _phase_value(value: int | str | None) -> int | str | None:
             return None
         elif len(value) > 60:
             raise ValueError("phase names are at most 60 characters")
-    if isinstance(value, int) and not 0 <= value <= 20:
-        raise ValueError("phase numbers are 0-20")
+    if isinstance(value, int) and not 0 <= value <= MAX_PHASE_NUMBER:
+        raise ValueError(f"phase numbers are 0-{MAX_PHASE_NUMBER}")
     return value
 
 

@@ -9,6 +9,7 @@ beat's own tasks, and the report is rendered from what the jobs stored.
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import time
 from pathlib import Path
@@ -25,9 +26,11 @@ from agentload.catalog import load_catalog, require_agents
 from agentload.cli.perf import follow
 from agentload.evaluation import evaluate_one, layout_name, read_scenarios, suite_catalog, summarize
 from agentload.journey import journey_main
+from agentload.journey_tokens import format_tokens, ledger_rows, measure_catalog
 from agentload.reporting import write_report
 from agentload.selection.engine import SelectionConfig, Selector
 from agentload.settings import Settings, get_settings
+from models import repository
 
 # a log file or pipe reports 80 columns; the evaluation table needs about 120
 console = Console(width=max(120, shutil.get_terminal_size((120, 40)).columns))
@@ -103,6 +106,19 @@ def evaluate_suites(scenarios: Path, layouts: Path = LAYOUTS) -> dict[str, dict[
     return out
 
 
+def journey_tokens(settings: Settings) -> list[dict[str, Any]]:
+    """Every track of the bundled catalog and of each installed tree, walked through the MCP
+    tools (a private Redis per tree); printed, and stored for the report's journey section."""
+    trees = [settings.catalog_path, *sorted(p for p in LAYOUTS.glob("*-installed") if p.is_dir())]
+    results = [asyncio.run(measure_catalog(root, settings)) for root in trees]
+    repository.insert_token_optimization(settings.database_url, [r for res in results for r in ledger_rows(res)])
+    for res in results:
+        console.print(format_tokens(res))
+    return [{"catalog": Path(res["catalog"]).name, "layout": res["layout"],
+             **{k: sum(t["totals"][k] for t in res["tracks"]) for k in ("everything", "agents", "progressive")},
+             "recall": min(t["recall"] for t in res["tracks"])} for res in results]
+
+
 def run_demo(api: str, scenarios: Path | None, report: Path, logs: Path | None) -> dict[str, Any]:
     """Run every step; returns the figures printed in the summary."""
     settings = get_settings()
@@ -133,6 +149,9 @@ def run_demo(api: str, scenarios: Path | None, report: Path, logs: Path | None) 
         console.rule("4. journey: a project walks a whole BMad path (API + MCP over stdio)")
         figures["journey_exit"] = journey_main(api_base_url=api, track="bmad-method", field_type="greenfield",
                                                token=settings.api_token, redis_url=settings.redis_url)
+
+        console.rule("4b. delivered tokens over whole journeys: everything / agents only / progressive (MCP)")
+        figures["journey_tokens"] = journey_tokens(settings)
 
         if scenarios is not None and scenarios.is_dir():
             console.rule(f"5. evaluation on {scenarios}")
@@ -199,6 +218,11 @@ def print_summary(figures: dict[str, Any]) -> None:
     table.add_row("load test (steps 1-50 users)", f"knee at {deg.get('knee_users')} users, saturation "
                   f"{deg.get('saturation_throughput_rps') or 0:.0f} req/s, first breach {deg.get('first_breach')}")
     table.add_row("journey", "ok" if figures.get("journey_exit") == 0 else "failed steps (see above)")
+    for j in figures.get("journey_tokens") or []:
+        cut = 1 - j["progressive"] / j["everything"] if j["everything"] else 0.0
+        table.add_row(f"journeys on {j['catalog']} ({j['layout']})",
+                      f"delivered: everything {j['everything']:,}, agents only {j['agents']:,}, progressive "
+                      f"{j['progressive']:,} (-{cut:.1%}); step recall {j['recall']:.2f}")
     events = figures.get("flush_events") or {}
     table.add_row("selection events flushed to SQL", f"{events.get('events')} (remaining {events.get('remaining')})")
     console.print(table)

@@ -27,6 +27,7 @@ from agentload.catalog import load_catalog
 from agentload.evaluation import evaluate_one, read_scenarios, summarize
 from agentload.jobs.tuning import tuned_settings
 from agentload.reports import CachePoint, QualityRow, ReportData, StepPoint, StrategyRow, render_report
+from agentload.reports.model import JourneyStep
 from agentload.resources import ResourceReport
 from agentload.selection.engine import Selector
 from agentload.settings import Settings, get_settings
@@ -139,6 +140,21 @@ def _headline(data: ReportData, db: str, bench: dict[str, Any] | None) -> dict[s
     return head
 
 
+def journey_section(db: str, limit: int = 5000) -> list[JourneyStep]:
+    """The newest journey accounting per step (``journey:<catalog>:<track>:<field>:<i>:<workflow>``
+    rows of ``token_optimization``, written by ``agentload journey --tokens --store``)."""
+    steps: dict[tuple[str, str, int], dict[str, Any]] = {}
+    for row in repository.recent_token_optimization(db, limit=limit, context_prefix="journey:"):
+        _, catalog, track, field, index, workflow = str(row["context_hash"]).split(":", 5)
+        step = steps.setdefault((catalog, f"{track}/{field}", int(index)), {"workflow": workflow})
+        strategy = str(row["strategy"]).removeprefix("journey:")
+        if strategy not in step:  # newest first: keep the newest run's figure
+            step[strategy] = row["optimized_tokens"]
+            step["everything"] = step.get("everything", row["baseline_tokens"])
+    return [JourneyStep(catalog=c, track=t, step=i, **v) for (c, t, i), v in sorted(steps.items())
+            if {"agents", "progressive"} <= v.keys()]
+
+
 def build_report_data(db_url: str, redis_client: redis.Redis | None = None, scenarios: list[Path] | None = None,
                       *, settings: Settings | None = None) -> ReportData:
     """Everything the report shows, from the database (and Redis for tuned values), as ``ReportData``."""
@@ -158,6 +174,7 @@ def build_report_data(db_url: str, redis_client: redis.Redis | None = None, scen
         degradation=degradation, resources=resources_section(run), token_reductions=token_section(db_url),
         cache_hit_rate=cache_section(db_url), strategies=strategies,
         selection_quality=quality_section(scenarios, settings, redis_client) if scenarios else [],
+        journey=journey_section(db_url),
     )
     return data.model_copy(update={"headline": _headline(data, db_url, bench)})
 

@@ -114,3 +114,15 @@ def recent_agent_loading_metrics(session: Session, limit: int = 100, user: str |
         stmt = stmt.join(User, AgentLoadingMetric.user_id == User.id).where(User.external_id == user)
     stmt = stmt.order_by(AgentLoadingMetric.recorded_at.desc(), AgentLoadingMetric.id.desc())
     return [to_json(a) for a in session.scalars(stmt.limit(clamp_limit(limit)))]
+
+
+@accepts_url
+def recent_token_optimization(session: Session, limit: int = 100, context_prefix: str | None = None
+                              ) -> list[dict[str, Any]]:
+    """Newest savings rows first, optionally those whose ``context_hash`` starts with a prefix
+    (``journey:`` for the journey accounting)."""
+    stmt = select(TokenOptimization)
+    if context_prefix is not None:
+        stmt = stmt.where(TokenOptimization.context_hash.startswith(context_prefix, autoescape=True))
+    stmt = stmt.order_by(TokenOptimization.recorded_at.desc(), TokenOptimization.id.desc())
+    return [to_json(t) for t in session.scalars(stmt.limit(clamp_limit(limit)))]

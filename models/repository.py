@@ -32,6 +32,7 @@ from models.reports import (
     recent_agent_loading_metrics,
     recent_cache_performance,
     recent_performance_metrics,
+    recent_token_optimization,
     token_usage_summary,
 )
 from models.support import accepts_url, to_json
@@ -54,6 +55,7 @@ __all__ = [
     "recent_agent_loading_metrics",
     "recent_cache_performance",
     "recent_performance_metrics",
+    "recent_token_optimization",
     "to_json",
     "token_usage_summary",
     "update_benchmark",

@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterator
 
-from agentload.context import Context, Resolved, ResolverData
+from agentload.context import MAX_PHASE_NUMBER, Context, Resolved, ResolverData
 from agentload.selection.engine import Selector
 from agentload.selection.manifest import HEADER, Manifest, render
 from agentload.selection.models import Selection
@@ -24,7 +24,6 @@ FULL_KEY = "full"  # selection_key(v, FULL_KEY) holds the strategy=full selectio
 Carried = dict[frozenset[str], tuple[str, int]]
 
 
-MAX_PHASE_NUMBER = 20  # Context.phase's numeric range
 
 
 def _track_pairs(data: ResolverData) -> list[tuple[str | None, str | None]]:

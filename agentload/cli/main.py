@@ -141,9 +141,27 @@ def journey(
     mcp: Annotated[str | None, typer.Option("--mcp", help="MCP server URL or command (default: stdio)")] = None,
     track: Annotated[str, typer.Option(help="path track")] = "bmad-method",
     field_type: Annotated[str | None, typer.Option("--field-type", help="greenfield | brownfield")] = "greenfield",
+    tokens: Annotated[bool, typer.Option("--tokens", help="delivered tokens per step for everything, agents "
+                                         "only and progressive loading, on every track of --catalog")] = False,
+    catalog: Annotated[list[Path] | None, typer.Option("--catalog", help="with --tokens: a BMad tree or "
+                                                       "project (repeatable; default: settings)")] = None,
+    store: Annotated[bool, typer.Option("--store", help="with --tokens: write the figures to "
+                                        "token_optimization")] = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Walk a project through a whole BMad path as a client would (API + MCP); time every step."""
+    """Walk a project through a whole BMad path as a client would (API + MCP); time every step.
+
+    With ``--tokens``: walk every track of each catalog through the MCP tools (a private Redis,
+    no API needed) and report the tokens each step delivers under three loading strategies.
+    """
+    if tokens:
+        from agentload.journey_tokens import journey_tokens_main
+        from agentload.settings import get_settings
+
+        roots = catalog or [get_settings().catalog_path]
+        for root in roots:
+            load_checked(root)  # exit 2 naming the path, before any server starts
+        raise typer.Exit(journey_tokens_main(roots, as_json=as_json, store=store))
     from agentload.journey import journey_main
 
     raise typer.Exit(journey_main(api_base_url=api, mcp=mcp, track=track, field_type=field_type, as_json=as_json))

@@ -145,3 +145,16 @@ def strategy_comparison(data: ReportData) -> Any | None:
     fig.update_layout(title="Before vs after: cost per request by loading strategy", template="plotly_white",
                       height=HEIGHT * rows * 0.8 + 80)
     return fig
+
+
+def journey_tokens(data: ReportData) -> Any | None:
+    """Per step of each journey: delivered tokens per strategy (log axis: everything is ~100x)."""
+    if not data.journey:
+        return None
+    fig = go.Figure()
+    labels = [f"{s.catalog} · {s.track} · {s.step + 1:02d} {s.workflow}" for s in data.journey]
+    for name in ("everything", "agents", "progressive"):
+        fig.add_bar(x=labels, y=[getattr(s, name) for s in data.journey], name=name)
+    fig.update_yaxes(type="log")
+    fig.update_xaxes(tickangle=-60, automargin=True)
+    return _layout(fig, "Delivered tokens per journey step", "catalog · track · step", "tokens (log)")

@@ -36,6 +36,7 @@ _HOW = {
     "cache": "run a load test against the cached strategy and record the hit rate over time",
     "strategies": "run the strategy comparison (full / selective / cached) under the same load",
     "quality": "run the selection quality suites",
+    "journey": "run `agentload journey --tokens --store` (delivered tokens per step, three strategies)",
     "headline": "fill `headline` with the figures the other sections prove",
 }
 
@@ -130,6 +131,21 @@ def _quality(data: ReportData) -> str:
     return _table(TABLE_IDS["quality"], ["suite", "cases", *names], rows)
 
 
+def _journey_table(data: ReportData) -> str:
+    if not data.journey:
+        return _no_data("journey", "journey accounting", TABLE_IDS["journey"])
+    totals: dict[tuple[str, str], list[int]] = {}
+    for s in data.journey:
+        row = totals.setdefault((s.catalog, s.track), [0, 0, 0, 0])
+        row[0] += 1
+        row[1] += s.everything
+        row[2] += s.agents
+        row[3] += s.progressive
+    rows = [[c, t, n, e, a, p, (1 - p / e) * 100 if e else None] for (c, t), (n, e, a, p) in totals.items()]
+    return _table(TABLE_IDS["journey"], ["catalog", "track", "steps", "everything", "agents only",
+                                         "progressive", "progressive cut %"], rows)
+
+
 def build_html(data: ReportData) -> str:
     """The full HTML document as a string."""
     if data.degradation is None and data.steps:
@@ -158,6 +174,8 @@ def build_html(data: ReportData) -> str:
                  _plot(data, "strategies", f.strategy_comparison, "strategies", "strategy comparison"),
                  _strategy_table(data)),
         _section("section-quality", "Selection quality per suite", _quality(data)),
+        _section("section-journey", "Progressive disclosure over whole journeys (delivered tokens)",
+                 _plot(data, "journey", f.journey_tokens, "journey", "journey tokens"), _journey_table(data)),
     ]
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'

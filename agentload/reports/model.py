@@ -19,7 +19,9 @@ Shape (JSON)::
       "cache_hit_rate": [{"t": seconds, "hit_rate": 0..1}],
       "strategies": [{"strategy": "full"|"selective"|"cached", "tokens_per_request"?,
                       "p50_ms"?, "p99_ms"?, "cpu_ms_per_request"?, "bytes_per_request"?}],
-      "selection_quality": [{"suite": str, "cases": int, "metrics": {name: float}}]
+      "selection_quality": [{"suite": str, "cases": int, "metrics": {name: float}}],
+      "journey": [{"catalog": str, "track": str, "step": int, "workflow": str,
+                   "everything": int, "agents": int, "progressive": int}]  # delivered tokens
     }
 """
 
@@ -40,12 +42,14 @@ PLOT_IDS: dict[str, str] = {
     "tokens": "plot-token-reduction",
     "cache": "plot-cache-hit-rate",
     "strategies": "plot-strategy-comparison",
+    "journey": "plot-journey-tokens",
 }
 TABLE_IDS: dict[str, str] = {
     "headline": "table-headline",
     "knee": "table-knee",
     "strategies": "table-strategies",
     "quality": "table-selection-quality",
+    "journey": "table-journey-tokens",
 }
 
 
@@ -89,6 +93,18 @@ class QualityRow(BaseModel):
     metrics: dict[str, float] = {}
 
 
+class JourneyStep(BaseModel):
+    """Delivered tokens of one step of a BMad journey under the three loading strategies."""
+
+    catalog: str
+    track: str
+    step: int
+    workflow: str
+    everything: int
+    agents: int
+    progressive: int
+
+
 class ReportData(BaseModel):
     """Everything the report can show; see the module docstring for the JSON shape."""
 
@@ -103,3 +119,4 @@ class ReportData(BaseModel):
     cache_hit_rate: list[CachePoint] = []
     strategies: list[StrategyRow] = []
     selection_quality: list[QualityRow] = []
+    journey: list[JourneyStep] = []

@@ -45,6 +45,12 @@ def sample_data() -> dict[str, object]:
             {"suite": "greenfield", "cases": 40, "metrics": {"precision": 0.95, "recall": 0.9}},
             {"suite": "brownfield", "cases": 25, "metrics": {"precision": 0.88, "exact": 0.7}},
         ],
+        "journey": [
+            {"catalog": "bmm", "track": "method/greenfield", "step": 0, "workflow": "prd",
+             "everything": 400000, "agents": 900, "progressive": 3500},
+            {"catalog": "bmm", "track": "method/greenfield", "step": 1, "workflow": "architecture",
+             "everything": 400000, "agents": 1100, "progressive": 4200},
+        ],
     }
 
 
@@ -77,7 +83,7 @@ def test_given_report_when_rendering_then_plotly_is_inline_and_nothing_loads_fro
 def test_given_empty_report_data_when_rendering_then_each_section_says_no_data_yet(tmp_path: Path) -> None:
     page = render_report(ReportData(), tmp_path / "empty.html").read_text(encoding="utf-8")
 
-    assert page.count("No data yet") == len(PLOT_IDS) + 3  # plots + headline, knee and quality tables
+    assert page.count("No data yet") == len(PLOT_IDS) + 4  # plots + headline, knee, quality, journey tables
     for plot_id in PLOT_IDS.values():
         assert f'id="{plot_id}"' not in page
         assert f'data-for="{plot_id}"' in page

@@ -62,6 +62,11 @@ def stored(db: str) -> dict[str, str]:
         {"strategy": "full", "agents_loaded": ["pm", "dev"], "loaded_tokens": 5000, "baseline_tokens": 5000}])
     repository.insert_token_optimization(db, [{"strategy": "selective", "baseline_tokens": 5000,
                                                "optimized_tokens": 1000}])
+    repository.insert_token_optimization(db, [  # journey accounting: two steps, two strategies each
+        {"strategy": f"journey:{s}", "context_hash": f"journey:bmm:method:greenfield:{i:03d}:{w}",
+         "baseline_tokens": 400_000, "optimized_tokens": n}
+        for i, w, s, n in ((0, "prd", "agents", 900), (0, "prd", "progressive", 3500),
+                           (1, "architecture", "agents", 1100), (1, "architecture", "progressive", 4200))])
     t0 = datetime(2025, 1, 1, tzinfo=UTC)
     repository.insert_cache_performance(db, [
         {"cache_type": "selections", "hits": 90, "misses": 10, "recorded_at": t0},
@@ -82,6 +87,8 @@ def test_given_stored_runs_when_building_then_each_section_comes_from_its_source
     assert [(p.t, p.hit_rate) for p in data.cache_hit_rate] == [(0.0, 0.9), (30.0, 0.99)]
     assert [r.strategy for r in data.strategies] == ["full", "selective"]
     assert data.selection_quality == []
+    assert [(j.step, j.workflow, j.agents, j.progressive, j.everything) for j in data.journey] == [
+        (0, "prd", 900, 3500, 400_000), (1, "architecture", 1100, 4200, 400_000)]
     assert "5,504 -> 860" in str(data.headline["tokens per request: full -> selective"])
     assert data.headline["served tokens saved (selective)"] == "80.0% over 1 selections"
     assert any(stored["steps"] in note for note in data.notes)
