@@ -6,8 +6,8 @@ sequences, ``module-help.csv``) and, at each step, puts one of these in the mode
 - ``everything``: every agent, every work item's entry file and every file they reference;
 - ``agents``: the selection for the step and the agents it names (agent-level disclosure);
 - ``progressive``: the same, plus the step's work item (its entry file, with the manifest of
-  its files) and the file the step starts with (the first one its entry file names: the
-  first step file, the instructions).
+  its files) and the file the step starts with (a step-file workflow's first step, else the
+  first file its entry file names: the instructions, a template).
 
 Every figure is the ``delivered_tokens`` the MCP server reports for its answers (what lands
 in the context, checked against a cl100k count of the bytes by the tests), so the journey
@@ -119,7 +119,7 @@ async def step_tokens(client: Client, facts: TrackFacts, phase: int | str | None
         step.work_item = wid
         shown += int(header["delivered_tokens"])
         owners |= set(header.get("owners") or [])
-        step.file = first_named_file(texts[0] if texts else "", header.get("files") or [])
+        step.file = header.get("first_step") or first_named_file(texts[0] if texts else "", header.get("files") or [])
         if step.file:
             shown += await delivered(client, "load_file", {"path": step.file})
         break

@@ -28,7 +28,7 @@ from agentload.cache.codec import (
     text,
 )
 from agentload.cache.contexts import FULL_KEY, compute_selections
-from agentload.cache.payloads import file_payloads, work_item_payloads
+from agentload.cache.payloads import file_payloads, step_chains, work_item_payloads
 from agentload.catalog import Catalog
 from agentload.selection.engine import Selector
 from agentload.selection.models import Selection
@@ -57,9 +57,10 @@ def _values(
     for agent_id, agent in catalog.agents.items():
         yield "agent_definitions", keys.agent_key(version, agent_id), dumps(agent)
     file_tokens: dict[str, int] = {}
-    for path, payload in file_payloads(catalog, file_tokens):
+    chains = step_chains(catalog)
+    for path, payload in file_payloads(catalog, file_tokens, chains):
         yield "catalog", keys.file_key(version, path), dumps(payload)
-    for work_id, payload in work_item_payloads(catalog, file_tokens):
+    for work_id, payload in work_item_payloads(catalog, file_tokens, chains):
         yield "catalog", keys.work_item_key(version, work_id), dumps(payload)
     for key, sel in selections.items():
         yield "selections", keys.selection_key(version, key), dump_selection(sel)

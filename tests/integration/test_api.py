@@ -254,6 +254,7 @@ async def test_given_work_item_ids_when_getting_them_then_entry_text_and_files_o
 
 
 @pytest.mark.parametrize("path", ["/api/v1/agents", "/api/v1/agents/pm", "/api/v1/work-items/prd",
+                                  "/api/v1/files/src/modules/bmm/workflows/2-plan-workflows/prd/data/prd-purpose.md",
                                   "/api/v1/agents/optimized-loading?track=bmad-method&phase=2"])
 async def test_given_catalog_content_when_served_then_delivered_tokens_header_counts_the_body(
     api: Api, path: str

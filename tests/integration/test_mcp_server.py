@@ -15,6 +15,7 @@ from mcp import Client, StdioServerParameters
 from agentload.api import livestats
 from agentload.api.localrun import free_port, publish_real_catalog, stop_process, wait_http
 from agentload.api.runtime import make_redis
+from agentload.cache.payloads import step_chains
 from agentload.catalog import load_catalog
 from agentload.settings import Settings
 from agentload.tokens import count_tokens
@@ -80,6 +81,15 @@ async def test_given_stdio_server_when_a_client_uses_every_tool_then_answers_com
         listed = work["files"][0]
         one = structured(await client.call_tool("load_file", {"path": listed["path"]}))
         assert one["_texts"] == [(root / listed["path"]).read_text()] and one["tokens"] == listed["tokens"]
+        # a step-file workflow: its first step, then each step's next_step, as the workflow's files chain them
+        chains = step_chains(load_catalog(root))
+        stepped, chain = next(iter(chains.items()))
+        header = structured(await client.call_tool("load_work_item", {"work_item_id": stepped}))
+        walked, current = [], header["first_step"]
+        while current is not None:
+            walked.append(current)
+            current = structured(await client.call_tool("load_file", {"path": current}))["next_step"]
+        assert walked == chain and len(chain) > 1
         for bad in ("../../../etc/passwd", "/etc/passwd", work["entry_file"] + "/../../../../../../etc/hosts"):
             refused = await client.call_tool("load_file", {"path": bad})
             assert refused.is_error and "not a file of this catalog" in refused.content[0].text
@@ -113,9 +123,12 @@ async def test_given_http_transport_when_a_client_connects_then_tools_answer(
     try:
         wait_http(f"http://127.0.0.1:{port}/mcp", proc=proc)
         async with Client(f"http://127.0.0.1:{port}/mcp") as client:
-            agent = structured(await client.call_tool("load_agent", {"agent_id": "architect"}))
-            assert agent["id"] == "architect"
             selection = structured(await client.call_tool("select_agents", {"track": "bmad-method", "phase": 3}))
             assert selection["cache"] == "hit" and selection["agents"]
+            agent = structured(await client.call_tool("load_agent", {"agent_id": selection["agents"][0]["id"]}))
+            work = structured(await client.call_tool("load_work_item",
+                                                     {"work_item_id": agent["work_items"].split()[0]}))
+            one = structured(await client.call_tool("load_file", {"path": work["files"][0]["path"]}))
+            assert one["tokens"] == work["files"][0]["tokens"] and one["_texts"][0]
     finally:
         stop_process(proc)

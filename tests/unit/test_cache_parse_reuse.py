@@ -101,3 +101,27 @@ def test_given_broken_then_fixed_file_when_rehashing_then_it_is_reported_then_pa
     pm.write_text(original)
     fixed = load_catalog(root, cache=cache, rehash=True)
     assert fixed.errors == [] and fixed == _fresh(root)
+
+
+def test_given_a_referenced_file_that_is_a_symlink_out_of_the_catalog_when_publishing_then_it_is_not_served(
+    tmp_path: Path,
+) -> None:
+    """Level 3 serves only what the catalog reader accepts: a step file replaced by a symlink to
+    a file outside the root is left out of the published files (and of the work item's list)."""
+    from agentload.cache.payloads import file_payloads, step_chains, work_item_payloads
+
+    root = copy_catalog(tmp_path)
+    cat = load_catalog(root)
+    item = next(w for w in cat.work_items.values() if len(w.files) >= 2)
+    secret = tmp_path / "secret.md"
+    secret.write_text("outside the catalog")
+    victim = root / item.files[0]
+    victim.unlink()
+    victim.symlink_to(secret)
+    tokens: dict[str, int] = {}
+    chains = step_chains(cat)
+    published = dict(file_payloads(cat, tokens, chains))
+    assert item.files[0] not in published and item.files[1] in published
+    assert all("outside the catalog" not in str(p["text"]) for p in published.values())
+    listed = dict(work_item_payloads(cat, tokens, chains))[item.id]["files"]
+    assert item.files[0] not in [f["path"] for f in listed]  # type: ignore[union-attr]
