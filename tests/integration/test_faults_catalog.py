@@ -255,7 +255,7 @@ def test_given_a_live_file_replaced_by_garbage_when_refreshing_then_held_and_the
     pm = root / PM
     original = pm.read_text()
     corrupt, reason = GARBAGE[kind]
-    corrupt(pm, original.replace(ROLE, "role: PM state OUTSIDE"))
+    corrupt(pm, original.replace(ROLE, "role: PM state QZXVGARBAGEMARK"))
 
     held = refresh_catalog(r, settings, state)
     assert held["held"] is True and held["published"] is False
@@ -263,7 +263,7 @@ def test_given_a_live_file_replaced_by_garbage_when_refreshing_then_held_and_the
     assert r.get(keys.CURRENT_VERSION).decode() == v0 and ROLE in _served_pm(r)
     _assert_one_consistent_version(r)
     assert _errors(r)[0]["path"] == PM
-    assert b"OUTSIDE" not in b"".join(r.get(k) or b"" for k in r.scan_iter(match=f"{keys.BASE}:cat:*")
+    assert b"QZXVGARBAGEMARK" not in b"".join(r.get(k) or b"" for k in r.scan_iter(match=f"{keys.BASE}:cat:*")
                                       if r.type(k) == b"string")
 
     if pm.is_dir():

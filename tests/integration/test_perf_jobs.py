@@ -285,6 +285,9 @@ def test_given_stored_runs_when_the_report_is_written_then_every_plot_is_drawn_f
         "baseline_tokens": 5504, "optimized_tokens": 980, "reduction": 0.82, "cache_hit": True, "source": "api"}))
     jobs.flush_selection_events()
     jobs.flush_cache_stats()
+    repository.insert_token_optimization(worker_db, [  # journey accounting (agentload journey --tokens --store)
+        {"strategy": f"journey:{s}", "context_hash": "journey:bmm:method:greenfield:000:prd",
+         "baseline_tokens": 400_000, "optimized_tokens": n} for s, n in (("agents", 900), ("progressive", 3500))])
     scenarios = [SUITE] if SUITE.exists() else None
     out = write_report(tmp_path / "report.html", worker_db, published, scenarios)
     html = out.read_text(encoding="utf-8")

@@ -90,7 +90,7 @@ FILE_EXAMPLE = {"path": ".claude/skills/bmad-prd/references/validate.md", "token
                 "version": "20250101T000000-ab12cd"}
 
 
-@router.get("/api/v1/files/{path:path}", tags=["work items"],
+@router.get("/api/v1/files/{file_path:path}", tags=["work items"],
             summary="One file a work item references (instructions, template, checklist, step file)",
             description="The third level of progressive disclosure: a path from a work item's `files`, read when "
             "a step needs it. Only files the catalog's work items reference are served; anything else "
@@ -98,13 +98,13 @@ FILE_EXAMPLE = {"path": ".claude/skills/bmad-prd/references/validate.md", "token
             responses={200: {"content": {"application/json": {"example": FILE_EXAMPLE}}},
                        404: error("Not a file of this catalog's work items", "'x' is not a file of this catalog"),
                        503: REDIS_DOWN})
-async def get_file(path: str = Path(max_length=1000), rt: Runtime = Depends(runtime)) -> Any:
+async def get_file(file_path: str = Path(max_length=1000), rt: Runtime = Depends(runtime)) -> Any:
     version = await rt.store.current_version()
     if version is None:
         raise NotReady(NO_CATALOG)
-    found = await rt.store.get_file(path, version)
+    found = await rt.store.get_file(file_path, version)
     if found is None:
-        raise HTTPException(404, f"{path!r} is not a file of this catalog's work items")
+        raise HTTPException(404, f"{file_path!r} is not a file of this catalog's work items")
     return DeliveredResponse({**found, "version": version})
 
 
