@@ -189,24 +189,22 @@ class AgentloadMCP:
         return meta, [str(agent.get("text") or "")], None
 
     async def _load_work_item(self, work_item_id: str) -> Result:
-        rt = self.runtime
-        version = await rt.store.current_version()
-        if version is None:
-            raise ToolError(NO_CATALOG)
-        item = await rt.store.get_work_item(work_item_id, version)
-        if item is None:
-            raise ToolError(f"unknown work item {work_item_id!r}; select_agents names the ones a task needs")
-        text = str(item.pop("text", "") or "")
-        return {**item, "version": version}, [text], None
+        return await self._load_text(self.runtime.store.get_work_item, work_item_id,
+                                     f"unknown work item {work_item_id!r}; select_agents names the ones a task needs")
 
     async def _load_file(self, path: str) -> Result:
-        rt = self.runtime
-        version = await rt.store.current_version()
+        return await self._load_text(self.runtime.store.get_file, path,
+                                     f"{path!r} is not a file of this catalog's work items; load_work_item lists them")
+
+    async def _load_text(self, read: Callable[[str, str], Awaitable[dict[str, Any] | None]], key: str,
+                         missing: str) -> Result:
+        """A work item or file of the live version: its metadata as the header, its text once."""
+        version = await self.runtime.store.current_version()
         if version is None:
             raise ToolError(NO_CATALOG)
-        found = await rt.store.get_file(path, version)
+        found = await read(key, version)
         if found is None:
-            raise ToolError(f"{path!r} is not a file of this catalog's work items; load_work_item lists them")
+            raise ToolError(missing)
         text = str(found.pop("text", "") or "")
         return {**found, "version": version}, [text], None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
@@ -77,13 +78,19 @@ WORK_ITEM_EXAMPLE = {"id": "bmad-prd", "kind": "skill", "name": "bmad-prd", "des
                        404: error("No such work item in the current catalog version", "unknown work item 'x'"),
                        503: REDIS_DOWN})
 async def get_work_item(work_item_id: str = Path(max_length=200), rt: Runtime = Depends(runtime)) -> Any:
+    return await _versioned(rt, rt.store.get_work_item, work_item_id, f"unknown work item {work_item_id!r}")
+
+
+async def _versioned(rt: Runtime, read: Callable[[str, str], Awaitable[dict[str, Any] | None]], key: str,
+                     missing: str) -> DeliveredResponse:
+    """One published item of the live version (work item, file) with the version, else 404."""
     version = await rt.store.current_version()
     if version is None:
         raise NotReady(NO_CATALOG)
-    item = await rt.store.get_work_item(work_item_id, version)
-    if item is None:
-        raise HTTPException(404, f"unknown work item {work_item_id!r}")
-    return DeliveredResponse({**item, "version": version})
+    found = await read(key, version)
+    if found is None:
+        raise HTTPException(404, missing)
+    return DeliveredResponse({**found, "version": version})
 
 
 FILE_EXAMPLE = {"path": ".claude/skills/bmad-prd/references/validate.md", "tokens": 812, "text": "# Validate ...",
@@ -99,13 +106,8 @@ FILE_EXAMPLE = {"path": ".claude/skills/bmad-prd/references/validate.md", "token
                        404: error("Not a file of this catalog's work items", "'x' is not a file of this catalog"),
                        503: REDIS_DOWN})
 async def get_file(file_path: str = Path(max_length=1000), rt: Runtime = Depends(runtime)) -> Any:
-    version = await rt.store.current_version()
-    if version is None:
-        raise NotReady(NO_CATALOG)
-    found = await rt.store.get_file(file_path, version)
-    if found is None:
-        raise HTTPException(404, f"{file_path!r} is not a file of this catalog's work items")
-    return DeliveredResponse({**found, "version": version})
+    missing = f"{file_path!r} is not a file of this catalog's work items"
+    return await _versioned(rt, rt.store.get_file, file_path, missing)
 
 
 @router.post("/api/v1/agents/preload", status_code=202, response_model=TaskAccepted,
