@@ -123,6 +123,8 @@ class Selector:
             clauses = split_clauses(resolved.request)
             chosen = frozenset(picks)
             parts = [(resolved.request, chosen)] + [(c, frozenset()) for c in (clauses if len(clauses) > 1 else [])]
+            if self.team.is_collective(resolved.request):  # the whole team: its team item, not side words
+                parts = []
             for text, boost in parts:  # a clause may ask for another agent's work: no boost there
                 for sid, score in self.skill_index.pick(text, boost):
                     skills.setdefault(sid, []).append(Reason(rule="text:skill", score=round(score, 3),
@@ -171,7 +173,10 @@ class Selector:
             if addressed is not None:  # called by persona name: that agent, whatever else matches
                 picks.setdefault(addressed, []).append(Reason(rule="text:name", detail="addressed by name"))
                 level = max(level, 2)
-            found = self.text.select(query, resolved.user_role, level)
+            found = self.text.select(query, resolved.user_role, level, frozenset(picks))
+            if self.team.is_collective(resolved.request):  # the whole team: a router, not a side word's agent
+                keep = set(self.team.named(resolved.request)) | set(self.routers)
+                found.picks = {a: r for a, r in found.picks.items() if a in keep}
             for agent, reasons in found.picks.items():
                 picks.setdefault(agent, []).extend(reasons)
             team = self.team.is_team_question(resolved.request) or self.team.is_routing_question(resolved.request)

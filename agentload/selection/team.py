@@ -92,6 +92,10 @@ class TeamFacts:
     def is_team_question(self, text: str) -> bool:
         return bool(_COLLECTIVE.search(text)) or len(self.named(text)) >= MIN_NAMED_FOR_TEAM
 
+    def is_collective(self, text: str) -> bool:
+        """Addressed to the whole team ("everybody", "the whole team"), naming at most one agent."""
+        return bool(_COLLECTIVE.search(text)) and len(self.named(text)) < MIN_NAMED_FOR_TEAM
+
     def is_routing_question(self, text: str) -> bool:
         return bool(_ROUTING.search(text)) and (bool(_COLLECTIVE.search(text)) or "?" in text)
 

@@ -133,13 +133,18 @@ class TextIndex:
         self.n_units = n
         self.terms = sorted(self.postings)
 
-    def unit_scores(self, text: str) -> npt.NDArray[np.float64]:
+    def unit_scores(self, text: str, weights: dict[str, float] | None = None) -> npt.NDArray[np.float64]:
+        """BM25F score of every unit; ``weights`` (term -> factor, see ``focus``) scales terms."""
         out = np.zeros(self.n_units)
         for term in set(tokenize(text)):
             post = self.postings.get(term) or self._by_prefix(term)
             if post is not None:
-                out[post[0]] += post[1]
+                out[post[0]] += post[1] * (weights.get(term, 1.0) if weights else 1.0)
         return out
+
+    def knows(self, term: str) -> bool:
+        """Whether a stemmed term matches anything indexed (exactly or as a clipped word)."""
+        return term in self.postings or self._by_prefix(term) is not None
 
     def _by_prefix(self, term: str) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float64]] | None:
         """A clipped word ("retro", "auth") matches the catalog's longer one ("retrospective",
@@ -151,9 +156,9 @@ class TextIndex:
             return self.postings[self.terms[i]]
         return None
 
-    def scores(self, text: str) -> npt.NDArray[np.float64]:
+    def scores(self, text: str, weights: dict[str, float] | None = None) -> npt.NDArray[np.float64]:
         """Score of every agent (``self.ids`` order): persona unit + best work unit."""
-        u = self.unit_scores(text)
+        u = self.unit_scores(text, weights)
         persona = np.zeros(len(self.ids))
         best = np.zeros(len(self.ids))
         persona[self.unit_agent[self.is_persona]] = u[self.is_persona]

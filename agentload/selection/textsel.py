@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
+import numpy.typing as npt
 
 from agentload.catalog import Catalog
 from agentload.catalog.glossary import expand
+from agentload.selection.focus import segments, term_weights
 from agentload.selection.lexicon import expansions
 from agentload.selection.models import Reason
 from agentload.selection.semantic import SemanticIndex
@@ -67,8 +69,23 @@ def ask_clauses(text: str) -> list[str]:
             continue
         sentences = [x.strip() for x in _SENTENCE.split(step) if tokenize(x)]
         asks = [x for i, x in enumerate(sentences) if i == len(sentences) - 1 or "?" in x]
-        out += asks or [step]
+        for ask in asks or [step]:
+            out += _objects(ask)
     return out or [text]
+
+
+_AND_OBJECT = re.compile(r"\s+(?:and|&|as well as|plus|und|et|y)\s+(?=(?:the|a|an|our|my|its|their|some|die|der|das|"
+                         r"den|le|la|les|el|los|las)\s)", re.I)
+
+
+def _objects(ask: str) -> list[str]:
+    """"plan the UX and the architecture" asks for two things: one clause per object, each with
+    the ask's verb (its first word)."""
+    parts = [p.strip() for p in _AND_OBJECT.split(ask) if p.strip()]
+    if len(parts) < 2:
+        return [ask]
+    verb = parts[0].split()[0]
+    return [parts[0]] + [f"{verb} {p}" for p in parts[1:]]
 
 
 def split_clauses(text: str) -> list[str]:
@@ -93,10 +110,11 @@ class TextSelector:
     def rank(self, text: str, role: str | None) -> np.ndarray:
         """Fused score per agent (``index.ids`` order) for ``text``, with the role prior."""
         text = without_negated(text)
-        scores = self.index.scores(text)
-        extra = f"{expansions(text)} {expand(text, self.acronyms)}".strip()
-        if extra:
-            scores = scores + EXPANSION_WEIGHT * self.index.scores(extra)
+        scores = self.index.scores(text, term_weights(text, self.index.knows))
+        for segment, weight in segments(text):  # implied words weigh as their segment does
+            extra = f"{expansions(segment)} {expand(segment, self.acronyms)}".strip()
+            if extra:
+                scores = scores + EXPANSION_WEIGHT * weight * self.index.scores(extra)
         if self.semantic is not None:
             scores = self.semantic.fuse(text, scores, self.config.semantic_weight, self.config.text_min_score)
         if role:
@@ -118,12 +136,15 @@ class TextSelector:
                 seen.add(work[i])  # type: ignore[arg-type]
         return kept
 
-    def select(self, text: str, role: str | None, structured: int) -> TextPicks:
+    def select(self, text: str, role: str | None, structured: int,
+               have: frozenset[str] = frozenset()) -> TextPicks:
         """Agents the request asks for, with their scores; empty when nothing is confident.
 
         ``structured`` says how much the path files already decided: 0 nothing, 1 a phase
         (the request's best agent is added), 2 an explicit next workflow (only agents that
-        win a clause of a multi-part request are added). ``ambiguous`` is set when more
+        win a clause of a multi-part request are added); ``have`` are the agents the path
+        picked, so a close candidate they lack is added rather than one they already hold, and
+        structured context and text do not silence each other. ``ambiguous`` is set when more
         candidates are close than may be loaded: the request
         is about the team as a whole, which is the orchestrator's job.
         """
@@ -137,20 +158,44 @@ class TextSelector:
         close = [int(i) for i in order if whole[i] >= cfg.text_close_ratio * top]
         limit = (cfg.text_max_agents, 1, 0)[min(structured, 2)]
         close = self._one_per_work(text, close)
+        if structured:  # the path already loaded some agents: the text adds its best other one
+            close = [i for i in close if self.index.ids[i] not in have] or close
         for i in close[:limit]:
             out.picks[self.index.ids[i]] = [Reason(rule="text:bm25", score=round(float(whole[i]), 3),
                                                    detail=f"{whole[i] / top:.2f} of best")]
         out.ambiguous = len(close) > cfg.text_max_agents
         clauses = ask_clauses(text)
-        if len(clauses) > 1 or clauses[0] != text:  # several steps, or an ask after some background
-            for clause in clauses:
-                scores = self.rank(clause, role)
-                rank = np.argsort(-scores)
-                best = int(rank[0])
-                second = float(scores[rank[1]]) if len(rank) > 1 else 0.0
-                strong = scores[best] >= CLAUSE_FLOOR * top or scores[best] >= CLAUSE_MARGIN * second
-                if scores[best] >= cfg.text_min_score and strong:
-                    out.picks.setdefault(self.index.ids[best], []).append(
-                        Reason(rule="text:clause", score=round(float(scores[best]), 3), detail=clause[:80])
-                    )
+        if clauses != [text]:  # several steps, or an ask after some background
+            for clause, agent, score in self._clause_winners(clauses, role, top):
+                out.picks.setdefault(self.index.ids[agent], []).append(
+                    Reason(rule="text:clause", score=round(score, 3), detail=clause[:80]))
         return out
+
+    def _clause_winners(self, clauses: list[str], role: str | None, top: float) -> list[tuple[str, int, float]]:
+        """(clause, agent index, score) for each clause with a confident winner. Steps that
+        all go to one agent while one of them has a close runner-up ("draft the epics; then
+        plan the sprint") give that step to the runner-up: distinct steps, distinct owners
+        when the scores allow it."""
+        cfg = self.config
+        found: list[tuple[str, npt.NDArray[np.float64], list[int]]] = []
+        for clause in clauses:
+            scores = self.rank(clause, role)
+            rank = [int(i) for i in np.argsort(-scores)]
+            best = rank[0]
+            second = float(scores[rank[1]]) if len(rank) > 1 else 0.0
+            strong = scores[best] >= CLAUSE_FLOOR * top or scores[best] >= CLAUSE_MARGIN * second
+            if scores[best] >= cfg.text_min_score and strong:
+                found.append((clause, scores, rank))
+        winners = [rank[0] for _, _, rank in found]
+        for shared in {w for w in winners if winners.count(w) > 1}:
+            options = []
+            for k, (_, scores, rank) in enumerate(found):
+                if rank[0] != shared:
+                    continue
+                alt = next((i for i in rank[1:] if i not in winners), None)
+                if alt is not None and scores[alt] >= cfg.text_close_ratio * scores[shared]:
+                    options.append((float(scores[alt] / scores[shared]), k, alt))
+            if options:
+                _, k, alt = max(options)
+                winners[k] = alt
+        return [(clause, w, float(scores[w])) for (clause, scores, _), w in zip(found, winners, strict=True)]
