@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
@@ -130,6 +130,11 @@ class Resolved(BaseModel):
         """Stable hash of what determines the selection (notes excluded)."""
         parts = self.model_dump(exclude={"notes", "unknown"})
         return hashlib.blake2b(orjson.dumps(parts, option=orjson.OPT_SORT_KEYS), digest_size=12).hexdigest()
+
+    def served(self) -> dict[str, Any]:
+        """As answers carry it: what was inferred, without the request text the client sent
+        and without the key the selection already states (echoes cost tokens on every answer)."""
+        return self.model_dump(mode="json", exclude_none=True, exclude={"request"})
 
 
 def normalize_request(text: str | None) -> str | None:

@@ -139,7 +139,8 @@ def run_demo(api: str, scenarios: Path | None, report: Path, logs: Path | None) 
         console.rule("3. selections through the API")
         hit = client.get("/api/v1/agents/optimized-loading", params=STRUCTURED).json()
         console.print(f"structured {STRUCTURED}: agents={[a['id'] for a in hit['agents']]} cache={hit.get('cache')} "
-                      f"tokens {hit['optimized_tokens']}/{hit['baseline_tokens']} (reduction {hit['reduction']:.1%})")
+                      f"delivered tokens {hit['context_tokens']}/{hit['full_context_tokens']} "
+                      f"(reduction {hit['reduction']:.1%}; files {hit['optimized_tokens']}/{hit['baseline_tokens']})")
         first = client.get("/api/v1/agents/optimized-loading", params={"request": FREE_TEXT, "wait_ms": "5000"})
         again = client.get("/api/v1/agents/optimized-loading", params={"request": FREE_TEXT}).json()
         console.print(f"free text: first {first.status_code} cache={first.json().get('cache')}, then "

@@ -5,8 +5,12 @@ The per-scenario line ``{"id", "agents", "loaded_tokens", "manifest_tokens",
 it stable. ``skills`` are the workflow skills loaded (``[]`` in layouts without them),
 ``layout`` the catalog's layout kinds joined by ``+``; ``baseline_tokens`` is what ``full``
 loads (every agent, plus every workflow skill's ``SKILL.md``) and ``loaded_tokens`` counts the
-loaded agents and skills. A line is recalled when every ``required_agents`` id is loaded and,
-where the suite gives them, every ``required_skills`` id.
+loaded agents and skills (file tokens). Lines also carry the private ``_context_tokens`` and
+``_full_context_tokens`` (what the client receives, ``Selection``; ``public`` drops them from
+the contract line); reductions are counted on those when present, on file tokens otherwise
+(``file_reduction`` always). A line is recalled
+when every ``required_agents`` id is loaded and, where the suite gives them, every
+``required_skills`` id.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ def evaluate_one(selector: Selector, scenario: dict[str, Any], strategy: str = "
         "skills": sel.skill_ids,
         "layout": layout_name(selector),
     }
+    line["_context_tokens"], line["_full_context_tokens"] = sel.context_tokens, sel.full_context_tokens
     required = scenario.get("required_agents")
     if isinstance(required, list):
         line["_recall_ok"] = set(required) <= set(sel.agent_ids)
@@ -77,16 +82,26 @@ def layout_name(selector: Selector) -> str:
 
 
 def reduction(line: dict[str, Any]) -> float:
+    """1 - delivered / full delivered (file tokens for lines without delivered counts)."""
+    if line.get("_full_context_tokens"):
+        return 1.0 - float(line["_context_tokens"]) / float(line["_full_context_tokens"])
+    return file_reduction(line)
+
+
+def file_reduction(line: dict[str, Any]) -> float:
+    """1 - (loaded + manifest file tokens) / baseline file tokens."""
     base = line["baseline_tokens"]
     return 1.0 - (line["loaded_tokens"] + line["manifest_tokens"]) / base if base else 0.0
 
 
 def summarize(lines: Iterable[dict[str, Any]]) -> dict[str, Any]:
-    """Recall, agents loaded and token reduction (manifest counted) over evaluated lines."""
+    """Recall, agents loaded and token reduction (delivered; manifest counted) over evaluated
+    lines, and the median reduction on file tokens next to it."""
     rows = list(lines)
     if not rows:
         return {"scenarios": 0}
     reds = sorted(reduction(r) for r in rows)
+    files = sorted(file_reduction(r) for r in rows)
     judged = [r["_recall_ok"] for r in rows if "_recall_ok" in r]
     return {
         "scenarios": len(rows),
@@ -96,6 +111,7 @@ def summarize(lines: Iterable[dict[str, Any]]) -> dict[str, Any]:
         "median_reduction": round(statistics.median(reds), 4),
         "mean_reduction": round(statistics.mean(reds), 4),
         "p10_reduction": round(reds[int(0.1 * (len(reds) - 1))], 4),
+        "median_file_reduction": round(statistics.median(files), 4),
         "baseline_tokens": rows[0]["baseline_tokens"],
     }
 

@@ -63,14 +63,11 @@ def resources_section(run: dict[str, Any] | None) -> ResourceReport | None:
 
 
 def token_section(db: str) -> list[float]:
-    """Per served selection: the fraction of the full-load tokens it saved (0..1)."""
-    rows = repository.recent_agent_loading_metrics(db, limit=RECENT)
-    out = []
-    for row in rows:
-        base = row["baseline_tokens"]
-        if row["strategy"] != "full" and base:
-            out.append(max(0.0, 1.0 - (row["loaded_tokens"] + row["manifest_tokens"]) / base))
-    return out
+    """Per served selection: the fraction of the full answer's delivered tokens it saved (0..1),
+    from ``token_optimization`` (journey and benchmark rows left out)."""
+    rows = repository.recent_token_optimization(db, limit=RECENT, exclude_prefixes=("journey:", "benchmark:"))
+    return [max(0.0, float(row["reduction"])) for row in rows
+            if row["strategy"] != "full" and row["baseline_tokens"] and row["reduction"] is not None]
 
 
 def cache_section(db: str) -> list[CachePoint]:

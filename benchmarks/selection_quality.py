@@ -5,7 +5,8 @@ on the catalog it was written for (its lines' ``catalog`` field names a tree und
 ``data/bmad-layouts``; module suites such as ``bmm`` use ``--catalog``), the selective strategy
 and the ``full`` baseline side by side: recall of the required agents (and skills, where a
 suite names them), mean agents loaded, median and p10 token reduction against what ``full``
-loads (manifest tokens included).
+delivers: counted on the tokens the client receives (the answer's metadata, the manifest and
+each definition: ``Selection.context_tokens``), with the median on file tokens beside it.
 
     .venv/bin/python benchmarks/selection_quality.py [--json] [--catalog DIR] [--scenarios DIR]
 """
@@ -66,7 +67,7 @@ def leave_one_suite_out(suites: list[tuple[Path, Path]]) -> dict[str, Any]:
 
 def print_table(result: dict[str, Any]) -> None:
     headers = ["suite", "n", "recall", "full recall", "agents", "full agents",
-               "median red.", "full median", "p10 red.", "full p10", "mean red."]
+               "median red.", "full median", "p10 red.", "full p10", "mean red.", "median (files)"]
     rows = []
     for name, by in result.items():
         sel, full = by["selective"], by["full"]
@@ -76,7 +77,7 @@ def print_table(result: dict[str, Any]) -> None:
             f"{sel['mean_agents']:.2f}", f"{full['mean_agents']:.2f}",
             fmt_pct(sel["median_reduction"]), fmt_pct(full["median_reduction"]),
             fmt_pct(sel["p10_reduction"]), fmt_pct(full["p10_reduction"]),
-            fmt_pct(sel["mean_reduction"]),
+            fmt_pct(sel["mean_reduction"]), fmt_pct(sel["median_file_reduction"]),
         ])
     print(table(headers, rows))
     for name, by in result.items():
@@ -109,7 +110,8 @@ def main() -> None:
         c = catalogs[str(root)]
         print(f"{path.name}: catalog {root.name} ({c['layout']}) — {c['agents']} agents, {c['skills']} skills, "
               f"baseline {c['baseline_tokens']:,} tokens")
-    print("reduction = 1 - (loaded + manifest) / baseline; baseline = what `full` loads\n")
+    print("reduction = 1 - context / full context: delivered tokens of the answer with its definitions "
+          "(metadata + manifest + texts), `full` through the same path; (files) = on file tokens\n")
     print_table(result)
     print(f"\n({elapsed:.2f} s, {sum(len(read_jsonl(p)) for p, _ in suites)} scenarios x {len(STRATEGIES)} strategies)")
     if args.loso:

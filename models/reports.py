@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, literal_column, select
+from sqlalchemy import ColumnElement, Select, func, literal_column, or_, select
 from sqlalchemy.orm import Session
 
 from models.identity import Project, User
@@ -117,12 +117,16 @@ def recent_agent_loading_metrics(session: Session, limit: int = 100, user: str |
 
 
 @accepts_url
-def recent_token_optimization(session: Session, limit: int = 100, context_prefix: str | None = None
-                              ) -> list[dict[str, Any]]:
+def recent_token_optimization(session: Session, limit: int = 100, context_prefix: str | None = None,
+                              exclude_prefixes: tuple[str, ...] = ()) -> list[dict[str, Any]]:
     """Newest savings rows first, optionally those whose ``context_hash`` starts with a prefix
-    (``journey:`` for the journey accounting)."""
+    (``journey:`` for the journey accounting), or without those starting with any of
+    ``exclude_prefixes`` (served selections only: no ``journey:`` or ``benchmark:`` rows)."""
     stmt = select(TokenOptimization)
     if context_prefix is not None:
         stmt = stmt.where(TokenOptimization.context_hash.startswith(context_prefix, autoescape=True))
+    for prefix in exclude_prefixes:
+        stmt = stmt.where(or_(TokenOptimization.context_hash.is_(None),
+                              ~TokenOptimization.context_hash.startswith(prefix, autoescape=True)))
     stmt = stmt.order_by(TokenOptimization.recorded_at.desc(), TokenOptimization.id.desc())
     return [to_json(t) for t in session.scalars(stmt.limit(clamp_limit(limit)))]

@@ -18,14 +18,15 @@ ProjectId = Field(default=None, pattern=SAFE_ID, max_length=128,
 
 SELECTION_EXAMPLE: dict[str, Any] = {
     "agents": [{"id": "pm", "title": "Product Manager", "tokens": 1174,
-                "reasons": [{"rule": "path:next-workflow", "workflow": "prd", "score": 1.0, "detail": ""}]}],
-    "manifest": "Other agents (load on demand): analyst - Business Analyst ...",
+                "reasons": [{"rule": "path:next-workflow", "workflow": "prd"}]}],
+    "manifest": "Other agents (not loaded; request one with load_agent <id>):\n- analyst: Business Analyst ...",
     "manifest_tokens": 212, "loaded_tokens": 1174, "baseline_tokens": 12031, "optimized_tokens": 1386,
-    "reduction": 0.8848, "strategy": "selective", "key": "12bac6ef84e523ba768f1f86", "notes": [],
+    "file_reduction": 0.8848, "context_tokens": 1512, "full_context_tokens": 12490, "reduction": 0.8789,
+    "strategy": "selective", "key": "12bac6ef84e523ba768f1f86", "notes": [],
     "unknown": [], "cache": "hit", "version": "20250101T000000-ab12cd",
     "resolved": {"files": ["src/modules/bmm/workflows/workflow-status/paths/method-greenfield.yaml"],
                  "track": "bmad-method", "field_type": "greenfield", "phase": 2, "notes": [],
-                 "unknown": [], "key": "12bac6ef84e523ba768f1f86"},
+                 "unknown": []},
 }
 
 

@@ -59,8 +59,7 @@ class Outcome:
     def body(self) -> dict[str, Any]:
         """The JSON answer for a served selection (``hit`` or ``computed``)."""
         assert self.selection is not None
-        resolved = self.resolved.model_dump(exclude_none=True)
-        resolved["key"] = self.resolved.key()
+        resolved = self.resolved.served()
         return {**self.selection, "cache": "hit" if self.status == "hit" else "miss",
                 "version": self.version, "resolved": resolved, **self.extra}
 
@@ -156,6 +155,8 @@ def selection_event(outcome: Outcome, *, source: str, latency_ms: float, project
         "agents": agents, "agents_count": len(agents), "loaded_tokens": sel.get("loaded_tokens", 0),
         "manifest_tokens": sel.get("manifest_tokens", 0), "baseline_tokens": sel.get("baseline_tokens", 0),
         "optimized_tokens": sel.get("optimized_tokens", 0), "reduction": sel.get("reduction", 0.0),
+        "context_tokens": sel.get("context_tokens", 0),
+        "full_context_tokens": sel.get("full_context_tokens", 0),
         "cache_hit": outcome.status == "hit", "latency_ms": round(latency_ms, 3),
         "project": project, "user": user,
     })

@@ -61,7 +61,7 @@ def workload(selector: Selector, p: BenchmarkParams) -> list[dict[str, Any]]:
 def prepare_tokens(r: redis.Redis, version: str, selector: Selector, contexts: list[dict[str, Any]],
                    ttl_s: int) -> dict[str, Any]:
     """Token cost per strategy over the workload, storing any selection the API lacks."""
-    full = selector.select(Context(), "full").optimized_tokens
+    full = selector.full_context  # what the client receives: delivered tokens (Selection)
     served, reductions, prepared, unknown = [], [], 0, 0
     selections = []
     for body in contexts:
@@ -79,10 +79,10 @@ def prepare_tokens(r: redis.Redis, version: str, selector: Selector, contexts: l
         served.append(body)
         reductions.append(sel.reduction)
     n = len(selections)
-    selective = sum(s.optimized_tokens for _, s in selections) / n if n else 0.0
+    selective = sum(s.context_tokens for _, s in selections) / n if n else 0.0
     return {"contexts": served, "unknown": unknown, "prepared": prepared, "reductions": reductions,
             "per_request": {"full": float(full), "selective": selective, "cached": selective},
-            "baseline_total": full * n, "selective_total": sum(s.optimized_tokens for _, s in selections)}
+            "baseline_total": full * n, "selective_total": sum(s.context_tokens for _, s in selections)}
 
 
 def strategy_row(strategy: str, tokens: float, result: LoadResult | None, cpu_s: float | None,

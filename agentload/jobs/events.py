@@ -71,9 +71,13 @@ def event_rows(raw: bytes | str) -> tuple[dict[str, Any], dict[str, Any]]:
                "loaded_tokens": event.get("loaded_tokens"), "manifest_tokens": event.get("manifest_tokens"),
                "baseline_tokens": event.get("baseline_tokens"), "latency_ms": event.get("latency_ms"),
                "cache_hit": event.get("cache_hit"), "source": event.get("source")}
-    tokens = {**common, "baseline_tokens": event.get("baseline_tokens"),
-              "optimized_tokens": event.get("optimized_tokens"), "reduction": event.get("reduction"),
-              "agents": event.get("agents") or []}
+    # savings are counted on what the client receives (delivered tokens; file tokens for events
+    # of selections stored before they carried delivered counts)
+    delivered = bool(event.get("full_context_tokens"))
+    tokens = {**common,
+              "baseline_tokens": event.get("full_context_tokens" if delivered else "baseline_tokens"),
+              "optimized_tokens": event.get("context_tokens" if delivered else "optimized_tokens"),
+              "reduction": event.get("reduction"), "agents": event.get("agents") or []}
     rows.normalize(loading, rows.AGENT_LOADING, index=0, table="agent_loading_metrics")
     rows.normalize(tokens, rows.TOKEN_OPTIMIZATION, index=0, table="token_optimization")
     return loading, tokens

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 from agentload.catalog import Catalog
 from agentload.context import Context, Resolved
+from agentload.delivered import settle
 from agentload.resolve import build_resolver_data, resolve
 from agentload.selection.manifest import Manifest
 from agentload.selection.models import Reason, SelectedAgent, SelectedSkill, Selection
@@ -209,10 +211,34 @@ class Selector:
         loaded = sum(a.tokens for a in agents) + sum(s.tokens for s in skills)
         text, m_tokens = ("", 0) if strategy == "full" else self.manifest.text(frozenset(ids) | set(skill_picks))
         optimized = loaded + m_tokens
-        reduction = 1.0 - optimized / self.baseline if self.baseline else 0.0
-        return Selection(
+        file_reduction = 1.0 - optimized / self.baseline if self.baseline else 0.0
+        selection = Selection(
             agents=agents, skills=skills, manifest=text, manifest_tokens=m_tokens, loaded_tokens=loaded,
-            baseline_tokens=self.baseline, optimized_tokens=optimized, reduction=round(reduction, 6),
-            strategy=strategy, key=resolved.key(), notes=list(resolved.notes),
+            baseline_tokens=self.baseline, optimized_tokens=optimized, file_reduction=round(file_reduction, 6),
+            reduction=0.0, strategy=strategy, key=resolved.key(), notes=list(resolved.notes),
             unknown=list(resolved.unknown),
         )
+        return self._delivered(selection, resolved, None if strategy == "full" else self.full_context)
+
+    @cached_property
+    def full_context(self) -> int:
+        """Context tokens of the ``full`` strategy's answer (the baseline of ``reduction``)."""
+        return self.select_resolved(self.resolve(Context()), "full").full_context_tokens
+
+    @staticmethod
+    def _delivered(selection: Selection, resolved: Resolved, full: int | None) -> Selection:
+        """The selection with its delivered-token figures (``Selection`` says which), the
+        resolved context included as served; ``full`` None: this is the full answer."""
+        texts = selection.loaded_tokens + selection.manifest_tokens
+        context = resolved.served()
+
+        def build(guess: int) -> tuple[dict[str, Any], int]:
+            base = full if full is not None else guess
+            cut = round(1.0 - guess / base, 6) if base and selection.baseline_tokens else 0.0
+            meta = selection.model_dump(mode="json", exclude={"manifest"})
+            meta.update(context_tokens=guess, full_context_tokens=base, reduction=cut, resolved=context)
+            return meta, texts
+
+        meta, tokens = settle(build)
+        return selection.model_copy(update={"context_tokens": tokens, "reduction": meta["reduction"],
+                                            "full_context_tokens": meta["full_context_tokens"]})

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from agentload.selection.tokenize import tokenize
 
 SIDE_WEIGHT = 0.5
+MIN_ASK_TERMS = 2
 _SEGMENT = re.compile(r"(?<=[.;:!?])\s+|,\s+|\s+[-\u2013\u2014]\s+|\s*\n\s*")
 _PREPOSITION = re.compile(
     r"\b(?:for|about|from|on|in|into|with|at|by|regarding|per|across|within|für|über|mit|von|bei|"
@@ -48,12 +49,15 @@ def _segment_weights(segment: str, known: Callable[[str], bool]) -> list[tuple[s
     return [(t, 1.0) for t in head] + [(t, SIDE_WEIGHT) for t in tail]
 
 
-def segments(text: str) -> list[tuple[str, float]]:
+def segments(text: str, known: Callable[[str], bool]) -> list[tuple[str, float]]:
     """The request's segments (sentences, comma parts) with their weight: 1.0 for an ask,
-    ``SIDE_WEIGHT`` for a statement; only statements ("the login page is broken") are the ask."""
+    ``SIDE_WEIGHT`` for a statement. Statements are the ask when nothing else is, or when the
+    asks name fewer than ``MIN_ASK_TERMS`` words the catalog knows ("... screen readers don't
+    announce errors. rethink the whole flow": the statement says what to rethink)."""
     parts = [s for s in _SEGMENT.split(text) if s and s.strip()]
     asks = [not _is_statement(s) for s in parts]
-    if not any(asks):
+    named = {t for s, ask in zip(parts, asks, strict=True) if ask for t in tokenize(s) if known(t)}
+    if len(named) < MIN_ASK_TERMS:
         asks = [True] * len(parts)
     return [(s, 1.0 if ask else SIDE_WEIGHT) for s, ask in zip(parts, asks, strict=True)]
 
@@ -62,7 +66,7 @@ def term_weights(text: str, known: Callable[[str], bool]) -> dict[str, float]:
     """Weight per stemmed term of ``text``: 1.0 for the ask, ``SIDE_WEIGHT`` for the setting
     (a statement, or a phrase after a preposition); a term in several places keeps its highest."""
     out: dict[str, float] = {}
-    for segment, scale in segments(text):
+    for segment, scale in segments(text, known):
         for term, w in _segment_weights(segment, known):
             out[term] = max(out.get(term, 0.0), min(w, scale))
     return out

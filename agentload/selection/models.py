@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from typing import Any
+
+from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, model_serializer
 
 
 class Reason(BaseModel):
-    """Why an agent was selected: the rule that fired, the workflow it concerns, its score."""
+    """Why an agent was selected: the rule that fired, the workflow it concerns, its score.
+
+    Serialised without empty fields: a reason is repeated in every answer, and its nulls
+    would be tokens the client pays for (``Selection.context_tokens``)."""
 
     rule: str
     workflow: str | None = None
     score: float | None = None
     detail: str = ""
+
+    @model_serializer(mode="wrap")
+    def _without_empty(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        return {k: v for k, v in data.items() if v is not None and v != ""}
 
 
 class SelectedAgent(BaseModel):
@@ -33,9 +43,17 @@ class SelectedSkill(BaseModel):
 class Selection(BaseModel):
     """A complete answer: selected agents, the manifest text and the token accounting.
 
-    ``loaded_tokens`` counts the agents and skills loaded in full;
-    ``optimized_tokens = loaded_tokens + manifest_tokens``; ``reduction`` is
-    ``1 - optimized / baseline`` (the manifest is counted, as the client pays for it).
+    File tokens: ``loaded_tokens`` counts the files of the agents and skills loaded in full;
+    ``optimized_tokens = loaded_tokens + manifest_tokens``; ``baseline_tokens`` is what ``full``
+    loads; ``file_reduction = 1 - optimized / baseline``.
+
+    Delivered tokens (what lands in the model's context, ``agentload.delivered``):
+    ``context_tokens`` is what loading this selection puts in the context: the answer as
+    ``select_agents`` sends it with its definitions (the compact JSON metadata, the manifest
+    text, each agent's and skill's text once); ``full_context_tokens`` is the same for the
+    ``full`` strategy's answer; ``reduction = 1 - context / full_context``. The resolved context
+    is counted as served; per-call fields (cache, version, status, the count) are not: about 30 tokens.
+    Each served answer states its own exact count (``delivered_tokens``).
     """
 
     agents: list[SelectedAgent]
@@ -45,6 +63,9 @@ class Selection(BaseModel):
     loaded_tokens: int
     baseline_tokens: int
     optimized_tokens: int
+    file_reduction: float = 0.0
+    context_tokens: int = 0
+    full_context_tokens: int = 0
     reduction: float
     strategy: str
     key: str

@@ -111,7 +111,7 @@ class TextSelector:
         """Fused score per agent (``index.ids`` order) for ``text``, with the role prior."""
         text = without_negated(text)
         scores = self.index.scores(text, term_weights(text, self.index.knows))
-        for segment, weight in segments(text):  # implied words weigh as their segment does
+        for segment, weight in segments(text, self.index.knows):  # implied words weigh as their segment does
             extra = f"{expansions(segment)} {expand(segment, self.acronyms)}".strip()
             if extra:
                 scores = scores + EXPANSION_WEIGHT * weight * self.index.scores(extra)

@@ -62,6 +62,13 @@ async def test_given_stdio_server_when_a_client_uses_every_tool_then_answers_com
         assert [a["id"] for a in selection["agents"]] == ["pm"]
         assert selection["optimized_tokens"] < selection["baseline_tokens"]
         assert selection["_texts"] and "manifest" not in selection  # the manifest once, as text (HEADER first)
+        # the savings are counted on what loading the selection delivers: with its definitions,
+        # this answer is the selection's context_tokens, less the per-call fields (cache, version...)
+        loaded = structured(await client.call_tool("select_agents", {
+            "track": "bmad-method", "field_type": "greenfield", "next_workflow": "prd", "include_definitions": True}))
+        assert 0 <= loaded["delivered_tokens"] - loaded["context_tokens"] <= 40, loaded
+        assert loaded["reduction"] == round(1 - loaded["context_tokens"] / loaded["full_context_tokens"], 6)
+        assert loaded["full_context_tokens"] > loaded["baseline_tokens"]  # full's answer: files + its metadata
 
         agent = structured(await client.call_tool("load_agent", {"agent_id": "pm"}))
         root = REPO / "data" / "bmad-method-v6"
@@ -109,7 +116,7 @@ async def test_given_stdio_server_when_a_client_uses_every_tool_then_answers_com
         await client_redis.aclose()
     assert stats["load_agent"]["calls"] == 2 and stats["load_agent"]["errors"] == 1
     assert stats["load_agent"]["tokens_served"] == agent["delivered_tokens"]
-    assert stats["select_agents"]["calls"] == 3 and stats["select_agents"]["errors"] == 2
+    assert stats["select_agents"]["calls"] == 4 and stats["select_agents"]["errors"] == 2
     assert stats["list_agents"]["latency"]["count"] == 1
 
 

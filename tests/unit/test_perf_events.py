@@ -25,7 +25,11 @@ def test_given_an_api_event_when_converted_then_both_rows_carry_its_figures() ->
     loading, tokens = event_rows(raw)
     assert loading["agents_loaded"] == event["agents"] == tokens["agents"] == ["pm"]
     assert loading["loaded_tokens"] + loading["manifest_tokens"] == event["optimized_tokens"]
-    assert tokens["baseline_tokens"] == loading["baseline_tokens"] == event["baseline_tokens"] > 0
+    assert loading["baseline_tokens"] == event["baseline_tokens"] > 0  # file tokens
+    # savings: delivered tokens (what the client receives), the full answer as the baseline
+    assert (tokens["baseline_tokens"], tokens["optimized_tokens"]) == (
+        event["full_context_tokens"], event["context_tokens"])
+    assert event["full_context_tokens"] > event["baseline_tokens"] and event["context_tokens"] > 0
     assert tokens["reduction"] == event["reduction"] and loading["cache_hit"] is True
     assert (loading["user"], loading["project"], loading["source"]) == ("alice", "shop", "api")
     assert loading["context_hash"] == tokens["context_hash"] == event["context_hash"]

@@ -60,8 +60,10 @@ def stored(db: str) -> dict[str, str]:
         {"strategy": "cached", "agents_loaded": ["dev"], "loaded_tokens": 400, "manifest_tokens": 100,
          "baseline_tokens": 5000},
         {"strategy": "full", "agents_loaded": ["pm", "dev"], "loaded_tokens": 5000, "baseline_tokens": 5000}])
-    repository.insert_token_optimization(db, [{"strategy": "selective", "baseline_tokens": 5000,
-                                               "optimized_tokens": 1000}])
+    repository.insert_token_optimization(db, [  # served selections (delivered tokens)
+        {"strategy": "selective", "context_hash": "k1", "baseline_tokens": 5000, "optimized_tokens": 1000},
+        {"strategy": "cached", "context_hash": "k2", "baseline_tokens": 5000, "optimized_tokens": 500},
+        {"strategy": "full", "context_hash": "k3", "baseline_tokens": 5000, "optimized_tokens": 5000}])
     repository.insert_token_optimization(db, [  # journey accounting: two steps, two strategies each
         {"strategy": f"journey:{s}", "context_hash": f"journey:bmm:method:greenfield:{i:03d}:{w}",
          "baseline_tokens": 400_000, "optimized_tokens": n}

@@ -9,6 +9,7 @@ from _fixtures import REQUESTS, STRUCTURED, bundled_catalog, bundled_selector, r
 
 from agentload.catalog import Catalog
 from agentload.context import Context, Resolved
+from agentload.delivered import compact
 from agentload.selection.engine import STRATEGIES, SelectionConfig, Selector
 from agentload.selection.manifest import HEADER
 from agentload.selection.models import Selection
@@ -143,7 +144,15 @@ def test_given_any_selection_when_accounting_then_tokens_and_reduction_add_up(
     assert sel.manifest_tokens == count_tokens(sel.manifest)
     assert sel.optimized_tokens == sel.loaded_tokens + sel.manifest_tokens
     assert sel.baseline_tokens == catalog.baseline_tokens
-    assert sel.reduction == round(1 - sel.optimized_tokens / sel.baseline_tokens, 6)
+    assert sel.file_reduction == round(1 - sel.optimized_tokens / sel.baseline_tokens, 6)
+    # delivered: the compact JSON metadata (stating its own count) + manifest + each text once
+    resolved = selector.resolve(ctx).served()
+    meta = compact({**sel.model_dump(mode="json", exclude={"manifest"}), "resolved": resolved})
+    texts = [sel.manifest] + [catalog.agents[a].text for a in sel.agent_ids]
+    assert sel.context_tokens == count_tokens(meta) + sum(count_tokens(t) for t in texts if t)
+    assert sel.full_context_tokens == selector.select(Context(), "full").context_tokens
+    assert sel.reduction == round(1 - sel.context_tokens / sel.full_context_tokens, 6)
+    assert 0 < sel.reduction < sel.file_reduction  # the metadata costs tokens; the baseline's less so
     assert all(a.reasons for a in sel.agents)
     assert all(r.rule for a in sel.agents for r in a.reasons)
     assert sel.key == selector.resolve(ctx).key()

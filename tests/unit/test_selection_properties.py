@@ -89,7 +89,8 @@ def test_given_any_context_when_selecting_then_never_raises_and_accounting_holds
     assert not listed or sel.manifest.startswith(HEADER)
     assert sel.manifest_tokens == count_tokens(sel.manifest)
     assert sel.optimized_tokens == sel.loaded_tokens + sel.manifest_tokens
-    assert sel.reduction == round(1 - sel.optimized_tokens / sel.baseline_tokens, 6)
+    assert sel.file_reduction == round(1 - sel.optimized_tokens / sel.baseline_tokens, 6)
+    assert sel.reduction == round(1 - sel.context_tokens / sel.full_context_tokens, 6)
 
 
 @PROPS
