@@ -12,6 +12,7 @@ as the API (one pipelined write per 50 ms flush), so accounting never delays an 
 from __future__ import annotations
 
 import argparse
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -21,9 +22,9 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field, ValidationError
-from redis.exceptions import RedisError
+from redis.exceptions import OutOfMemoryError, RedisError
 
-from agentload.api.problems import NotReady, describe
+from agentload.api.problems import NotReady, describe, redis_failure
 from agentload.api.runtime import Runtime, close_runtime, open_runtime
 from agentload.api.service import NO_CATALOG, NotPrecomputed, UnknownContext, manifest_page, selection_event
 from agentload.cache.store import CatalogNotPublished
@@ -40,6 +41,7 @@ INSTRUCTIONS = (
     "Every result reports delivered_tokens: what it adds to your context."
 )
 DEFAULT_WAIT_MS = 2000
+logger = logging.getLogger(__name__)
 READ_ONLY = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 # (JSON metadata, texts sent after it once each, selection event)
@@ -221,8 +223,11 @@ class AgentloadMCP:
             return CallToolResult(content=[TextContent(type="text", text=t) for t in (header, *texts)])
         except (UnknownContext, NotPrecomputed, NotReady, CatalogNotPublished) as exc:
             raise ToolError(str(exc)) from exc
+        except OutOfMemoryError as exc:
+            raise ToolError("Redis is out of memory: nothing new can be stored; retry later") from exc
         except RedisError as exc:
-            raise ToolError(f"Redis is unavailable: {exc}") from exc
+            logger.warning("tool %s: redis unavailable: %s", tool, exc)
+            raise ToolError(f"Redis is unavailable: {redis_failure(exc)}") from exc
         finally:
             self._record(tool, (time.perf_counter() - started) * 1000, error, tokens, event)
 

@@ -4,7 +4,10 @@ what to do, and never a stack trace.
 - invalid input -> 422 whose ``detail`` names the field (``"query.phase: ..."``), so a client
   can fix the request without reading the schema; ``errors`` keeps the structured list;
 - Redis unreachable -> 503 ``{"detail": "Redis is unavailable: ..."}`` with ``Retry-After``:
-  the request was fine, the dependency was not, retrying later will work;
+  the request was fine, the dependency was not, retrying later will work; the body names the
+  kind of failure, never the server's host or port (those go to the log);
+- Redis out of memory (``noeviction`` and full) -> 503 with ``Retry-After``: reads keep
+  working, what needed a write (a miss's task) is refused;
 - nothing published yet -> 503 naming what is missing (the preload has not run);
 - anything unexpected -> 500 ``{"detail": "internal server error"}`` (logged server-side).
 """
@@ -19,10 +22,11 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import OutOfMemoryError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.responses import Response
 
-from agentload.api.problems import NotReady, describe
+from agentload.api.problems import NotReady, describe, redis_failure
 from agentload.api.responses import ORJSONResponse
 from agentload.cache.store import CatalogNotPublished
 
@@ -40,9 +44,17 @@ async def _on_validation(_: Request, exc: Exception) -> Response:
 
 
 async def _on_redis(request: Request, exc: Exception) -> Response:
+    # the body names the kind of failure only: hosts, ports and paths stay in the log
     log.warning("redis unavailable on %s %s: %s", request.method, request.url.path, exc)
-    return ORJSONResponse({"detail": f"Redis is unavailable: {exc}"}, status_code=503,
+    return ORJSONResponse({"detail": f"Redis is unavailable: {redis_failure(exc)}"}, status_code=503,
                           headers={"Retry-After": "1"})
+
+
+async def _on_redis_oom(request: Request, exc: Exception) -> Response:
+    log.warning("redis out of memory on %s %s: %s", request.method, request.url.path, exc)
+    return ORJSONResponse({"detail": "Redis is out of memory: nothing new can be stored; retry later"},
+                          status_code=503, headers={"Retry-After": "5"})
+
 
 
 async def _on_not_ready(_: Request, exc: Exception) -> Response:
@@ -60,6 +72,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(ValidationError, _on_validation)
     app.add_exception_handler(RedisConnectionError, _on_redis)
     app.add_exception_handler(RedisTimeoutError, _on_redis)
+    app.add_exception_handler(OutOfMemoryError, _on_redis_oom)
     app.add_exception_handler(NotReady, _on_not_ready)
     app.add_exception_handler(CatalogNotPublished, _on_not_ready)
     app.add_exception_handler(Exception, _on_unexpected)

@@ -6,6 +6,16 @@ from collections.abc import Sequence
 from typing import Any
 
 
+def redis_failure(exc: BaseException) -> str:
+    """What a client may know about a Redis failure: its kind, never the server's address
+    (hosts, ports and paths go to the server's log)."""
+    if isinstance(exc, TimeoutError) or type(exc).__name__ == "TimeoutError":
+        return "timed out"
+    if "max number of clients" in str(exc):
+        return "too many connections"
+    return "connection failed"
+
+
 class NotReady(Exception):
     """Redis answers but has nothing to serve yet (no catalog version published): 503."""
 

@@ -19,7 +19,9 @@ CACHE_TYPES = ("agent_definitions", "user_context", "workflow_state", "selection
 #       5 stats hash
 # ARGV: 1 expected version ("" = no check), 2 time to add (us), 3 timed reads to add,
 #       4 "1" when KEYS[4] applies
-READ_COUNTED = """
+# allow-oom (Redis 7 script flag): the read keeps working when Redis is out of memory under
+# noeviction; its only writes are counters on existing fields, a few bytes at most
+READ_COUNTED = """#!lua flags=allow-oom
 local cur = false
 if ARGV[1] ~= '' then
   cur = redis.call('GET', KEYS[1])

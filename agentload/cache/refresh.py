@@ -3,7 +3,8 @@
 Steps, under a non-blocking Redis lock (a second refresh returns ``{"skipped": "locked"}``):
 1. compare the files' fingerprints with ``keys.FINGERPRINTS`` and the selection config with
    the live version's (one ``stat`` per file when nothing changed, so a no-op refresh costs
-   milliseconds and publishes nothing);
+   milliseconds and publishes nothing), and check that every key of the live version is still
+   there (``integrity``): a version that lost keys to eviction is republished;
 2. reload with the process's ``ParseCache`` (only changed files are parsed again);
 3. refuse to publish a catalog that silently lost something: when a file that parsed in the
    live version now fails, the live version keeps being served, the error is recorded
@@ -34,6 +35,7 @@ from agentload import keys
 from agentload.cache import fingerprints as fp
 from agentload.cache.codec import config_digest, dumps, fingerprint_digest, hash_mapping, loads, text
 from agentload.cache.contexts import compute_selections
+from agentload.cache.integrity import eviction_warning, missing_keys
 from agentload.cache.publish import publish_catalog
 from agentload.cache.state import WorkerState, selection_config
 from agentload.catalog import CatalogError, EmptyCatalog, discover, load_catalog, require_agents
@@ -41,6 +43,7 @@ from agentload.selection.engine import Selector
 from agentload.settings import Settings
 
 logger = logging.getLogger(__name__)
+_WARNED: set[str] = set()
 
 ERRORS_CAP = 100  # entries kept in keys.ERRORS
 CHANGED_SHOWN = 50  # changed file names reported in a result
@@ -128,8 +131,18 @@ def _refresh_locked(r: redis.Redis, settings: Settings, state: WorkerState, *,
     scanned = fp.scan(root, stored, found)
     changed = fp.changed(scanned, stored)
     base: dict[str, Any] = {"force": force, "version": current, "scan_ms": _ms(started)}
+    warning = eviction_warning(r)
+    if warning:
+        base["redis_warning"] = warning
+        if warning not in _WARNED:  # once per process; every result and /readyz repeat it
+            _WARNED.add(warning)
+            logger.warning(warning)
     same_config = meta is not None and meta.get("config_digest") == config_digest(config)
-    if not force and same_config and not changed:
+    gaps = missing_keys(r, current) if current and not force else 0
+    if gaps:  # evicted or deleted keys: the files did not change, the live version is not whole
+        logger.warning("live catalog version %s misses %d keys; republishing it", current, gaps)
+        base["repaired_missing_keys"] = gaps
+    if not force and same_config and not changed and not gaps:
         if fp.touched(scanned, stored):  # mtimes moved, contents did not: remember the new stats
             r.hset(keys.FINGERPRINTS, mapping=hash_mapping(scanned))
         return {**base, "changed": False}
@@ -152,7 +165,7 @@ def _refresh_locked(r: redis.Redis, settings: Settings, state: WorkerState, *,
     digest = fingerprint_digest(fingerprints, config)
     base.update(changed_files=changed[:CHANGED_SHOWN], n_changed=len(changed),
                 parsed=cache.parsed, reused_parses=cache.reused, load_ms=_ms(loaded))
-    if not force and meta is not None and meta.get("digest") == digest:
+    if not force and not gaps and meta is not None and meta.get("digest") == digest:
         # contents are back to what is live (an edit reverted): nothing to publish
         pipe = r.pipeline(transaction=True)
         pipe.delete(keys.FINGERPRINTS)

@@ -19,6 +19,7 @@ from agentload import keys
 from agentload.cache.codec import dumps, loads, text
 from agentload.cache.contexts import FULL_KEY
 from agentload.cache.counting import CACHE_TYPES, READ_COUNTED, Timings
+from agentload.cache.integrity import required_keys
 from agentload.cache.stats import hit_summary
 from agentload.context import Context, Resolved, ResolverData
 from agentload.resolve import resolve
@@ -28,6 +29,7 @@ from agentload.settings import get_settings
 
 MAX_SWITCHES = 5  # version changes tolerated within one lookup before giving up
 RESOLVER_CACHE = 4  # versions whose resolver data a process keeps
+GAP_SAMPLE = 16  # index members a readiness probe checks
 
 
 class CatalogNotPublished(LookupError):
@@ -93,6 +95,15 @@ class CatalogStore:
             chosen |= {s.get("id") for s in value.get("skills") or []}
             value["manifest"] = render(lines, [a for a in sorted(lines) if a not in chosen])
         return value
+
+    async def version_gaps(self, version: str, sample: int = GAP_SAMPLE) -> int:
+        """Keys missing from ``version``: its fixed keys and a random sample of its index
+        (``cache.integrity``); two round trips, cheap enough for every readiness probe."""
+        index = keys.version_index_key(version)
+        reply = cast(list[bytes], await self._redis.srandmember(index, sample) or [])
+        members = [m for m in (text(k) for k in reply) if m]
+        wanted = list(dict.fromkeys([*required_keys(version), *members]))
+        return len(wanted) - int(await self._redis.exists(*wanted))
 
     # ------------------------------------------------------------------ counted reads
     async def _read(self, cache_type: str, key: str, *, expect: str = "", full_key: str | None = None,

@@ -38,16 +38,22 @@ async def cache_status(rt: Runtime = Depends(runtime)) -> Any:
 )
 async def refresh(full: bool = Query(False, description="Force a full rebuild"),
                   rt: Runtime = Depends(runtime)) -> Any:
+    return ORJSONResponse(await enqueue_refresh(rt, full), status_code=202)
+
+
+async def enqueue_refresh(rt: Runtime, full: bool) -> dict[str, Any]:
+    """Enqueue a refresh unless one was within the debounce window: the task's links and
+    ``debounced``. Raises the enqueuer's errors (Redis unavailable or out of memory)."""
     task_id = str(uuid.uuid4())
     window_ms = max(1, int(rt.settings.refresh_debounce_s * 1000))
     if not await rt.redis.set(keys.REFRESH_DEBOUNCE, task_id, nx=True, px=window_ms):
         existing = text(await rt.redis.get(keys.REFRESH_DEBOUNCE))
         if existing is not None:
-            return ORJSONResponse({**task_links(existing), "debounced": True}, status_code=202)
-        return ORJSONResponse({"debounced": True}, status_code=202)  # window closed in between
+            return {**task_links(existing), "debounced": True}
+        return {"debounced": True}  # window closed in between
     try:
         await rt.enqueuer.send(tasknames.REFRESH, {"force": full}, task_id=task_id)
     except Exception:
         await rt.redis.delete(keys.REFRESH_DEBOUNCE)
         raise
-    return ORJSONResponse({**task_links(task_id), "debounced": False}, status_code=202)
+    return {**task_links(task_id), "debounced": False}

@@ -8,18 +8,22 @@ to a process that can serve selections.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import APIRouter, Depends
 from redis.exceptions import RedisError
 
 from agentload import keys
+from agentload.api.problems import redis_failure
 from agentload.api.responses import ORJSONResponse
+from agentload.api.routes.cache import enqueue_refresh
 from agentload.api.routes.deps import runtime
 from agentload.api.runtime import Runtime
 from agentload.cache.codec import loads
 
 router = APIRouter(tags=["health"])
+log = logging.getLogger("agentload.api")
 
 
 @router.get("/healthz", summary="Liveness (no dependencies checked)",
@@ -44,7 +48,8 @@ async def readyz(rt: Runtime = Depends(runtime)) -> ORJSONResponse:
         body["version"] = await rt.store.current_version()
         last = loads(await rt.redis.get(keys.LAST_REFRESH)) or {}
     except RedisError as exc:
-        body.update(status="not ready", redis="unavailable", detail=f"Redis is unavailable: {exc}")
+        log.warning("readiness: redis unavailable: %s", exc)
+        body.update(status="not ready", redis="unavailable", detail=f"Redis is unavailable: {redis_failure(exc)}")
         return ORJSONResponse(body, status_code=503)
     refused = last.get("refused") if isinstance(last, dict) else None
     if body["version"] is None:
@@ -53,4 +58,20 @@ async def readyz(rt: Runtime = Depends(runtime)) -> ORJSONResponse:
         return ORJSONResponse(body, status_code=503)
     if refused:
         body["catalog_refused"] = refused
+    if isinstance(last, dict) and last.get("redis_warning"):
+        body["redis_warning"] = last["redis_warning"]
+    try:
+        gaps = await rt.store.version_gaps(body["version"])
+    except RedisError as exc:
+        body.update(status="not ready", redis="unavailable", detail=f"Redis is unavailable: {redis_failure(exc)}")
+        return ORJSONResponse(body, status_code=503)
+    if gaps:  # keys evicted or deleted: not servable until a refresh republishes the version
+        log.warning("live catalog version %s misses keys (%d in a sample); requesting a refresh", body["version"], gaps)
+        body.update(status="not ready", detail="the live catalog version is incomplete (keys evicted or deleted); "
+                    "a refresh is republishing it")
+        try:
+            body["refresh"] = await enqueue_refresh(rt, full=False)
+        except RedisError as exc:
+            log.warning("could not enqueue the repairing refresh: %s", exc)
+        return ORJSONResponse(body, status_code=503, headers={"Retry-After": "5"})
     return ORJSONResponse(body)
