@@ -12,9 +12,11 @@ from dataclasses import dataclass
 
 import redis as redis_sync
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.connection import AbstractConnection
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
 
 from agentload.api.enqueue import Enqueuer, build_client
 from agentload.api.livestats import TelemetryBuffer
@@ -36,6 +38,41 @@ class Runtime:
     telemetry: TelemetryBuffer
 
 
+class ConnectedFirstPool(BlockingConnectionPool):
+    """redis-py's blocking pool, but an idle *connected* connection is handed out before an
+    idle disconnected one.
+
+    Why not the library's order: it hands out the most recently released connection, and a
+    connection that failed to connect (Redis at ``maxclients`` during a burst) is released
+    like any other. After the burst, requests would take those and retry connecting while
+    Redis is still full, and answer 503 although the pool holds working connections. So a
+    connection released disconnected goes to the far end of the idle list (the pool takes
+    from the near end); connected ones are released as usual.
+    """
+
+    async def release(self, connection: AbstractConnection) -> None:
+        await super().release(connection)
+        idle = self._available_connections
+        if not connection.is_connected and idle and idle[-1] is connection:
+            idle.insert(0, idle.pop())
+
+
+async def checked_handshake(connection: AbstractConnection) -> None:
+    """redis-py's connection handshake, then a ``PING``.
+
+    Why: a client Redis refuses (``maxclients``) is told so in the first reply, and the
+    handshake reads that reply for ``CLIENT SETINFO``, whose errors it ignores; the socket then
+    counts as connected although the server closed it. The ``PING`` finds out, and the pool
+    drops the connection instead of handing it out.
+    """
+    try:
+        await connection.on_connect()
+        await connection.send_command("PING", check_health=False)
+        await connection.read_response()
+    except ResponseError as exc:
+        raise RedisConnectionError(str(exc)) from exc
+
+
 def make_redis(settings: Settings, timeout_s: float = SOCKET_TIMEOUT_S, max_connections: int = 200) -> Redis:
     """An asyncio Redis client (bytes responses: orjson reads bytes directly).
 
@@ -43,13 +80,14 @@ def make_redis(settings: Settings, timeout_s: float = SOCKET_TIMEOUT_S, max_conn
     timeout for a free connection rather than opening connections without limit (a burst
     could otherwise exhaust Redis' ``maxclients`` for every other process).
     """
-    pool = BlockingConnectionPool.from_url(
+    pool = ConnectedFirstPool.from_url(
         settings.redis_url,
         max_connections=max_connections,
         timeout=timeout_s,
         socket_timeout=timeout_s,
         socket_connect_timeout=timeout_s,
         retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),  # a timeout is not retried
+        redis_connect_func=checked_handshake,
     )
     return Redis.from_pool(pool)
 
