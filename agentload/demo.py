@@ -74,7 +74,7 @@ def _pids(api_port: int, logs: Path | None) -> dict[str, int]:
     pids: dict[str, int] = {}
     for proc in psutil.process_iter(["pid", "cmdline"]):
         cmd = " ".join(proc.info.get("cmdline") or [])
-        if "uvicorn" in cmd and f"--port {api_port}" in cmd:
+        if ("uvicorn" in cmd or "agentload.api.serve" in cmd) and f"--port {api_port}" in cmd:
             pids["api"] = proc.info["pid"]
         elif "celery" in cmd and " worker" in cmd and "worker" not in pids:
             pids["worker"] = proc.info["pid"]

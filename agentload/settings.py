@@ -74,6 +74,12 @@ class Settings(BaseSettings):
     max_wait_ms: int = 5000
     catalog_max_file_bytes: int = 1_000_000
 
+    # the API's listener (agentload.api.serve): a connection that sends no request for this
+    # long is closed (idle keep-alive and never-used connections alike); past the concurrency
+    # limit new requests get 503 at once instead of queueing without bound
+    api_idle_timeout_s: float = Field(default=5.0, gt=0)
+    api_limit_concurrency: int = Field(default=1000, ge=1)
+
     # load tests
     loadtest_max_users: int = 500
     loadtest_max_rate: float = 5000.0

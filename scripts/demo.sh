@@ -64,7 +64,7 @@ log "worker, beat and API"
 start_bg worker "$VENV/bin/celery" -A workers.app worker -Q default,catalog,metrics,long -c 2 -l info \
   --without-gossip --without-mingle -n "demo@%h"
 start_bg beat "$VENV/bin/celery" -A workers.app beat -l info -s "$RUN/celerybeat-schedule" --pidfile "$RUN/beat.pid"
-start_bg api "$VENV/bin/uvicorn" agentload.api.app:app --host 127.0.0.1 --port "$API_PORT" --log-level warning
+start_bg api "$PY" -m agentload.api.serve --host 127.0.0.1 --port "$API_PORT" --log-level warning
 
 log "driving the demo (preload, API call, evaluation, benchmark, load test, report)"
 "$VENV/bin/agentload" demo --api "$AGENTLOAD_API_BASE_URL" --scenarios "$SCEN" --report "$REPORT" \
