@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     task_time_limit_s: int = 360
     long_task_soft_time_limit_s: int = 1800
     long_task_time_limit_s: int = 1900
+    # the metrics flushes (queue ``metrics``): short, so a hung database frees the worker soon
+    metrics_task_soft_time_limit_s: int = 30
+    metrics_task_time_limit_s: int = 45
     # margin between the longest hard time limit and Redis' redelivery of unacked messages
     # (visibility timeout = longest hard limit + this): lower it to redeliver lost work sooner
     visibility_margin_s: int = Field(default=300, ge=1)

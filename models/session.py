@@ -27,6 +27,9 @@ from sqlalchemy.pool import StaticPool
 _PG_PREFIXES = ("postgres://", "postgresql://")
 _PG_DRIVER = "postgresql+psycopg://"
 SQLITE_BUSY_TIMEOUT_MS = 5000
+CONNECT_TIMEOUT_S = 5
+STATEMENT_TIMEOUT_MS = 15_000
+POOL_TIMEOUT_S = 10
 
 _lock = threading.Lock()
 _engines: dict[str, Engine] = {}
@@ -69,7 +72,13 @@ def _create(url: str) -> Engine:
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_on_connect)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    # a database that stops answering must not hold a worker for minutes: connecting gives up
+    # after CONNECT_TIMEOUT_S, a statement (or a lock wait) after STATEMENT_TIMEOUT_MS, a pool
+    # checkout after POOL_TIMEOUT_S; a server that hangs mid-statement (SIGSTOP, frozen VM) is
+    # cut by the metrics tasks' soft time limit (workers/config.py)
+    return create_engine(url, pool_pre_ping=True, pool_timeout=POOL_TIMEOUT_S, connect_args={
+        "connect_timeout": CONNECT_TIMEOUT_S,
+        "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS} -c lock_timeout={STATEMENT_TIMEOUT_MS}"})
 
 
 def get_engine(url: str) -> Engine:

@@ -61,8 +61,11 @@ log "database migrations"
 "$PY" -m models.migrate upgrade
 
 log "worker, beat and API"
-start_bg worker "$VENV/bin/celery" -A workers.app worker -Q default,catalog,metrics,long -c 2 -l info \
+start_bg worker "$VENV/bin/celery" -A workers.app worker -Q default,catalog,long -c 2 -l info \
   --without-gossip --without-mingle -n "demo@%h"
+# database writes on their own worker: a slow or hung database never delays selections
+start_bg worker-metrics "$VENV/bin/celery" -A workers.app worker -Q metrics -c 1 -l info \
+  --without-gossip --without-mingle -n "demo-metrics@%h"
 start_bg beat "$VENV/bin/celery" -A workers.app beat -l info -s "$RUN/celerybeat-schedule" --pidfile "$RUN/beat.pid"
 start_bg api "$PY" -m agentload.api.serve --host 127.0.0.1 --port "$API_PORT" --log-level warning
 

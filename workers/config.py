@@ -12,7 +12,7 @@ from kombu.entity import Exchange
 from kombu.entity import Queue as KombuQueue
 
 from agentload.settings import Settings
-from workers.queues import Queue, long_task_names, task_routes
+from workers.queues import Queue, long_task_names, metrics_task_names, task_routes
 
 #: results are for polling progress/outcome of jobs, not an archive (history lives in SQL)
 RESULT_EXPIRES_S = 24 * 3600
@@ -29,12 +29,14 @@ def visibility_timeout(settings: Settings) -> int:
 
 
 def long_task_annotations(settings: Settings) -> dict[str, dict[str, int]]:
-    """Per-task time limits for tasks routed to a long-job queue."""
-    limits = {
-        "soft_time_limit": settings.long_task_soft_time_limit_s,
-        "time_limit": settings.long_task_time_limit_s,
-    }
-    return {name: dict(limits) for name in long_task_names()}
+    """Per-task time limits: long for tasks routed to a long-job queue, short for the metrics
+    flushes (a database that hangs must not hold their worker for the default limit)."""
+    long = {"soft_time_limit": settings.long_task_soft_time_limit_s, "time_limit": settings.long_task_time_limit_s}
+    short = {"soft_time_limit": settings.metrics_task_soft_time_limit_s,
+             "time_limit": settings.metrics_task_time_limit_s}
+    out = {name: dict(long) for name in long_task_names()}
+    out.update({name: dict(short) for name in metrics_task_names()})
+    return out
 
 
 def build_config(settings: Settings) -> dict[str, Any]:

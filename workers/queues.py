@@ -58,3 +58,8 @@ def task_routes() -> dict[str, dict[str, str]]:
 def long_task_names() -> list[str]:
     """Names of the tasks that run on a long-job queue."""
     return [name.value for name, queue in TASK_QUEUES.items() if queue in LONG_QUEUES]
+
+
+def metrics_task_names() -> list[str]:
+    """Names of the tasks that run on the metrics queue (database writes)."""
+    return [name.value for name, queue in TASK_QUEUES.items() if queue is Queue.METRICS]

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import pytest
 from celery.result import AsyncResult
 from faults import (
@@ -113,4 +114,72 @@ def test_given_database_down_when_serving_and_flushing_then_requests_unaffected_
             app.close()
             r.close()
     finally:
+        database.destroy()
+
+
+def _cluster(database: PostgresServer) -> list[psutil.Process]:
+    """The postmaster and every backend: what a frozen host or SIGSTOP halts."""
+    root = psutil.Process(database.pids[-1])
+    return [root, *root.children(recursive=True)]
+
+
+def test_given_database_hung_when_flushing_then_selections_on_their_worker_are_not_delayed(
+    tmp_path: Path, spawn_celery: Any
+) -> None:
+    """Fault 5: the database stops answering (SIGSTOP, not a refused connection). The flushes
+    run on their own worker and give up at their soft time limit, handing their batch back;
+    a free-text miss computed on the default worker meanwhile is as fast as usual."""
+    root = tmp_path / "catalog"
+    shutil.copytree(BUNDLED, root)
+    database = PostgresServer(tmp_path / "pg")
+    frozen: list[psutil.Process] = []
+    try:
+        migrate.upgrade(database.url)
+        with redis_server(tmp_path / "redis") as server:
+            r = server.client()
+            settings = Settings(env="test", redis_url=server.url, api_token=TOKEN, catalog_path=root,
+                                database_url=database.url)
+            refresh_catalog(r, settings, WorkerState(), force=True)
+            env = {"AGENTLOAD_DATABASE_URL": database.url, "AGENTLOAD_CATALOG_PATH": str(root),
+                   "AGENTLOAD_METRICS_TASK_SOFT_TIME_LIMIT_S": "3", "AGENTLOAD_METRICS_TASK_TIME_LIMIT_S": "8"}
+            metrics = spawn_celery.start(worker_args("metrics", "metrics"), server.url, "metrics", **env)
+            default = spawn_celery.start(worker_args("default", "default,catalog"), server.url, "default", **env)
+            app = client_app(server.url)
+            with serve(create_app(settings)) as base, httpx.Client(base_url=base, timeout=20) as http:
+                wait_ready(metrics)
+                wait_ready(default)
+                assert all(http.get(SEL, params=HOT).status_code == 200 for _ in range(5))
+                for name in FLUSHES:  # the metrics worker now holds pooled connections to the database
+                    app.send_task(name).get(timeout=15)
+                assert all(http.get(SEL, params=HOT).status_code == 200 for _ in range(5))
+                wait_until(lambda: r.llen(keys.SELECTION_EVENTS) == 5, 5, what="events buffered to Redis")
+
+                frozen = _cluster(database)
+                for p in frozen:
+                    p.suspend()
+                pending = [app.send_task(name) for name in FLUSHES]
+                time.sleep(0.5)  # both flushes are now waiting on the hung database
+                started = time.perf_counter()
+                miss = http.get(SEL, params={"request": "write the product brief for a bike-sharing app",
+                                             "wait_ms": "5000"})
+                took = time.perf_counter() - started
+                assert miss.status_code == 200 and miss.json()["cache"] == "miss", miss.text
+                assert took < 3.0, f"a miss waited {took:.1f}s behind the hung database"
+
+                for p in pending:  # the soft limit frees the metrics worker; its batch goes back
+                    wait_until(lambda p=p: AsyncResult(p.id, app=app).state in ("FAILURE", "RETRY"), 20, 0.1,
+                               "flush given up at its soft time limit")
+                wait_until(lambda: not _flushing_keys(r), 5, 0.05, "batch handed back")
+                assert r.llen(keys.SELECTION_EVENTS) >= 5
+                assert "SoftTimeLimitExceeded" in metrics.log()
+                for p in frozen:
+                    p.resume()
+                frozen = []
+                wait_until(lambda: app.send_task(FLUSHES[0]).get(timeout=20)["events"] >= 0, 30, 0.5,
+                           "a flush succeeds again")
+            app.close()
+            r.close()
+    finally:
+        for p in frozen:
+            p.resume()
         database.destroy()
