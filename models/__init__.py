@@ -8,13 +8,14 @@ Celery, Redis or FastAPI; callers pass a database URL or a ``Session``.
 from models.base import Base
 from models.benchmarks import PerformanceBenchmark
 from models.identity import Project, User
-from models.metrics import AgentLoadingMetric, CachePerformance, PerformanceMetric, TokenOptimization
+from models.metrics import AgentLoadingMetric, CachePerformance, FlushedBatch, PerformanceMetric, TokenOptimization
 from models.session import dispose_engines, get_engine, normalize_url, session_scope
 
 __all__ = [
     "AgentLoadingMetric",
     "Base",
     "CachePerformance",
+    "FlushedBatch",
     "PerformanceBenchmark",
     "PerformanceMetric",
     "Project",

@@ -122,3 +122,18 @@ class TokenOptimization(Base):
     reduction: Mapped[float] = mapped_column(Float())
     agents: Mapped[list[str]] = mapped_column(TextArray())
     optimization_version: Mapped[int | None] = mapped_column(Integer())
+
+
+class FlushedBatch(Base):
+    """One batch of served-selection events written to SQL, by the id of the flush that took it.
+
+    Inserted in the same transaction as the batch's rows: a batch whose taken Redis key
+    survives its flush (the worker died after the commit) is recognised by its id and dropped
+    instead of written twice; one that has no row here was never written and is given back.
+    """
+
+    __tablename__ = "flushed_batches"
+
+    batch_id: Mapped[str] = mapped_column(Text(), primary_key=True)
+    recorded_at: Mapped[datetime] = _recorded_at()
+    events: Mapped[int] = mapped_column(Integer(), default=0)

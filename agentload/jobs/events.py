@@ -6,11 +6,16 @@ database never sits on the request path. Exactly-once, by construction:
 
 * a batch is *moved* atomically (Lua: ``LRANGE`` + ``LTRIM`` + ``RPUSH`` into a per-flush key
   with a TTL), so two concurrent flushes never take the same event;
-* the batch is written in one SQL transaction (both tables);
-* only after the commit is the per-flush key deleted. If the write fails, the batch is put
+* the batch is written in one SQL transaction (both tables) together with its id in
+  ``flushed_batches``;
+* only after the commit is the per-batch key deleted. If the write fails, the batch is put
   back at the head in its original order before the error propagates (the task retries),
-  so nothing is lost and the next flush writes it once. A process killed between the commit
-  and the delete leaves the taken key to expire (``TAKEN_TTL_S``) rather than be counted twice.
+  so nothing is lost and the next flush writes it once;
+* a process killed mid-flush (SIGKILL, OOM killer, hard time limit) leaves its taken key
+  behind. Every flush first sweeps taken keys older than ``orphan_after_s`` (twice the
+  flush's hard time limit: their flush is dead for sure): a batch whose id is in
+  ``flushed_batches`` was committed and its key is dropped; any other is given back and
+  written by this flush, once.
 
 An event that cannot become a row (not JSON, wrong types) would otherwise block the queue
 forever; it is moved to ``keys.SELECTION_EVENTS_DEAD`` (capped) and counted instead.
@@ -19,6 +24,7 @@ forever; it is moved to ``keys.SELECTION_EVENTS_DEAD`` (capped) and counted inst
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -28,6 +34,7 @@ from agentload import keys
 from agentload.jobs.runtime import redis_client
 from agentload.settings import get_settings
 from models import repository, rows
+from models.batches import prune_batches, record_batch, written_batches
 from models.session import session_scope
 
 BATCH = 1000
@@ -83,11 +90,41 @@ def event_rows(raw: bytes | str) -> tuple[dict[str, Any], dict[str, Any]]:
     return loading, tokens
 
 
-def write_rows(db_url: str, loading: list[dict[str, Any]], tokens: list[dict[str, Any]]) -> None:
-    """Both tables in one transaction: an event is stored completely or not at all."""
+def write_rows(db_url: str, loading: list[dict[str, Any]], tokens: list[dict[str, Any]],
+               batch_id: str | None = None) -> None:
+    """Both tables in one transaction, with the batch's id when given: an event is stored
+    completely or not at all, and a stored batch is known as such."""
     with session_scope(db_url) as session:
         repository.insert_agent_loading_metrics(session, loading)
         repository.insert_token_optimization(session, tokens)
+        if batch_id is not None:
+            record_batch(session, batch_id, len(loading))
+
+
+def sweep_orphans(r: redis.Redis, db_url: str, orphan_after_s: float) -> dict[str, int]:
+    """Taken batches whose flush died: dropped when already written, else given back.
+    Returns ``{"dropped": n, "given_back": m}`` (batches)."""
+    give_back = r.register_script(GIVE_BACK)
+    old: dict[str, str] = {}
+    for raw in r.scan_iter(match=keys.events_flush_key("*"), count=1000):
+        key = raw.decode() if isinstance(raw, bytes) else str(raw)
+        ttl = int(r.ttl(key))
+        if ttl >= 0 and TAKEN_TTL_S - ttl >= orphan_after_s:
+            old[key.split(":flushing:", 1)[1].rsplit(":", 1)[0]] = key
+    out = {"dropped": 0, "given_back": 0}
+    if not old:
+        return out
+    with session_scope(db_url) as session:
+        written = written_batches(session, old)
+        prune_batches(session, datetime.now(UTC) - timedelta(seconds=2 * TAKEN_TTL_S))
+    for batch_id, key in old.items():
+        if batch_id in written:
+            r.delete(key)
+            out["dropped"] += 1
+        else:
+            give_back(keys=[keys.SELECTION_EVENTS, key])
+            out["given_back"] += 1
+    return out
 
 
 def _convert(items: list[bytes]) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[bytes]]:
@@ -104,20 +141,24 @@ def _convert(items: list[bytes]) -> tuple[list[dict[str, Any]], list[dict[str, A
 
 
 def drain_events(r: redis.Redis, db_url: str, *, batch: int = BATCH, max_batches: int = MAX_BATCHES,
-                 ) -> dict[str, Any]:
-    """Move up to ``batch x max_batches`` events into SQL; see the module doc for the guarantees."""
+                 orphan_after_s: float | None = None) -> dict[str, Any]:
+    """Move up to ``batch x max_batches`` events into SQL, after sweeping batches of dead
+    flushes older than ``orphan_after_s`` (None: no sweep); see the module doc."""
     flush_id = uuid.uuid4().hex
-    taken_key = keys.events_flush_key(flush_id)
     take, give_back = r.register_script(TAKE), r.register_script(GIVE_BACK)
     out: dict[str, Any] = {"flush_id": flush_id, "events": 0, "agent_loading_metrics": 0, "token_optimization": 0,
            "invalid": 0, "batches": 0}
-    for _ in range(max_batches):
+    if orphan_after_s is not None:
+        out["orphans"] = sweep_orphans(r, db_url, orphan_after_s)
+    for n in range(max_batches):
+        batch_id = f"{flush_id}-{n}"
+        taken_key = keys.events_flush_key(batch_id)
         items: list[bytes] = take(keys=[keys.SELECTION_EVENTS, taken_key], args=[batch, TAKEN_TTL_S])
         if not items:
             break
         loading, tokens, bad = _convert(items)
         try:
-            write_rows(db_url, loading, tokens)
+            write_rows(db_url, loading, tokens, batch_id)
         except BaseException:
             give_back(keys=[keys.SELECTION_EVENTS, taken_key])
             raise
@@ -141,4 +182,5 @@ def drain_events(r: redis.Redis, db_url: str, *, batch: int = BATCH, max_batches
 def flush_selection_events() -> dict[str, Any]:
     """Beat's periodic drain (every ``metrics_flush_interval_s``) with the configured Redis and DB."""
     settings = get_settings()
-    return drain_events(redis_client(settings), settings.database_url)
+    return drain_events(redis_client(settings), settings.database_url,
+                        orphan_after_s=2.0 * settings.metrics_task_time_limit_s)

@@ -36,6 +36,7 @@ TABLES = {
     "performance_metrics",
     "agent_loading_metrics",
     "performance_benchmarks",
+    "flushed_batches",
     "cache_performance",
     "token_optimization",
 }
@@ -120,7 +121,7 @@ def test_given_fresh_database_when_upgrading_then_all_tables_exist(db_url: str) 
     migrate.upgrade(db_url)
 
     assert _tables(db_url) >= TABLES
-    assert migrate.current(db_url) == migrate.head() == "0001_initial"
+    assert migrate.current(db_url) == migrate.head() == "0002_flushed_batches"
 
 
 def test_given_migrated_database_when_downgrading_to_base_and_upgrading_again_then_schema_returns(
@@ -134,7 +135,7 @@ def test_given_migrated_database_when_downgrading_to_base_and_upgrading_again_th
 
     migrate.upgrade(db_url)
     assert _tables(db_url) >= TABLES
-    assert migrate.current(db_url) == "0001_initial"
+    assert migrate.current(db_url) == "0002_flushed_batches"
 
 
 def test_given_migrated_database_when_comparing_with_orm_metadata_then_there_is_no_difference(

@@ -78,7 +78,7 @@ def test_given_migrated_file_when_using_the_cli_then_current_and_check_report_he
     sqlite_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert migrate.main(["current", "--url", sqlite_url]) == 0
-    assert capsys.readouterr().out.strip() == "0001_initial"
+    assert capsys.readouterr().out.strip() == "0002_flushed_batches"
     assert migrate.main(["check", "--url", sqlite_url]) == 0
     assert migrate.main(["downgrade", "base", "--url", sqlite_url]) == 0
     assert migrate.current(sqlite_url) is None
