@@ -129,3 +129,13 @@ def events_flush_key(flush_id: str) -> str:
     return f"{STATS}:flushing:{flush_id}:selection_events"
 #: selection events that cannot become rows (bad JSON or types), kept aside for inspection
 SELECTION_EVENTS_DEAD = f"{STATS}:selection_events:dead"
+
+
+def miss_rate_key(client: str, window: int) -> str:
+    """Uncached requests of one client in one minute window (a counter with a TTL)."""
+    return f"{BASE}:limit:miss:{client}:{window}"
+
+
+def pending_misses_key(window: int) -> str:
+    """Distinct uncached requests enqueued in one pending window (a counter with a TTL)."""
+    return f"{BASE}:limit:pending:{window}"

@@ -24,7 +24,7 @@ from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field, ValidationError
 from redis.exceptions import OutOfMemoryError, RedisError
 
-from agentload.api.problems import NotReady, describe, redis_failure
+from agentload.api.problems import NotReady, TooManyMisses, describe, redis_failure
 from agentload.api.runtime import Runtime, close_runtime, open_runtime
 from agentload.api.service import NO_CATALOG, NotPrecomputed, UnknownContext, manifest_page, selection_event
 from agentload.cache.store import CatalogNotPublished
@@ -164,7 +164,7 @@ class AgentloadMCP:
             ctx = Context(**given)
         except ValidationError as exc:
             raise ToolError(describe(exc.errors())[0]) from exc
-        outcome = await rt.service.select(ctx, max(0, min(wait_ms, self.settings.max_wait_ms)))
+        outcome = await rt.service.select(ctx, max(0, min(wait_ms, self.settings.max_wait_ms)), client="mcp")
         if outcome.status == "pending":
             return {"status": "pending", "task_id": outcome.task_id, "version": outcome.version,
                     "message": "A worker is computing this selection; call select_agents again shortly."}, [], None
@@ -221,7 +221,7 @@ class AgentloadMCP:
             header, tokens = with_delivered(meta, texts)
             error = False
             return CallToolResult(content=[TextContent(type="text", text=t) for t in (header, *texts)])
-        except (UnknownContext, NotPrecomputed, NotReady, CatalogNotPublished) as exc:
+        except (UnknownContext, NotPrecomputed, NotReady, CatalogNotPublished, TooManyMisses) as exc:
             raise ToolError(str(exc)) from exc
         except OutOfMemoryError as exc:
             raise ToolError("Redis is out of memory: nothing new can be stored; retry later") from exc

@@ -75,6 +75,11 @@ class Settings(BaseSettings):
     max_page_size: int = 500
     max_body_bytes: int = 65536
     max_wait_ms: int = 5000
+    # bounds on uncached requests (each costs a worker computation and a stored selection):
+    # per client per minute (429 past it), and distinct ones in flight at once (503 past it)
+    miss_rate_per_client: int = Field(default=120, ge=1)
+    max_pending_misses: int = Field(default=2000, ge=1)
+    text_selection_ttl_s: int = Field(default=900, ge=60)  # how long a computed free-text selection stays
     catalog_max_file_bytes: int = 1_000_000
 
     # the API's listener (agentload.api.serve): a connection that sends no request for this

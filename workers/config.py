@@ -15,7 +15,7 @@ from agentload.settings import Settings
 from workers.queues import Queue, long_task_names, metrics_task_names, task_routes
 
 #: results are for polling progress/outcome of jobs, not an archive (history lives in SQL)
-RESULT_EXPIRES_S = 24 * 3600
+RESULT_EXPIRES_S = 3600  # task results (the API polls them); long jobs keep theirs in SQL
 
 
 def visibility_timeout(settings: Settings) -> int:

@@ -26,6 +26,13 @@ def check_token(settings: Settings, credentials: HTTPAuthorizationCredentials | 
         raise HTTPException(status_code=403, detail="invalid bearer token")
 
 
+def has_token(request: Request) -> bool:
+    """Whether the request carries the configured API token (for limits that trust it)."""
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    token: str = request.app.state.settings.api_token
+    return scheme.lower() == "bearer" and bool(value) and hmac.compare_digest(value.encode(), token.encode())
+
+
 async def require_token(
     request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)
 ) -> None:

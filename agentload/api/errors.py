@@ -9,6 +9,7 @@ what to do, and never a stack trace.
 - Redis out of memory (``noeviction`` and full) -> 503 with ``Retry-After``: reads keep
   working, what needed a write (a miss's task) is refused;
 - nothing published yet -> 503 naming what is missing (the preload has not run);
+- too many uncached requests -> 429 from one client, 503 from all together, with ``Retry-After``;
 - anything unexpected -> 500 ``{"detail": "internal server error"}`` (logged server-side).
 """
 
@@ -26,7 +27,7 @@ from redis.exceptions import OutOfMemoryError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.responses import Response
 
-from agentload.api.problems import NotReady, describe, redis_failure
+from agentload.api.problems import NotReady, TooManyMisses, describe, redis_failure
 from agentload.api.responses import ORJSONResponse
 from agentload.cache.store import CatalogNotPublished
 
@@ -61,6 +62,11 @@ async def _on_not_ready(_: Request, exc: Exception) -> Response:
     return ORJSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "5"})
 
 
+async def _on_too_many(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, TooManyMisses)
+    return ORJSONResponse({"detail": str(exc)}, status_code=exc.status, headers={"Retry-After": str(exc.retry_after)})
+
+
 async def _on_unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return ORJSONResponse({"detail": "internal server error"}, status_code=500)
@@ -74,5 +80,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RedisTimeoutError, _on_redis)
     app.add_exception_handler(OutOfMemoryError, _on_redis_oom)
     app.add_exception_handler(NotReady, _on_not_ready)
+    app.add_exception_handler(TooManyMisses, _on_too_many)
     app.add_exception_handler(CatalogNotPublished, _on_not_ready)
     app.add_exception_handler(Exception, _on_unexpected)

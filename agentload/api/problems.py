@@ -16,6 +16,16 @@ def redis_failure(exc: BaseException) -> str:
     return "connection failed"
 
 
+class TooManyMisses(Exception):
+    """A client sent more uncached requests than allowed (429), or too many distinct ones
+    are being computed at once (503); ``retry_after`` in seconds."""
+
+    def __init__(self, message: str, status: int, retry_after: int) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+
+
 class NotReady(Exception):
     """Redis answers but has nothing to serve yet (no catalog version published): 503."""
 

@@ -99,7 +99,7 @@ def open_runtime(settings: Settings) -> Runtime:
     enqueuer = Enqueuer(build_client(settings))
     sync = redis_sync.Redis.from_url(settings.redis_url, socket_timeout=SOCKET_TIMEOUT_S,
                                      socket_connect_timeout=SOCKET_TIMEOUT_S)
-    return Runtime(settings, redis, store, enqueuer, SelectionService(store, redis, enqueuer), sync,
+    return Runtime(settings, redis, store, enqueuer, SelectionService(store, redis, enqueuer, settings), sync,
                    TelemetryBuffer(redis))
 
 

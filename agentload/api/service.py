@@ -21,12 +21,13 @@ from redis.asyncio import Redis
 
 from agentload import keys
 from agentload.api.enqueue import Enqueuer
-from agentload.api.problems import NotReady
+from agentload.api.problems import NotReady, TooManyMisses
 from agentload.api.tasknames import SELECT_TEXT
 from agentload.cache.codec import text
 from agentload.cache.store import CatalogNotPublished, CatalogStore
 from agentload.context import Context, Resolved
 from agentload.resolve import resolve
+from agentload.settings import Settings, get_settings
 
 PENDING_TTL_S = 15  # a lost task is retried by the next miss after this long
 NO_CATALOG = "no catalog version is published yet (the preload has not run); retry shortly"
@@ -65,12 +66,13 @@ class Outcome:
 
 
 class SelectionService:
-    def __init__(self, store: CatalogStore, redis: Redis, enqueuer: Enqueuer) -> None:
+    def __init__(self, store: CatalogStore, redis: Redis, enqueuer: Enqueuer, limits: Settings | None = None) -> None:
         self.store = store
         self.redis = redis
         self.enqueuer = enqueuer
+        self.limits = limits or get_settings()
 
-    async def select(self, ctx: Context, wait_ms: int = 0) -> Outcome:
+    async def select(self, ctx: Context, wait_ms: int = 0, client: str | None = None) -> Outcome:
         """Hit, computed within ``wait_ms``, or pending (task enqueued). Raises
         ``UnknownContext``, ``NotPrecomputed`` or ``NotReady``.
 
@@ -92,12 +94,35 @@ class SelectionService:
             raise NotPrecomputed("no precomputed selection for this context, and strategy 'cached' "
                                  "serves precomputed selections only")
         key = resolved.key()
+        await self._admit_miss(client)
         task_id = await self._enqueue_once(version, key, ctx)
         if wait_ms > 0:
             found = await self._wait(ctx, version, key, wait_ms)
             if found is not None:
                 return Outcome("computed", found[0], strategy, resolved, found[1], task_id)
         return Outcome("pending", version, strategy, resolved, None, task_id)
+
+    async def _admit_miss(self, client: str | None) -> None:
+        """Bound what uncached requests can cost: ``miss_rate_per_client`` per minute per
+        ``client`` (429; None: a trusted caller, not counted) and ``max_pending_misses``
+        enqueued per pending window (503). One round trip, on misses only; counters expire
+        with their window."""
+        now = time.time()
+        minute, window = int(now // 60), int(now // PENDING_TTL_S)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.incr(keys.pending_misses_key(window))
+        pipe.expire(keys.pending_misses_key(window), PENDING_TTL_S * 2)
+        if client is not None:
+            pipe.incr(keys.miss_rate_key(client, minute))
+            pipe.expire(keys.miss_rate_key(client, minute), 120)
+        replies = await pipe.execute()
+        pending, sent = int(replies[0]), int(replies[2]) if client is not None else 0
+        if sent > self.limits.miss_rate_per_client:
+            raise TooManyMisses(f"more than {self.limits.miss_rate_per_client} uncached requests a minute from this "
+                                "client; repeat ones are served from the cache", 429, 60 - int(now % 60) or 1)
+        if pending > self.limits.max_pending_misses:
+            raise TooManyMisses("too many uncached requests are being computed; retry shortly", 503,
+                                PENDING_TTL_S - int(now % PENDING_TTL_S) or 1)
 
     async def _enqueue_once(self, version: str, key: str, ctx: Context) -> str:
         marker = keys.version_key(version, "pending", key)

@@ -75,7 +75,7 @@ def select_and_cache(context: dict[str, Any]) -> dict[str, Any]:
     if r.exists(keys.selection_key(version, key)):
         return {"version": version, "key": key, "stored": False, "reason": "already cached"}
     selection = selector.select_resolved(resolved)
-    stored = store_selection(r, version, selection, settings.version_ttl_s)
+    stored = store_selection(r, version, selection, min(settings.text_selection_ttl_s, settings.version_ttl_s))
     return {"version": version, "key": key, "stored": stored, "agents": selection.agent_ids}
 
 

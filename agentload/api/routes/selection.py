@@ -17,6 +17,7 @@ from fastapi import APIRouter, HTTPException, Request
 from pydantic import ValidationError
 
 from agentload import keys
+from agentload.api.auth import has_token
 from agentload.api.errors import validation_response
 from agentload.api.responses import DeliveredResponse, ORJSONResponse
 from agentload.api.routes.deps import task_links
@@ -85,7 +86,10 @@ async def optimized_loading(request: Request) -> Any:
     except ValidationError as exc:
         return validation_response(exc.errors())
     try:
-        outcome = await rt.service.select(ctx, q.wait_ms)
+        # the per-client budget on uncached requests is for anonymous callers; services that
+        # send the API token (load tests, the demo, backends) are trusted
+        client = None if has_token(request) else (request.client.host if request.client else "anonymous")
+        outcome = await rt.service.select(ctx, q.wait_ms, client=client)
     except (UnknownContext, NotPrecomputed) as exc:
         raise HTTPException(404, str(exc)) from exc
     if outcome.status == "pending":
