@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -24,6 +25,7 @@ from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field, ValidationError
 from redis.exceptions import OutOfMemoryError, RedisError
 
+from agentload import keys
 from agentload.api.problems import NotReady, TooManyMisses, describe, redis_failure
 from agentload.api.runtime import Runtime, close_runtime, open_runtime
 from agentload.api.service import NO_CATALOG, NotPrecomputed, UnknownContext, manifest_page, selection_event
@@ -238,6 +240,26 @@ class AgentloadMCP:
             telemetry.add_event(event)
 
 
+def startup_problem(settings: Settings) -> str | None:
+    """Why this server could not answer (Redis unreachable, no catalog published) and what to
+    run about it; None when it can."""
+    import redis as redis_sync
+
+    client = redis_sync.Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=2)
+    try:
+        version = client.get(keys.CURRENT_VERSION)
+    except redis_sync.RedisError:
+        return (f"Redis does not answer at AGENTLOAD_REDIS_URL ({settings.redis_url}). Run `agentload serve "
+                "--project PATH` (it prints this server's configuration) or point AGENTLOAD_REDIS_URL at the "
+                "Redis of a running agentload.")
+    finally:
+        client.close()
+    if version is None:
+        return ("no catalog is published in that Redis yet. Run `agentload serve --project PATH`, or start a "
+                "worker with AGENTLOAD_CATALOG_PATH set to your project (it publishes on start).")
+    return None
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m agentload.mcp_server", description=__doc__.split("\n")[0])
     parser.add_argument("--transport", choices=("stdio", "http"), default="stdio")
@@ -249,6 +271,10 @@ def main(argv: list[str] | None = None) -> None:
     settings = get_settings()
     if args.redis_url:
         settings = settings.model_copy(update={"redis_url": args.redis_url})
+    problem = startup_problem(settings)
+    if problem:  # say it now, not at the first tool call
+        print(f"agentload MCP server: {problem}", file=sys.stderr, flush=True)
+        raise SystemExit(2)
     server = AgentloadMCP(settings, log_level=args.log_level).server
     if args.transport == "stdio":
         server.run("stdio")

@@ -180,6 +180,22 @@ def demo(
     print_summary(run_demo(api, scenarios, report, logs))
 
 
+@app.command()
+def serve(
+    project: Annotated[Path, typer.Option("--project", help="your project (or any folder holding BMad files)")],
+    state_dir: Annotated[Path | None, typer.Option("--state-dir", help="database, logs and mcp.json "
+                                                   "(default: ~/.cache/agentload/<project>-<hash>)")] = None,
+    port: Annotated[int | None, typer.Option("--port", help="API port (default: a free one)")] = None,
+    mcp_port: Annotated[int | None, typer.Option("--mcp-port", help="MCP HTTP port (default: a free one)")] = None,
+) -> None:
+    """Run everything for one project: Redis, a worker, beat, the API and the MCP server;
+    print the MCP configuration for Claude Code, Claude Desktop and Cursor; Ctrl-C stops it."""
+    from agentload.serve import run
+
+    load_checked(project)  # exit 2 naming the path before anything starts
+    raise typer.Exit(run(project, state=state_dir, api_port=port, mcp_port=mcp_port))
+
+
 def _register_perf() -> None:
     from agentload.cli import perf
 
