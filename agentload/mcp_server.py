@@ -26,7 +26,7 @@ from pydantic import Field, ValidationError
 from redis.exceptions import OutOfMemoryError, RedisError
 
 from agentload import keys
-from agentload.api.problems import NotReady, TooManyMisses, describe, redis_failure
+from agentload.api.problems import NotReady, TooManyMisses, describe, redis_failure, shown
 from agentload.api.runtime import Runtime, close_runtime, open_runtime
 from agentload.api.service import NO_CATALOG, NotPrecomputed, UnknownContext, manifest_page, selection_event
 from agentload.cache.store import CatalogNotPublished
@@ -187,18 +187,18 @@ class AgentloadMCP:
             raise ToolError(NO_CATALOG)
         agent = await rt.store.get_agent(agent_id, version)
         if agent is None:
-            raise ToolError(f"unknown agent {agent_id!r}; list_agents shows the ids")
+            raise ToolError(f"unknown agent {shown(agent_id)}; list_agents shows the ids")
         meta = {k: agent[k] for k in AGENT_META if agent.get(k)}
         meta["work_items"] = " ".join(sorted({m["work_item"] for m in agent.get("menu") or [] if m.get("work_item")}))
         return meta, [str(agent.get("text") or "")], None
 
     async def _load_work_item(self, work_item_id: str) -> Result:
-        return await self._load_text(self.runtime.store.get_work_item, work_item_id,
-                                     f"unknown work item {work_item_id!r}; select_agents names the ones a task needs")
+        missing = f"unknown work item {shown(work_item_id)}; select_agents names the ones a task needs"
+        return await self._load_text(self.runtime.store.get_work_item, work_item_id, missing)
 
     async def _load_file(self, path: str) -> Result:
-        return await self._load_text(self.runtime.store.get_file, path,
-                                     f"{path!r} is not a file of this catalog's work items; load_work_item lists them")
+        missing = f"{shown(path)} is not a file of this catalog's work items; load_work_item lists them"
+        return await self._load_text(self.runtime.store.get_file, path, missing)
 
     async def _load_text(self, read: Callable[[str, str], Awaitable[dict[str, Any] | None]], key: str,
                          missing: str) -> Result:

@@ -8,6 +8,7 @@ lazily: the API runs (live figures only) in a deployment without the database pa
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
-from agentload.api.problems import first_line
+from agentload.api.problems import database_failure
 
 DB_DEADLINE_S = 3.0
 
@@ -38,7 +39,8 @@ async def performance_history(database_url: str, limit: int = 50) -> dict[str, A
         history: dict[str, Any] = await run_db(read)
         return history
     except Exception as exc:  # any DB problem degrades to the live part only
-        return {"history_error": first_line(exc)}
+        logging.getLogger("agentload.api").warning("metrics history unavailable: %s", exc)
+        return {"history_error": database_failure(exc)}
 
 
 async def token_usage(database_url: str, group_by: str, limit: int) -> list[dict[str, Any]]:

@@ -5,6 +5,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+SHOWN_CHARS = 80
+
+
+def shown(value: str) -> str:
+    """A client's value quoted in an error message, cut to ``SHOWN_CHARS`` (a 1 MB id must
+    not come back as a 1 MB error)."""
+    return repr(value if len(value) <= SHOWN_CHARS else value[:SHOWN_CHARS] + f"... ({len(value)} chars)")
+
+
+def database_failure(exc: BaseException) -> str:
+    """What a client may know about a database failure: its kind (the message, which names
+    hosts, ports or files, goes to the server's log)."""
+    return type(exc).__name__
+
 
 def redis_failure(exc: BaseException) -> str:
     """What a client may know about a Redis failure: its kind, never the server's address
@@ -37,12 +51,6 @@ def _field(loc: Sequence[Any]) -> str:
     if not parts or all(p.isdigit() for p in parts):
         return "body" if loc and loc[0] == "body" else "request"
     return ".".join(parts)
-
-
-def first_line(exc: BaseException) -> str:
-    """``Type: first line of the message``: enough to act on, without SQL or paths."""
-    lines = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {lines[0] if lines else ''}"
 
 
 def describe(errors: Sequence[Any]) -> tuple[str, list[dict[str, str]]]:

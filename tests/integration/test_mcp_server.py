@@ -103,6 +103,8 @@ async def test_given_stdio_server_when_a_client_uses_every_tool_then_answers_com
 
         unknown_agent = await client.call_tool("load_agent", {"agent_id": "nobody"})
         assert unknown_agent.is_error and "unknown agent 'nobody'" in unknown_agent.content[0].text
+        huge = await client.call_tool("load_agent", {"agent_id": "z" * 200_000})  # not echoed back in full
+        assert huge.is_error and len(huge.content[0].text) < 300 and "200000 chars" in huge.content[0].text
         unknown_workflow = await client.call_tool("select_agents", {"next_workflow": "not-a-workflow"})
         assert unknown_workflow.is_error and "workflow 'not-a-workflow'" in unknown_workflow.content[0].text
         bad_phase = await client.call_tool("select_agents", {"phase": -1})
@@ -114,7 +116,7 @@ async def test_given_stdio_server_when_a_client_uses_every_tool_then_answers_com
         stats = await livestats.tool_stats(client_redis)
     finally:
         await client_redis.aclose()
-    assert stats["load_agent"]["calls"] == 2 and stats["load_agent"]["errors"] == 1
+    assert stats["load_agent"]["calls"] == 3 and stats["load_agent"]["errors"] == 2
     assert stats["load_agent"]["tokens_served"] == agent["delivered_tokens"]
     assert stats["select_agents"]["calls"] == 4 and stats["select_agents"]["errors"] == 2
     assert stats["list_agents"]["latency"]["count"] == 1

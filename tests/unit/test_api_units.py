@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from agentload.api import livestats, tasknames
-from agentload.api.problems import describe, first_line
+from agentload.api.problems import SHOWN_CHARS, database_failure, describe, redis_failure, shown
 from agentload.api.schemas import SelectionQuery, query_parameters
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,8 +66,21 @@ def test_given_validation_errors_when_described_then_each_field_is_named() -> No
     assert [i["field"] for i in items] == ["query.phase", "context.phase", "body"]
 
 
-def test_given_a_database_error_when_summarized_then_first_line_only() -> None:
-    assert first_line(RuntimeError("no such table: x\n[SQL: SELECT secret]")) == "RuntimeError: no such table: x"
+def test_given_dependency_errors_when_summarized_for_a_client_then_no_host_port_or_sql() -> None:
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    leaky = 'connection to server at "10.1.2.3", port 5432 failed\n[SQL: SELECT secret]'
+    assert database_failure(RuntimeError(leaky)) == "RuntimeError"
+    assert redis_failure(RedisConnectionError("Error 111 connecting to 10.1.2.3:6379.")) == "connection failed"
+    assert redis_failure(RedisTimeoutError("Timeout reading from 10.1.2.3:6379")) == "timed out"
+    assert redis_failure(RedisConnectionError("max number of clients reached")) == "too many connections"
+
+
+def test_given_a_huge_client_value_when_quoted_in_an_error_then_it_is_cut() -> None:
+    assert shown("pm") == "'pm'"
+    cut = shown("z" * 1_000_000)
+    assert len(cut) < SHOWN_CHARS + 40 and "1000000 chars" in cut
 
 
 def test_given_the_selection_query_model_when_documented_then_every_field_is_a_query_parameter() -> None:

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from agentload.api import tasknames
 from agentload.api.auth import AUTH_RESPONSES, require_token
 from agentload.api.errors import validation_response
-from agentload.api.problems import NotReady
+from agentload.api.problems import NotReady, shown
 from agentload.api.responses import DeliveredResponse, ORJSONResponse
 from agentload.api.routes.deps import runtime, task_links
 from agentload.api.runtime import Runtime
@@ -58,7 +58,7 @@ async def get_agent(agent_id: str = Path(max_length=200), rt: Runtime = Depends(
         raise NotReady(NO_CATALOG)
     agent = await rt.store.get_agent(agent_id, version)
     if agent is None:
-        raise HTTPException(404, f"unknown agent {agent_id!r}")
+        raise HTTPException(404, f"unknown agent {shown(agent_id)}")
     return DeliveredResponse({**agent, "version": version})
 
 
@@ -78,7 +78,7 @@ WORK_ITEM_EXAMPLE = {"id": "bmad-prd", "kind": "skill", "name": "bmad-prd", "des
                        404: error("No such work item in the current catalog version", "unknown work item 'x'"),
                        503: REDIS_DOWN})
 async def get_work_item(work_item_id: str = Path(max_length=200), rt: Runtime = Depends(runtime)) -> Any:
-    return await _versioned(rt, rt.store.get_work_item, work_item_id, f"unknown work item {work_item_id!r}")
+    return await _versioned(rt, rt.store.get_work_item, work_item_id, f"unknown work item {shown(work_item_id)}")
 
 
 async def _versioned(rt: Runtime, read: Callable[[str, str], Awaitable[dict[str, Any] | None]], key: str,
@@ -106,7 +106,7 @@ FILE_EXAMPLE = {"path": ".claude/skills/bmad-prd/references/validate.md", "token
                        404: error("Not a file of this catalog's work items", "'x' is not a file of this catalog"),
                        503: REDIS_DOWN})
 async def get_file(file_path: str = Path(max_length=1000), rt: Runtime = Depends(runtime)) -> Any:
-    missing = f"{file_path!r} is not a file of this catalog's work items"
+    missing = f"{shown(file_path)} is not a file of this catalog's work items"
     return await _versioned(rt, rt.store.get_file, file_path, missing)
 
 

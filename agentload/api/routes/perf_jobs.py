@@ -10,6 +10,7 @@ deadline; nothing here writes to the database.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable
 from functools import partial
@@ -22,7 +23,7 @@ from agentload import keys
 from agentload.api import history, tasknames
 from agentload.api.auth import AUTH_RESPONSES, require_token
 from agentload.api.errors import validation_response
-from agentload.api.problems import first_line
+from agentload.api.problems import database_failure
 from agentload.api.responses import ORJSONResponse
 from agentload.api.routes.deps import runtime, task_links
 from agentload.api.runtime import Runtime
@@ -38,6 +39,7 @@ from agentload.jobs.params import (
 )
 from agentload.loadgen.spec import LoadLimits, TargetRefused, check_target
 
+log = logging.getLogger("agentload.api")
 router = APIRouter(tags=["performance"])
 LOAD_KINDS = ("load_test", "stress", "scalability")
 Kind = Literal["benchmark", "load_test", "stress", "scalability", "optimize"]
@@ -133,7 +135,8 @@ async def _read(fn: Callable[[], Any]) -> Any:
     try:
         return await history.run_db(fn)
     except Exception as exc:
-        raise HTTPException(503, f"database unavailable: {first_line(exc)}") from exc
+        log.warning("database unavailable: %s", exc)
+        raise HTTPException(503, f"database unavailable: {database_failure(exc)}") from exc
 
 
 @router.get("/api/v1/performance/scalability",

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 
 from agentload import keys
 from agentload.api import history, livestats
-from agentload.api.problems import first_line
+from agentload.api.problems import database_failure
 from agentload.api.responses import ORJSONResponse
 from agentload.api.routes.deps import runtime
 from agentload.api.runtime import Runtime
 from agentload.api.schemas import REDIS_DOWN, VALIDATION, error
 from agentload.api.tasknames import QUEUES
 
+log = logging.getLogger("agentload.api")
 router = APIRouter(tags=["performance"])
 SELECTION_ROUTE = "GET /api/v1/agents/optimized-loading"
 LATENCY = {"count": 1200, "mean_ms": 1.41, "p50_ms": 1.12, "p90_ms": 2.3, "p99_ms": 4.8}
@@ -72,7 +74,8 @@ async def token_usage(
     try:
         rows = await history.token_usage(rt.settings.database_url, group_by, limit)
     except Exception as exc:
-        raise HTTPException(503, f"database unavailable: {first_line(exc)}") from exc
+        log.warning("database unavailable: %s", exc)
+        raise HTTPException(503, f"database unavailable: {database_failure(exc)}") from exc
     return ORJSONResponse({"group_by": group_by, "rows": rows})
 
 
