@@ -216,8 +216,10 @@ def print_summary(figures: dict[str, Any]) -> None:
                       f"{row.get('tokens_per_request', 0):,.0f} tokens/request, p50 {row.get('p50_ms') or 0:.2f} ms, "
                       f"p99 {row.get('p99_ms') or 0:.2f} ms")
     deg = (figures.get("load_test") or {}).get("degradation") or {}
+    breach = deg.get("first_breach")
     table.add_row("load test (steps 1-50 users)", f"knee at {deg.get('knee_users')} users, saturation "
-                  f"{deg.get('saturation_throughput_rps') or 0:.0f} req/s, first breach {deg.get('first_breach')}")
+                  f"{deg.get('saturation_throughput_rps') or 0:.0f} req/s, "
+                  + (f"first target breach {breach}" if breach else "no latency or error target breached"))
     table.add_row("journey", "ok" if figures.get("journey_exit") == 0 else "failed steps (see above)")
     for j in figures.get("journey_tokens") or []:
         cut = 1 - j["progressive"] / j["everything"] if j["everything"] else 0.0

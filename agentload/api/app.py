@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
@@ -66,8 +67,10 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
         finally:
             await close_runtime(app.state.runtime)
 
-    app = FastAPI(title="agentload", version="0.1.0", description=DESCRIPTION, openapi_tags=TAGS,
-                  lifespan=lifespan, default_response_class=ORJSONResponse)
+    # fastapi-offline: the same FastAPI app, with /docs and /redoc served from bundled Swagger UI
+    # and ReDoc files (FastAPI's own pages load them from a CDN: a blank page offline)
+    app = FastAPIOffline(title="agentload", version="0.1.0", description=DESCRIPTION, openapi_tags=TAGS,
+                         lifespan=lifespan, default_response_class=ORJSONResponse)
     app.state.settings = settings
     app.state.prom = prom
     errors.install(app)
