@@ -12,6 +12,7 @@ as the API (one pipelined write per 50 ms flush), so accounting never delays an 
 from __future__ import annotations
 
 import argparse
+import hmac
 import logging
 import sys
 import time
@@ -278,8 +279,33 @@ def main(argv: list[str] | None = None) -> None:
     server = AgentloadMCP(settings, log_level=args.log_level).server
     if args.transport == "stdio":
         server.run("stdio")
-    else:
-        server.run("streamable-http", host=args.host, port=args.port, json_response=True)
+        return
+    import uvicorn
+
+    app = server.streamable_http_app(json_response=True, host=args.host)
+    guarded = BearerToken(app, settings.mcp_token) if settings.mcp_token else app
+    uvicorn.run(guarded, host=args.host, port=args.port, log_level=args.log_level.lower())
+
+
+class BearerToken:
+    """ASGI guard for the HTTP transport: 401 without ``Authorization: Bearer <mcp_token>``
+    (constant-time comparison). Why not the SDK's auth: it is OAuth 2.1 with an authorization
+    server; a deployment that only needs a shared secret sets ``AGENTLOAD_MCP_TOKEN``."""
+
+    def __init__(self, app: Any, token: str) -> None:  # noqa: ANN401 - any ASGI app
+        self.app, self.token = app, token.encode()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:  # noqa: ANN401 - ASGI
+        if scope["type"] == "http":
+            scheme, _, value = dict(scope["headers"]).get(b"authorization", b"").partition(b" ")
+            if scheme.lower() != b"bearer" or not hmac.compare_digest(value.strip(), self.token):
+                body = b'{"error": "missing or invalid bearer token (AGENTLOAD_MCP_TOKEN)"}'
+                await send({"type": "http.response.start", "status": 401, "headers": [
+                    (b"content-type", b"application/json"), (b"www-authenticate", b'Bearer realm="agentload-mcp"'),
+                    (b"content-length", str(len(body)).encode())]})
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)
 
 
 if __name__ == "__main__":

@@ -87,7 +87,10 @@ def mcp_configs(python: str, env: dict[str, str], mcp_url: str) -> dict[str, Any
     server_env = {k: env[k] for k in ("AGENTLOAD_REDIS_URL", "AGENTLOAD_CATALOG_PATH", "AGENTLOAD_DATABASE_URL")}
     args = ["-m", "agentload.mcp_server", "--transport", "stdio"]
     stdio = {"command": python, "args": args, "env": server_env}
-    return {"mcpServers": {"agentload": stdio}, "http": {"mcpServers": {"agentload": {"type": "http", "url": mcp_url}}},
+    http: dict[str, Any] = {"type": "http", "url": mcp_url}
+    if env.get("AGENTLOAD_MCP_TOKEN"):  # the HTTP transport then wants it on every request
+        http["headers"] = {"Authorization": f"Bearer {env['AGENTLOAD_MCP_TOKEN']}"}
+    return {"mcpServers": {"agentload": stdio}, "http": {"mcpServers": {"agentload": http}},
             "claude_code": ["claude", "mcp", "add", "agentload", "--transport", "stdio",
                             *[a for k, v in server_env.items() for a in ("--env", f"{k}={v}")], "--", python, *args]}
 

@@ -86,6 +86,8 @@ class Settings(BaseSettings):
     # long is closed (idle keep-alive and never-used connections alike); past the concurrency
     # limit new requests get 503 at once instead of queueing without bound
     api_idle_timeout_s: float = Field(default=5.0, gt=0)
+    # the MCP server over HTTP: when set, every request needs ``Authorization: Bearer <token>``
+    mcp_token: str | None = None
     api_limit_concurrency: int = Field(default=1000, ge=1)
 
     # load tests

@@ -12,14 +12,22 @@ from __future__ import annotations
 import hmac
 
 import orjson
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 API_PREFIX = "/api/"
 
 
-class BodyTooLarge(Exception):
-    """The streamed body went over the limit (no or a lying Content-Length)."""
+class BodyTooLarge(HTTPException):
+    """The streamed body went over the limit (no or a lying Content-Length): 413.
+
+    An ``HTTPException`` because FastAPI turns any other error raised while it reads a body
+    into 400 "error parsing the body"; this one it lets through, and the JSON error handler
+    (or, outside FastAPI's routes, this middleware) answers 413."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(status_code=413, detail=detail)
 
 
 async def _json(send: Send, status: int, detail: str, headers: list[tuple[bytes, bytes]] | None = None) -> None:
@@ -68,7 +76,7 @@ class Guard:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_body:
-                    raise BodyTooLarge
+                    raise BodyTooLarge(too_large)
             return message
 
         async def tracked_send(message: Message) -> None:

@@ -11,9 +11,9 @@ job can refuse with the same words. This module does no I/O.
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from agentload.context import Context
 from agentload.loadgen.spec import LoadLimits, check_target
@@ -93,6 +93,18 @@ class LoadTestParams(_Params):
             if not 1 <= pid <= MAX_PID:
                 raise ValueError(f"pid of {name!r} must be between 1 and {MAX_PID}")
         return value
+
+    @model_validator(mode="after")
+    def _schedules_requests(self) -> Self:
+        """Refuse at once what would schedule no request (rate x duration under one), instead
+        of accepting the job and failing it in the worker."""
+        if self.mode == "load" and round(self.rate * self.duration_s) < 1:
+            raise ValueError(f"rate x duration_s = {self.rate * self.duration_s:g} schedules no request")
+        first = (self.steps or [self.users])[0] if self.mode != "load" else 0
+        if self.mode != "load" and round(first * self.rate * self.step_duration_s) < 1:
+            raise ValueError(f"users x rate x step_duration_s = {first * self.rate * self.step_duration_s:g} "
+                             "schedules no request in the first step")
+        return self
 
     def user_steps(self) -> list[int]:
         """Users per step: the given steps, or the default ladder for a step test."""

@@ -109,7 +109,7 @@ class _Run:
         nbytes = 0
         try:
             status, nbytes = await self.sender.send(user, request)
-            if status >= 400:
+            if not 200 <= status < 300:  # a redirect is not the answer asked for (redirects are not followed)
                 error = f"status_{status}"
         except TargetRefused as exc:
             self.refused, error = exc, "refused"

@@ -199,6 +199,15 @@ async def test_given_bad_state_body_when_putting_then_422_or_413(api: Api, redis
                               headers={**AUTH, "content-type": "application/json"})
     assert huge.status_code == 413
 
+    async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: the limit is found while reading
+        yield b"{"
+        for _ in range(20):
+            yield b" " * 5_000
+        yield b"}"
+
+    streamed = await api.http.put(url, content=chunks(), headers={**AUTH, "content-type": "application/json"})
+    assert streamed.status_code == 413 and "byte limit" in streamed.json()["detail"], streamed.text
+
 
 # ---------------------------------------------------------------- auth
 

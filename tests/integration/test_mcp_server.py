@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import httpx
 import redis
 from mcp import Client, StdioServerParameters
 
@@ -139,5 +140,31 @@ async def test_given_http_transport_when_a_client_connects_then_tools_answer(
                                                      {"work_item_id": agent["work_items"].split()[0]}))
             one = structured(await client.call_tool("load_file", {"path": work["files"][0]["path"]}))
             assert one["tokens"] == work["files"][0]["tokens"] and one["_texts"][0]
+    finally:
+        stop_process(proc)
+
+
+async def test_given_an_mcp_token_when_clients_connect_over_http_then_only_those_with_it_are_served(
+    redis_url: str, redis_client: redis.Redis
+) -> None:
+    from mcp.client.streamable_http import create_mcp_http_client, streamable_http_client
+
+    publish_real_catalog(redis_url)
+    port = free_port()
+    token = "mcp-test-token-0123456789"
+    proc = subprocess.Popen([sys.executable, "-m", "agentload.mcp_server", "--transport", "http", "--port",
+                             str(port)], env={**os.environ, "AGENTLOAD_REDIS_URL": redis_url,
+                                              "AGENTLOAD_MCP_TOKEN": token}, cwd=str(REPO))
+    url = f"http://127.0.0.1:{port}/mcp"
+    try:
+        wait_http(url, proc=proc)
+        anonymous = httpx.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"}, timeout=5)
+        assert anonymous.status_code == 401 and "bearer" in anonymous.headers["www-authenticate"].lower()
+        wrong = httpx.post(url, json={}, headers={"Authorization": "Bearer nope"}, timeout=5)
+        assert wrong.status_code == 401
+        http = create_mcp_http_client(headers={"Authorization": f"Bearer {token}"})
+        async with Client(streamable_http_client(url, http_client=http)) as client:
+            tools = {t.name for t in (await client.list_tools()).tools}
+            assert "select_agents" in tools
     finally:
         stop_process(proc)

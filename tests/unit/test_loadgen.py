@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import uvicorn
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from hdrh.histogram import HdrHistogram
 
 from agentload.analysis import degradation_analysis
@@ -53,6 +53,10 @@ def make_app() -> FastAPI:
         if calls[f"flaky:{key}"] % every == 0:
             return JSONResponse({"error": "injected"}, status_code=500)
         return JSONResponse({"ok": True})
+
+    @app.get("/moved")
+    async def moved() -> Response:
+        return Response(status_code=302, headers={"location": "/sleep"})
 
     @app.get("/stall")
     async def stall(key: str, at: int, ms: float) -> dict[str, int]:
@@ -142,6 +146,9 @@ async def test_given_failing_server_when_running_then_errors_are_counted_by_kind
         dead_port = closed.getsockname()[1]
     refused = await run_load(spec(f"http://127.0.0.1:{dead_port}", users=2, rate=10, duration_s=0.3),
                              get("/", []))
+
+    moved = await run_load(spec(base_url, users=2, rate=20, duration_s=0.25), get("/moved", []))
+    assert moved.errors == {"status_302": 5} and moved.ok == 0  # a redirect is not a success
 
     assert flaky.errors == {"status_500": 10}
     assert flaky.completed == 40 and flaky.ok == 30 and flaky.error_rate == pytest.approx(0.25)

@@ -97,3 +97,11 @@ def test_given_params_when_serialised_for_a_message_then_defaults_are_left_to_th
     assert as_params(LoadTestParams(users=3)) == {"users": 3}
     body = as_params(BenchmarkParams.model_validate({"contexts": [{"phase": 2}], "requests": ["plan it"]}))
     assert body == {"contexts": [{"phase": 2}], "requests": ["plan it"]}
+
+
+@pytest.mark.parametrize("body", [{"rate": 0.0001, "duration_s": 0.0001},
+                                  {"mode": "steps", "rate": 0.0001, "step_duration_s": 0.001, "steps": [1, 2]}])
+def test_given_a_load_test_that_schedules_no_request_when_validated_then_refused_saying_so(
+        body: dict[str, object]) -> None:
+    with pytest.raises(ValidationError, match="schedules no request"):
+        LoadTestParams.model_validate(body)
