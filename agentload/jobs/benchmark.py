@@ -114,7 +114,7 @@ def _measure(r: redis.Redis, p: BenchmarkParams, settings: Settings, spec: LoadS
     """One load run per strategy with the flag switched; restores the flag whatever happens."""
     pids = {"api": p.api_pid} if p.api_pid else {"worker": os.getpid()}
     cpu_source = next(iter(pids))
-    scenario = support.build_scenario("selection_reads", contexts, settings.api_token)
+    scenario = support.build_scenario("selection_reads", contexts, support.token_for(spec.base_url, settings))
     ttl = int(len(p.strategies) * (p.duration_s + p.warmup_s + 10) + 60)
     if not r.set(keys.BENCHMARK_LOCK, state["job_id"], nx=True, ex=ttl):
         raise RuntimeError("another benchmark is running (it holds the strategy flag); try again later")

@@ -108,7 +108,7 @@ def run_load_test(params: dict[str, Any], progress: Progress, *, settings: Setti
     r, db = redis_client(settings), settings.database_url
     job_id = support.new_job_id(p.job_id)
     contexts = support.catalog_contexts(r)
-    scenario = support.build_scenario(p.scenario, contexts, settings.api_token)
+    scenario = support.build_scenario(p.scenario, contexts, support.token_for(base_url, settings))
     strategy = support.strategy_flag(r, settings)
     first = p.users if p.mode == "load" or p.steps is None and p.mode == "stress" else p.user_steps()[0]
     spec = LoadSpec.with_limits(limits, base_url=base_url, users=first, rate=p.rate,

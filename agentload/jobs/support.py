@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import redis
 
@@ -209,6 +210,16 @@ def tagged(scenario: Scenario, user_id: str = LOADGEN_USER) -> Scenario:
         return spec
 
     return Scenario(scenario.name, make)
+
+
+def token_for(base_url: str, settings: Settings) -> str:
+    """The API token, but only for the configured API (same scheme, host and port): a load
+    test aimed at another loopback port must not hand that service our secret ("" otherwise)."""
+    def origin(url: str) -> tuple[str, str, int | None]:
+        parts = urlsplit(url)
+        return parts.scheme, (parts.hostname or "").lower(), parts.port or (443 if parts.scheme == "https" else 80)
+
+    return settings.api_token if origin(base_url) == origin(settings.api_base_url) else ""
 
 
 def build_scenario(name: str, contexts: Sequence[Mapping[str, Any]], token: str) -> Scenario:

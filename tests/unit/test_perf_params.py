@@ -105,3 +105,14 @@ def test_given_a_load_test_that_schedules_no_request_when_validated_then_refused
         body: dict[str, object]) -> None:
     with pytest.raises(ValidationError, match="schedules no request"):
         LoadTestParams.model_validate(body)
+
+
+def test_given_a_load_target_when_choosing_credentials_then_the_token_goes_to_the_configured_api_only() -> None:
+    from agentload.jobs.support import token_for
+    from agentload.settings import Settings
+
+    settings = Settings(api_token="secret-token-0123456789", api_base_url="http://127.0.0.1:8000")
+    assert token_for("http://127.0.0.1:8000", settings) == "secret-token-0123456789"
+    assert token_for("http://127.0.0.1:8000/", settings) == "secret-token-0123456789"
+    assert token_for("http://127.0.0.1:6379", settings) == ""  # another loopback service
+    assert token_for("http://localhost:8000", settings) == ""  # another origin by name
