@@ -58,11 +58,30 @@ class BeatRegistry:
         for raw_id, raw_ts in entries.items():
             beat_id = raw_id.decode() if isinstance(raw_id, bytes) else raw_id
             ts = float(raw_ts)
-            if now - ts > self.stale_after_s:
+            if now - ts > self.stale_after_s or (beat_id != self.beat_id and self._gone_here(beat_id)):
                 self.client.hdel(keys.BEAT_INSTANCES, beat_id)
             elif beat_id != self.beat_id:
                 others.append(beat_id)
         return sorted(others)
+
+    def _gone_here(self, beat_id: str) -> bool:
+        """A beat of this host whose process is gone: a crashed predecessor, not a duplicate
+        (a beat restarted within ``stale_after_s`` of a crash saw its own ghost). In a
+        restarted container the old pid may be this process's own."""
+        host, _, rest = beat_id.partition(":")
+        mine, _, _ = self.beat_id.partition(":")
+        pid = rest.partition(":")[0]
+        if host != mine or not pid.isdigit():
+            return False
+        if int(pid) == os.getpid():
+            return True
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:  # alive, another user's
+            return False
+        return False
 
     def check(self) -> list[str]:
         """Heartbeat and warn (once per new set of duplicates) about other live beats."""

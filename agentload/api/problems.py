@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,6 +13,15 @@ def shown(value: str) -> str:
     """A client's value quoted in an error message, cut to ``SHOWN_CHARS`` (a 1 MB id must
     not come back as a 1 MB error)."""
     return repr(value if len(value) <= SHOWN_CHARS else value[:SHOWN_CHARS] + f"... ({len(value)} chars)")
+
+
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.])/(?:[^\s:'\"/]+/)*[^\s:'\",;)]+")
+
+
+def without_paths(text: str) -> str:
+    """``text`` with absolute filesystem paths replaced by ``<path>``: answers to anonymous
+    clients say what is wrong, not where the server keeps its files (the log has them)."""
+    return _ABSOLUTE_PATH.sub("<path>", text)
 
 
 def database_failure(exc: BaseException) -> str:

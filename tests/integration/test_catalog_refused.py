@@ -72,6 +72,9 @@ def test_given_project_without_bmad_when_preloading_then_refused_and_readyz_says
         assert "refused" in ready.json()["detail"] and "no agents" in ready.json()["detail"]
         status = http.get("/api/v1/cache/status").json()
         assert status["version"] is None and "no agents" in status["catalog_refused"]
+        # anonymous readers are told what is wrong, not where the server's files are
+        assert str(tmp_path) not in ready.text, ready.text
+        assert str(tmp_path) not in http.get("/api/v1/cache/status").text, http.get("/api/v1/cache/status").text
     cli = subprocess.run([str(Path(sys.executable).with_name("agentload")), "select", "--catalog", str(project),
                           "--context-json", '{"phase": 2}'], capture_output=True, text=True, cwd=REPO, timeout=120)
     assert cli.returncode != 0

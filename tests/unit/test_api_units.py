@@ -89,3 +89,13 @@ def test_given_the_selection_query_model_when_documented_then_every_field_is_a_q
     assert params["workflow_history"]["explode"] is True
     assert all(p["in"] == "query" and p["required"] is False for p in params.values())
     assert params["phase"]["example"] == 2
+
+
+def test_given_a_reason_naming_server_paths_when_shown_to_anyone_then_paths_are_hidden() -> None:
+    from agentload.api.problems import without_paths
+
+    text = "EmptyCatalog: no agents under /srv/app/project (looked for: .bmad-core, _bmad)"
+    assert without_paths(text) == "EmptyCatalog: no agents under <path> (looked for: .bmad-core, _bmad)"
+    assert without_paths("Permission denied: '/srv/x/_bmad'") == "Permission denied: '<path>'"
+    relative = "src/modules/bmm/agents/pm.agent.yaml: bad YAML"  # catalog-relative paths stay
+    assert without_paths(relative) == relative

@@ -73,3 +73,24 @@ def test_unregister_removes_the_entry() -> None:
     registry.check()
     registry.unregister()
     assert client.data[keys.BEAT_INSTANCES] == {}
+
+
+def test_given_a_beat_restarted_soon_after_a_crash_on_the_same_host_when_checking_then_no_duplicate() -> None:
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    client, clock = FakeHashRedis(), Clock()
+    host = socket.gethostname()
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(ended.stdout)  # a real process of this host that has exited
+    _registry(client, f"{host}:{dead_pid}:crashed", clock).check()
+    clock.now += 5  # restarted well within the stale window
+    assert _registry(client, f"{host}:{os.getpid()}:restarted", clock).check() == []
+    assert list(client.data[keys.BEAT_INSTANCES]) == [f"{host}:{os.getpid()}:restarted"]
+    # a live beat elsewhere (another host) or a live process here is still a duplicate
+    _registry(client, "other-host:1:x", clock).check()
+    _registry(client, f"{host}:{os.getppid()}:y", clock).check()
+    assert _registry(client, f"{host}:{os.getpid()}:restarted", clock).check() == sorted(
+        ["other-host:1:x", f"{host}:{os.getppid()}:y"])

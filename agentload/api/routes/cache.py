@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query
 from agentload import keys
 from agentload.api import tasknames
 from agentload.api.auth import AUTH_RESPONSES, require_token
+from agentload.api.problems import without_paths
 from agentload.api.responses import ORJSONResponse
 from agentload.api.routes.deps import runtime, task_links
 from agentload.api.runtime import Runtime
@@ -26,7 +27,19 @@ router = APIRouter(tags=["cache"])
                 "last_refresh": {"at": "2025-01-01T00:00:00+00:00", "duration_ms": 812}}}}},
                 503: REDIS_DOWN})
 async def cache_status(rt: Runtime = Depends(runtime)) -> Any:
-    return ORJSONResponse(await rt.store.status())
+    status = await rt.store.status()
+    # anonymous readers learn what was refused, not where the server keeps its files
+    if status.get("catalog_refused"):
+        status["catalog_refused"] = without_paths(str(status["catalog_refused"]))
+    last = status.get("last_refresh")
+    if isinstance(last, dict):
+        for field in ("refused", "error"):
+            if last.get(field):
+                last[field] = without_paths(str(last[field]))
+        for error in last.get("errors") or []:
+            if isinstance(error, dict) and error.get("reason"):
+                error["reason"] = without_paths(str(error["reason"]))
+    return ORJSONResponse(status)
 
 
 @router.post(

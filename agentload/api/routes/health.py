@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends
 from redis.exceptions import RedisError
 
 from agentload import keys
-from agentload.api.problems import redis_failure
+from agentload.api.problems import redis_failure, without_paths
 from agentload.api.responses import ORJSONResponse
 from agentload.api.routes.cache import enqueue_refresh
 from agentload.api.routes.deps import runtime
@@ -52,6 +52,7 @@ async def readyz(rt: Runtime = Depends(runtime)) -> ORJSONResponse:
         body.update(status="not ready", redis="unavailable", detail=f"Redis is unavailable: {redis_failure(exc)}")
         return ORJSONResponse(body, status_code=503)
     refused = last.get("refused") if isinstance(last, dict) else None
+    refused = without_paths(str(refused)) if refused else None
     if body["version"] is None:
         detail = "no catalog version is published yet"
         body.update(status="not ready", detail=f"{detail}: the catalog was refused ({refused})" if refused else detail)
