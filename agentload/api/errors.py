@@ -27,7 +27,7 @@ from redis.exceptions import OutOfMemoryError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.responses import Response
 
-from agentload.api.problems import NotReady, TooManyMisses, describe, redis_failure
+from agentload.api.problems import NotReady, TooManyMisses, describe, is_overload, redis_failure
 from agentload.api.responses import ORJSONResponse
 from agentload.cache.store import CatalogNotPublished
 
@@ -45,8 +45,16 @@ async def _on_validation(_: Request, exc: Exception) -> Response:
 
 
 async def _on_redis(request: Request, exc: Exception) -> Response:
+    prom = getattr(request.app.state, "prom", None)
+    if is_overload(exc):  # the pool was exhausted: this process is overloaded, Redis is fine
+        if prom is not None:
+            prom.refused.labels("overloaded").inc()
+        return ORJSONResponse({"detail": "overloaded: too many requests in flight in this process; retry shortly"},
+                              status_code=503, headers={"Retry-After": "1"})
     # the body names the kind of failure only: hosts, ports and paths stay in the log
     log.warning("redis unavailable on %s %s: %s", request.method, request.url.path, exc)
+    if prom is not None:
+        prom.refused.labels("redis_unavailable").inc()
     return ORJSONResponse({"detail": f"Redis is unavailable: {redis_failure(exc)}"}, status_code=503,
                           headers={"Retry-After": "1"})
 

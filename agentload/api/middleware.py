@@ -34,6 +34,10 @@ class PromMetrics:
             ("method", "route"), registry=self.registry,
             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
         )
+        # refusals by cause: "overloaded" (this process's Redis pool was exhausted: Redis is
+        # fine) is not "redis_unavailable", which is what operators page on
+        self.refused = Counter("agentload_http_refused_total", "503 answers by cause", ("cause",),
+                               registry=self.registry)
 
 
 def route_path(scope: Scope) -> str:

@@ -37,7 +37,15 @@ def redis_failure(exc: BaseException) -> str:
         return "timed out"
     if "max number of clients" in str(exc):
         return "too many connections"
+    if is_overload(exc):
+        return "overloaded"
     return "connection failed"
+
+
+def is_overload(exc: BaseException) -> bool:
+    """This process's Redis pool had no free connection within its timeout: too much load
+    for this process, not a Redis outage (redis-py's BlockingConnectionPool message)."""
+    return "No connection available" in str(exc)
 
 
 class TooManyMisses(Exception):
