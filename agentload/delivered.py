@@ -14,7 +14,7 @@ digits are a token or two). HTTP answers report the count of their body in the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -51,18 +51,3 @@ def with_delivered(meta: Mapping[str, Any], texts: Sequence[str] = ()) -> tuple[
 def body_tokens(body: bytes) -> int:
     """cl100k_base tokens of a response body (UTF-8), memoised by content."""
     return count_tokens(body.decode("utf-8", errors="replace"))
-
-
-def settle(build: Callable[[int], tuple[Mapping[str, Any], int]]) -> tuple[Mapping[str, Any], int]:
-    """(metadata, delivered tokens) where the metadata states its own count: ``build(guess)``
-    returns the metadata written with ``guess`` and the tokens of everything sent besides it;
-    a short fixed-point iteration makes the stated count equal the count of the result."""
-    guess = 0
-    meta, rest = build(guess)
-    for _ in range(_MAX_ROUNDS):
-        total = count_tokens(compact(meta)) + rest
-        if total == guess:
-            break
-        guess = total
-        meta, rest = build(guess)
-    return meta, guess

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
 
 from agentload.catalog import Catalog
 from agentload.context import Context, Resolved
-from agentload.delivered import settle
+from agentload.delivered import compact
 from agentload.resolve import build_resolver_data, resolve
 from agentload.selection.manifest import Manifest
 from agentload.selection.models import Reason, SelectedAgent, SelectedSkill, Selection
@@ -25,6 +24,7 @@ from agentload.selection.team import TeamFacts
 from agentload.selection.textsel import TextSelector, split_clauses
 from agentload.selection.version import scorer_version
 from agentload.settings import Settings
+from agentload.tokens import count_tokens
 
 STRATEGIES = ("selective", "full", "cached")
 
@@ -228,17 +228,20 @@ class Selector:
     @staticmethod
     def _delivered(selection: Selection, resolved: Resolved, full: int | None) -> Selection:
         """The selection with its delivered-token figures (``Selection`` says which), the
-        resolved context included as served; ``full`` None: this is the full answer."""
+        resolved context included as served; ``full`` None: this is the full answer.
+
+        One token count per selection (this runs for every precomputed selection): the
+        metadata is counted once with its own figures guessed from its length. The guess has
+        the final figures' number of digits in practice, so the count is exact to within a
+        token or two; the served answer states its exact count itself (``delivered_tokens``).
+        """
         texts = selection.loaded_tokens + selection.manifest_tokens
-        context = resolved.served()
-
-        def build(guess: int) -> tuple[dict[str, Any], int]:
-            base = full if full is not None else guess
-            cut = round(1.0 - guess / base, 6) if base and selection.baseline_tokens else 0.0
-            meta = selection.model_dump(mode="json", exclude={"manifest"})
-            meta.update(context_tokens=guess, full_context_tokens=base, reduction=cut, resolved=context)
-            return meta, texts
-
-        meta, tokens = settle(build)
-        return selection.model_copy(update={"context_tokens": tokens, "reduction": meta["reduction"],
-                                            "full_context_tokens": meta["full_context_tokens"]})
+        meta = selection.model_dump(mode="json", exclude={"manifest"})
+        meta["resolved"] = resolved.served()
+        guess = texts + len(compact(meta)) * 2 // 7  # ~3.5 characters a token in compact JSON
+        base = full if full is not None else guess
+        meta.update(context_tokens=guess, full_context_tokens=base, reduction=round(1.0 - guess / base, 6))
+        tokens = count_tokens(compact(meta)) + texts
+        base = full if full is not None else tokens
+        cut = round(1.0 - tokens / base, 6) if base and selection.baseline_tokens else 0.0
+        return selection.model_copy(update={"context_tokens": tokens, "full_context_tokens": base, "reduction": cut})

@@ -149,7 +149,8 @@ def test_given_any_selection_when_accounting_then_tokens_and_reduction_add_up(
     resolved = selector.resolve(ctx).served()
     meta = compact({**sel.model_dump(mode="json", exclude={"manifest"}), "resolved": resolved})
     texts = [sel.manifest] + [catalog.agents[a].text for a in sel.agent_ids]
-    assert sel.context_tokens == count_tokens(meta) + sum(count_tokens(t) for t in texts if t)
+    exact = count_tokens(meta) + sum(count_tokens(t) for t in texts if t)
+    assert abs(sel.context_tokens - exact) <= 2  # counted once, its own figures guessed (engine)
     assert sel.full_context_tokens == selector.select(Context(), "full").context_tokens
     assert sel.reduction == round(1 - sel.context_tokens / sel.full_context_tokens, 6)
     assert 0 < sel.reduction < sel.file_reduction  # the metadata costs tokens; the baseline's less so
