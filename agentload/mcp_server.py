@@ -12,7 +12,6 @@ as the API (one pipelined write per 50 ms flush), so accounting never delays an 
 from __future__ import annotations
 
 import argparse
-import hmac
 import logging
 import sys
 import time
@@ -26,13 +25,13 @@ from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field, ValidationError
 from redis.exceptions import OutOfMemoryError, RedisError
 
-from agentload import keys
 from agentload.api.problems import NotReady, TooManyMisses, describe, redis_failure, shown
 from agentload.api.runtime import Runtime, close_runtime, open_runtime
 from agentload.api.service import NO_CATALOG, NotPrecomputed, UnknownContext, manifest_page, selection_event
 from agentload.cache.store import CatalogNotPublished
 from agentload.context import Context
 from agentload.delivered import with_delivered
+from agentload.mcp_checks import BearerToken, startup_problem
 from agentload.settings import Settings, get_settings
 
 INSTRUCTIONS = (
@@ -241,26 +240,6 @@ class AgentloadMCP:
             telemetry.add_event(event)
 
 
-def startup_problem(settings: Settings) -> str | None:
-    """Why this server could not answer (Redis unreachable, no catalog published) and what to
-    run about it; None when it can."""
-    import redis as redis_sync
-
-    client = redis_sync.Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=2)
-    try:
-        version = client.get(keys.CURRENT_VERSION)
-    except redis_sync.RedisError:
-        return (f"Redis does not answer at AGENTLOAD_REDIS_URL ({settings.redis_url}). Run `agentload serve "
-                "--project PATH` (it prints this server's configuration) or point AGENTLOAD_REDIS_URL at the "
-                "Redis of a running agentload.")
-    finally:
-        client.close()
-    if version is None:
-        return ("no catalog is published in that Redis yet. Run `agentload serve --project PATH`, or start a "
-                "worker with AGENTLOAD_CATALOG_PATH set to your project (it publishes on start).")
-    return None
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m agentload.mcp_server", description=__doc__.split("\n")[0])
     parser.add_argument("--transport", choices=("stdio", "http"), default="stdio")
@@ -285,27 +264,6 @@ def main(argv: list[str] | None = None) -> None:
     app = server.streamable_http_app(json_response=True, host=args.host)
     guarded = BearerToken(app, settings.mcp_token) if settings.mcp_token else app
     uvicorn.run(guarded, host=args.host, port=args.port, log_level=args.log_level.lower())
-
-
-class BearerToken:
-    """ASGI guard for the HTTP transport: 401 without ``Authorization: Bearer <mcp_token>``
-    (constant-time comparison). Why not the SDK's auth: it is OAuth 2.1 with an authorization
-    server; a deployment that only needs a shared secret sets ``AGENTLOAD_MCP_TOKEN``."""
-
-    def __init__(self, app: Any, token: str) -> None:  # noqa: ANN401 - any ASGI app
-        self.app, self.token = app, token.encode()
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:  # noqa: ANN401 - ASGI
-        if scope["type"] == "http":
-            scheme, _, value = dict(scope["headers"]).get(b"authorization", b"").partition(b" ")
-            if scheme.lower() != b"bearer" or not hmac.compare_digest(value.strip(), self.token):
-                body = b'{"error": "missing or invalid bearer token (AGENTLOAD_MCP_TOKEN)"}'
-                await send({"type": "http.response.start", "status": 401, "headers": [
-                    (b"content-type", b"application/json"), (b"www-authenticate", b'Bearer realm="agentload-mcp"'),
-                    (b"content-length", str(len(body)).encode())]})
-                await send({"type": "http.response.body", "body": body})
-                return
-        await self.app(scope, receive, send)
 
 
 if __name__ == "__main__":
