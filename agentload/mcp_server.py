@@ -166,7 +166,9 @@ class AgentloadMCP:
             ctx = Context(**given)
         except ValidationError as exc:
             raise ToolError(describe(exc.errors())[0]) from exc
-        outcome = await rt.service.select(ctx, max(0, min(wait_ms, self.settings.max_wait_ms)), client="mcp")
+        # MCP clients are trusted (stdio: the user's own assistant; HTTP: AGENTLOAD_MCP_TOKEN): no
+        # per-client budget on misses, only the global cap on misses in flight
+        outcome = await rt.service.select(ctx, max(0, min(wait_ms, self.settings.max_wait_ms)))
         if outcome.status == "pending":
             return {"status": "pending", "task_id": outcome.task_id, "version": outcome.version,
                     "message": "A worker is computing this selection; call select_agents again shortly."}, [], None
