@@ -23,6 +23,7 @@ import pytest
 from celery import Celery
 from celery.exceptions import TimeoutError as CeleryTimeoutError
 
+from agentload.api.localrun import RedisProcess
 from agentload.settings import Settings
 from workers.config import build_config
 from workers.queues import Queue, TaskName
@@ -207,3 +208,14 @@ def spawn_celery(tmp_path: Path) -> Iterator[Spawner]:
     spawner = Spawner(tmp_path)
     yield spawner
     spawner.stop_all()
+
+
+@pytest.fixture
+def private_redis() -> Iterator[RedisProcess]:
+    """A ``redis-server`` of the test's own (no other test or worker uses it), stopped after;
+    for faults that change its configuration or stop it."""
+    server = RedisProcess().start()
+    try:
+        yield server
+    finally:
+        server.stop()

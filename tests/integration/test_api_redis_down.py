@@ -7,11 +7,9 @@ other tests share) so it can be killed and restarted on the same port.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 from mcp import Client
 
 from agentload.api.app import create_app
@@ -22,15 +20,6 @@ from agentload.settings import Settings
 TOKEN = "test-token-0123456789abcdef"
 SEL = "/api/v1/agents/optimized-loading"
 HOT = {"track": "bmad-method", "field_type": "greenfield", "phase": 2}
-
-
-@pytest.fixture
-def private_redis() -> Iterator[RedisProcess]:
-    server = RedisProcess().start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 async def test_given_redis_stops_when_requests_arrive_then_503_fast_and_recovery_after_restart(

@@ -9,8 +9,10 @@ database is back, exactly once.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -46,13 +48,10 @@ pytestmark = pytest.mark.skipif(not pg.postgres_available(), reason="PostgreSQL 
 FLUSHES = (TaskName.FLUSH_SELECTION_EVENTS.value, TaskName.FLUSH_CACHE_STATS.value)
 
 
-def _flushing_keys(r: Any) -> list[bytes]:
-    return list(r.scan_iter(match=f"{keys.STATS}:flushing:*"))
-
-
-def test_given_database_down_when_serving_and_flushing_then_requests_unaffected_and_metrics_land_once(
-    tmp_path: Path, spawn_celery: Any
-) -> None:
+@contextlib.contextmanager
+def fault_stack(tmp_path: Path) -> Iterator[tuple[PostgresServer, Any, Any, Settings, Path]]:
+    """A copy of the bundled catalog published into a private Redis, and a private migrated
+    PostgreSQL cluster: (database, redis server, client, settings, catalog root)."""
     root = tmp_path / "catalog"
     shutil.copytree(BUNDLED, root)
     database = PostgresServer(tmp_path / "pg")
@@ -63,58 +62,71 @@ def test_given_database_down_when_serving_and_flushing_then_requests_unaffected_
             settings = Settings(env="test", redis_url=server.url, api_token=TOKEN, catalog_path=root,
                                 database_url=database.url)
             refresh_catalog(r, settings, WorkerState(), force=True)
-            worker = spawn_celery.start(worker_args("metrics", "metrics"), server.url, "metrics",
-                                        AGENTLOAD_DATABASE_URL=database.url, AGENTLOAD_CATALOG_PATH=str(root))
-            app = client_app(server.url)
-            with serve(create_app(settings)) as base, httpx.Client(base_url=base, timeout=10) as http:
-                wait_ready(worker)
-                n_up, n_down = 12, 10
-                assert all(http.get(SEL, params=HOT).status_code == 200 for _ in range(n_up))
-                wait_until(lambda: r.llen(keys.SELECTION_EVENTS) == n_up, 5, what="events buffered to Redis")
-                for name in FLUSHES:
-                    app.send_task(name).get(timeout=15)
-                assert sql_totals(database.url) == {"selection_hits": n_up, "agent_loading_metrics": n_up,
-                                                    "token_optimization": n_up}
-
-                database.pause()
-                slowest = 0.0
-                for _ in range(n_down):
-                    started = time.perf_counter()
-                    resp = http.get(SEL, params=HOT)
-                    slowest = max(slowest, time.perf_counter() - started)
-                    assert resp.status_code == 200 and resp.json()["cache"] == "hit"
-                assert slowest < 0.5, f"the request path waited {slowest:.2f}s on a dead database"
-                metrics = http.get("/api/v1/performance/metrics")
-                assert metrics.status_code == 200 and metrics.json()["history_error"].startswith("OperationalError")
-                usage = http.get("/api/v1/performance/token-usage")
-                assert usage.status_code == 503 and usage.json()["detail"].startswith("database unavailable:")
-                wait_until(lambda: r.llen(keys.SELECTION_EVENTS) == n_down, 5, what="events of the outage")
-
-                pending = [app.send_task(name) for name in FLUSHES]
-                wait_until(lambda: all(AsyncResult(p.id, app=app).state == "RETRY" for p in pending), 15,
-                           0.05, "both flushes failing and scheduled for retry")
-                # nothing was lost or left half-taken: events and counters are back in the live keys
-                # (the RETRY state can be stored a moment before the batch is handed back: wait for it)
-                wait_until(lambda: not _flushing_keys(r), 5, 0.05, "batch handed back")
-                assert r.llen(keys.SELECTION_EVENTS) == n_down and not _flushing_keys(r)
-                assert int(r.hget(keys.stats_key("selections"), "hits") or 0) == n_down
-                assert "OperationalError" in worker.log()
-
-                database.resume()
-                for p in pending:
-                    p.get(timeout=20)  # the retry (backoff 1 s, 2 s, ...) lands without any help
-                totals = sql_totals(database.url)
-                served = n_up + n_down
-                assert totals == {"selection_hits": served, "agent_loading_metrics": served,
-                                  "token_optimization": served}
-                assert r.llen(keys.SELECTION_EVENTS) == 0 and not _flushing_keys(r)
-                for name in FLUSHES:  # flushing again writes nothing more: exactly once
-                    app.send_task(name).get(timeout=15)
-                assert sql_totals(database.url) == totals
-            app.close()
-            r.close()
+            try:
+                yield database, server, r, settings, root
+            finally:
+                r.close()
     finally:
         database.destroy()
+
+
+def _flushing_keys(r: Any) -> list[bytes]:
+    return list(r.scan_iter(match=f"{keys.STATS}:flushing:*"))
+
+
+def test_given_database_down_when_serving_and_flushing_then_requests_unaffected_and_metrics_land_once(
+    tmp_path: Path, spawn_celery: Any
+) -> None:
+    with fault_stack(tmp_path) as (database, server, r, settings, root):
+        worker = spawn_celery.start(worker_args("metrics", "metrics"), server.url, "metrics",
+                                    AGENTLOAD_DATABASE_URL=database.url, AGENTLOAD_CATALOG_PATH=str(root))
+        app = client_app(server.url)
+        with serve(create_app(settings)) as base, httpx.Client(base_url=base, timeout=10) as http:
+            wait_ready(worker)
+            n_up, n_down = 12, 10
+            assert all(http.get(SEL, params=HOT).status_code == 200 for _ in range(n_up))
+            wait_until(lambda: r.llen(keys.SELECTION_EVENTS) == n_up, 5, what="events buffered to Redis")
+            for name in FLUSHES:
+                app.send_task(name).get(timeout=15)
+            assert sql_totals(database.url) == {"selection_hits": n_up, "agent_loading_metrics": n_up,
+                                                "token_optimization": n_up}
+
+            database.pause()
+            slowest = 0.0
+            for _ in range(n_down):
+                started = time.perf_counter()
+                resp = http.get(SEL, params=HOT)
+                slowest = max(slowest, time.perf_counter() - started)
+                assert resp.status_code == 200 and resp.json()["cache"] == "hit"
+            assert slowest < 0.5, f"the request path waited {slowest:.2f}s on a dead database"
+            metrics = http.get("/api/v1/performance/metrics")
+            assert metrics.status_code == 200 and metrics.json()["history_error"].startswith("OperationalError")
+            usage = http.get("/api/v1/performance/token-usage")
+            assert usage.status_code == 503 and usage.json()["detail"].startswith("database unavailable:")
+            wait_until(lambda: r.llen(keys.SELECTION_EVENTS) == n_down, 5, what="events of the outage")
+
+            pending = [app.send_task(name) for name in FLUSHES]
+            wait_until(lambda: all(AsyncResult(p.id, app=app).state == "RETRY" for p in pending), 15,
+                       0.05, "both flushes failing and scheduled for retry")
+            # nothing was lost or left half-taken: events and counters are back in the live keys
+            # (the RETRY state can be stored a moment before the batch is handed back: wait for it)
+            wait_until(lambda: not _flushing_keys(r), 5, 0.05, "batch handed back")
+            assert r.llen(keys.SELECTION_EVENTS) == n_down and not _flushing_keys(r)
+            assert int(r.hget(keys.stats_key("selections"), "hits") or 0) == n_down
+            assert "OperationalError" in worker.log()
+
+            database.resume()
+            for p in pending:
+                p.get(timeout=20)  # the retry (backoff 1 s, 2 s, ...) lands without any help
+            totals = sql_totals(database.url)
+            served = n_up + n_down
+            assert totals == {"selection_hits": served, "agent_loading_metrics": served,
+                              "token_optimization": served}
+            assert r.llen(keys.SELECTION_EVENTS) == 0 and not _flushing_keys(r)
+            for name in FLUSHES:  # flushing again writes nothing more: exactly once
+                app.send_task(name).get(timeout=15)
+            assert sql_totals(database.url) == totals
+        app.close()
 
 
 def _cluster(database: PostgresServer) -> list[psutil.Process]:
@@ -129,17 +141,9 @@ def test_given_database_hung_when_flushing_then_selections_on_their_worker_are_n
     """Fault 5: the database stops answering (SIGSTOP, not a refused connection). The flushes
     run on their own worker and give up at their soft time limit, handing their batch back;
     a free-text miss computed on the default worker meanwhile is as fast as usual."""
-    root = tmp_path / "catalog"
-    shutil.copytree(BUNDLED, root)
-    database = PostgresServer(tmp_path / "pg")
-    frozen: list[psutil.Process] = []
-    try:
-        migrate.upgrade(database.url)
-        with redis_server(tmp_path / "redis") as server:
-            r = server.client()
-            settings = Settings(env="test", redis_url=server.url, api_token=TOKEN, catalog_path=root,
-                                database_url=database.url)
-            refresh_catalog(r, settings, WorkerState(), force=True)
+    with fault_stack(tmp_path) as (database, server, r, settings, root):
+        frozen: list[psutil.Process] = []
+        try:
             env = {"AGENTLOAD_DATABASE_URL": database.url, "AGENTLOAD_CATALOG_PATH": str(root),
                    "AGENTLOAD_METRICS_TASK_SOFT_TIME_LIMIT_S": "12", "AGENTLOAD_METRICS_TASK_TIME_LIMIT_S": "20"}
             metrics = spawn_celery.start(worker_args("metrics", "metrics"), server.url, "metrics", **env)
@@ -180,8 +184,6 @@ def test_given_database_hung_when_flushing_then_selections_on_their_worker_are_n
                 wait_until(lambda: app.send_task(FLUSHES[0]).get(timeout=20)["events"] >= 0, 30, 0.5,
                            "a flush succeeds again")
             app.close()
-            r.close()
-    finally:
-        for p in frozen:
-            p.resume()
-        database.destroy()
+        finally:
+            for p in frozen:
+                p.resume()

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 import redis
 
 from agentload.api.app import create_app
@@ -24,15 +22,6 @@ from agentload.settings import Settings
 SEL = "/api/v1/agents/optimized-loading"
 HOT = {"track": "bmad-method", "field_type": "greenfield", "phase": 2}
 MAXCLIENTS = 24
-
-
-@pytest.fixture
-def private_redis() -> Iterator[RedisProcess]:
-    server = RedisProcess().start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def occupy(port: int, admin: redis.Redis) -> list[socket.socket]:

@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -30,15 +29,6 @@ SEL = "/api/v1/agents/optimized-loading"
 HOT = {"track": "bmad-method", "field_type": "greenfield", "phase": 2}
 TOKEN = "test-token-0123456789abcdef"
 CURRENT = keys.CURRENT_VERSION
-
-
-@pytest.fixture
-def private_redis() -> Iterator[RedisProcess]:
-    server = RedisProcess().start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def settings_for(url: str, tmp_path: Path) -> Settings:

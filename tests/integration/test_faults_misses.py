@@ -6,7 +6,6 @@ cached answers go on; past the cap on misses in flight every client gets 503. Bo
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -24,13 +23,9 @@ TOKEN = "misses-test-token-0123456789"
 
 
 @pytest.fixture
-def private_redis() -> Iterator[RedisProcess]:
-    server = RedisProcess().start()
-    try:
-        publish_real_catalog(server.url, force=True)
-        yield server
-    finally:
-        server.stop()
+def published(private_redis: RedisProcess) -> RedisProcess:
+    publish_real_catalog(private_redis.url, force=True)
+    return private_redis
 
 
 def client(app: object, host: str) -> httpx.AsyncClient:
@@ -51,12 +46,12 @@ def queued(r: redis.Redis) -> int:
 
 
 async def test_given_one_client_flooding_distinct_misses_when_over_its_budget_then_429_and_others_unaffected(
-    private_redis: RedisProcess, tmp_path: Path
+    published: RedisProcess, tmp_path: Path
 ) -> None:
-    settings = Settings(env="test", redis_url=private_redis.url, miss_rate_per_client=5, api_token=TOKEN,
+    settings = Settings(env="test", redis_url=published.url, miss_rate_per_client=5, api_token=TOKEN,
                         database_url=f"sqlite:///{tmp_path / 'db'}")
     app = create_app(settings)
-    r = redis.Redis.from_url(private_redis.url)
+    r = redis.Redis.from_url(published.url)
     inside_one_window(60)
     async with app.router.lifespan_context(app), client(app, "10.0.0.1") as flood, client(app, "10.0.0.2") as other:
         codes = [(await flood.get(SEL, params={"request": f"summarise incident report {i}"})).status_code
@@ -75,9 +70,9 @@ async def test_given_one_client_flooding_distinct_misses_when_over_its_budget_th
 
 
 async def test_given_many_clients_when_misses_in_flight_exceed_the_cap_then_503_with_retry_after(
-    private_redis: RedisProcess, tmp_path: Path
+    published: RedisProcess, tmp_path: Path
 ) -> None:
-    settings = Settings(env="test", redis_url=private_redis.url, max_pending_misses=3,
+    settings = Settings(env="test", redis_url=published.url, max_pending_misses=3,
                         database_url=f"sqlite:///{tmp_path / 'db'}")
     app = create_app(settings)
     inside_one_window(PENDING_TTL_S)
