@@ -11,20 +11,25 @@ from __future__ import annotations
 
 import hashlib
 import re
+from functools import lru_cache
 from typing import Annotated, Any
 
 import orjson
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 _WS = re.compile(r"\s+")
 _SEP = re.compile(r"[\s_]+")
 
 
+@lru_cache(maxsize=65536)
 def norm_id(value: str) -> str:
-    """Canonical form of a track, workflow or field id: lower case, hyphens for spaces."""
+    """Canonical form of a track, workflow or field id: lower case, hyphens for spaces
+    (memoised: a catalog build normalises the same menu names thousands of times)."""
     return _SEP.sub("-", value.strip().lower())
 
 
+#: Path files an answer names in its resolved context; ``more_files`` counts the others.
+SERVED_FILES = 8
 #: The largest phase number a context may give; larger numbers in a catalog are named phases.
 MAX_PHASE_NUMBER = 20
 
@@ -106,10 +111,48 @@ class TrackFacts(BaseModel):
 
 
 class ResolverData(BaseModel):
+    """What resolving and structured selection need; built once per catalog version, never
+    modified afterwards (the derived lookups below are computed once per instance)."""
+
     tracks: list[TrackFacts]
     aliases: dict[str, str]  # any known workflow name -> canonical workflow id
     menu_owners: dict[str, list[str]]  # canonical workflow id -> agents with it on their menu
     level_tracks: dict[int, str]
+    _menu_agents: int | None = PrivateAttr(default=None)
+    _track_pos: dict[str, list[int]] | None = PrivateAttr(default=None)
+    _by_alias: dict[str, list[TrackFacts]] | None = PrivateAttr(default=None)
+    _on_paths: frozenset[str] | None = PrivateAttr(default=None)
+
+    def tracks_aliased(self, name: str) -> list[TrackFacts]:
+        """Tracks one of whose aliases is exactly ``name`` (normalised), in ``tracks`` order:
+        a dictionary lookup, where scanning every track per context made a build quadratic."""
+        if self._by_alias is None:
+            self._by_alias = {}
+            for t in self.tracks:
+                for a in dict.fromkeys(t.aliases):
+                    self._by_alias.setdefault(a, []).append(t)
+        return list(self._by_alias.get(name, ()))
+
+    def on_a_path(self, workflow: str) -> bool:
+        """Whether any path file runs ``workflow`` (a canonical id)."""
+        if self._on_paths is None:
+            self._on_paths = frozenset(w for t in self.tracks for w in t.owners)
+        return workflow in self._on_paths
+
+    def menu_agent_count(self) -> int:
+        """Distinct agents with any workflow on their menu (once: every selection asks)."""
+        if self._menu_agents is None:
+            self._menu_agents = len({a for names in self.menu_owners.values() for a in names})
+        return self._menu_agents
+
+    def tracks_of(self, files: list[str]) -> list[TrackFacts]:
+        """The tracks of ``files`` (path files), in ``tracks`` order: O(len(files)), not O(tracks)."""
+        if self._track_pos is None:
+            self._track_pos = {}
+            for i, t in enumerate(self.tracks):
+                self._track_pos.setdefault(t.file, []).append(i)
+        pos = self._track_pos
+        return [self.tracks[i] for i in sorted({i for f in files for i in pos.get(f, ())})]
 
 
 class Resolved(BaseModel):
@@ -133,8 +176,13 @@ class Resolved(BaseModel):
 
     def served(self) -> dict[str, Any]:
         """As answers carry it: what was inferred, without the request text the client sent
-        and without the key the selection already states (echoes cost tokens on every answer)."""
-        return self.model_dump(mode="json", exclude_none=True, exclude={"request"})
+        and without the key the selection already states (echoes cost tokens on every answer);
+        at most ``SERVED_FILES`` path files, with ``more_files`` counting the rest (a context
+        naming no track matches every path file of a catalog)."""
+        out = self.model_dump(mode="json", exclude_none=True, exclude={"request"})
+        if len(self.files) > SERVED_FILES:
+            out["files"], out["more_files"] = self.files[:SERVED_FILES], len(self.files) - SERVED_FILES
+        return out
 
 
 def normalize_request(text: str | None) -> str | None:

@@ -52,7 +52,8 @@ def _merged_help(catalog: Catalog) -> list[PathFile]:
     phases with the same number merge, the whole-path order is concatenated.
     """
     tracked = [p for p in catalog.paths if p.track or not (p.anytime or p.sequence or p.method_name == "module help")]
-    helps = [p for p in catalog.paths if p not in tracked]
+    kept = {id(p) for p in tracked}
+    helps = [p for p in catalog.paths if id(p) not in kept]
     if len(helps) <= 1:
         return tracked + helps
     phases: dict[int, PathPhase] = {}
@@ -121,6 +122,7 @@ def build_resolver_data(catalog: Catalog, level_tracks: dict[int, str]) -> Resol
         if work.entry_file:
             file_to_id.setdefault(work.entry_file, wid)
     menu_owners: dict[str, list[str]] = {}
+    listed: set[tuple[str, str]] = set()  # (workflow, agent) pairs already in menu_owners
     for agent in catalog.agents.values():
         for item in agent.menu:
             name = norm_id(item.name) if item.name else ""
@@ -132,8 +134,9 @@ def build_resolver_data(catalog: Catalog, level_tracks: dict[int, str]) -> Resol
                 file_to_id.setdefault(item.workflow_file, canon)
             aliases.setdefault(name, canon)
             aliases.setdefault(canon, canon)
-            if agent.id not in menu_owners.setdefault(canon, []):
-                menu_owners[canon].append(agent.id)
+            if (canon, agent.id) not in listed:
+                listed.add((canon, agent.id))
+                menu_owners.setdefault(canon, []).append(agent.id)
     for file, wid in file_to_id.items():
         info = catalog.workflows.get(file)
         if info is not None and info.name:
@@ -150,6 +153,11 @@ def match_tracks(name: str, tracks: list[TrackFacts]) -> list[TrackFacts]:
     exact = [t for t in tracks if n in t.aliases]
     if exact:
         return exact
+    return _closest_tracks(n, tracks)
+
+
+def _closest_tracks(n: str, tracks: list[TrackFacts]) -> list[TrackFacts]:
+    """The tracks with an alias containing every word of ``n`` and the fewest other words."""
     words = set(n.split("-"))
     best: list[TrackFacts] = []
     best_extra = 10**6
@@ -199,8 +207,8 @@ def _candidates(ctx: Context, data: ResolverData, out: Resolved) -> list[TrackFa
         if name:
             out.notes.append(f"track {name!r} inferred from complexity level {ctx.complexity_level}")
     if name:
-        matched = match_tracks(name, data.tracks)
-        trackless = [t for t in data.tracks if t.track is None and t.phases]
+        matched = data.tracks_aliased(norm_id(name)) or _closest_tracks(norm_id(name), data.tracks)
+        trackless = [] if matched else [t for t in data.tracks if t.track is None and t.phases]
         if not matched and trackless and not any(t.track for t in data.tracks):
             out.notes.append(f"track {name!r}: this catalog names no tracks; its help tables give the phases")
             cands = trackless
@@ -218,7 +226,7 @@ def _candidates(ctx: Context, data: ResolverData, out: Resolved) -> list[TrackFa
             out.notes.append(f"field type {ctx.field_type!r} not found; ignored")
     done = {data.aliases.get(norm_id(h), norm_id(h)) for h in ctx.workflow_history}
     if done and len(cands) > 1:
-        on_paths = {w for w in done if any(w in tf.owners for tf in data.tracks)}
+        on_paths = {w for w in done if data.on_a_path(w)}
         narrowed = [t for t in cands if done & t.owners.keys() and all(w in t.owners for w in on_paths)]
         if narrowed and len(narrowed) < len(cands):
             cands = narrowed

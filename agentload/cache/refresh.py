@@ -10,10 +10,10 @@ Steps, under a non-blocking Redis lock (a second refresh returns ``{"skipped": "
    live version now fails, the live version keeps being served, the error is recorded
    (``keys.ERRORS``, ``keys.LAST_REFRESH``) and fingerprints are left alone so the next
    refresh tries again and publishes once the file is good;
-4. recompute the selections, re-counting only manifests whose text can have changed, and
-   publish (``agentload.cache.publish``).
-``force=True`` is a full rebuild: every selection and manifest count is recomputed and every
-key republished, regardless. "Full" is about what is published, not about re-reading YAML:
+4. compute the selections, reusing the last build's where nothing they show changed
+   (``agentload.cache.rebuild``), and publish them as they come (``agentload.cache.publish``).
+``force=True`` is a full rebuild: every selection is selected again and every key republished,
+regardless. "Full" is about what is published, not about re-reading YAML:
 every file is hashed again (mtime and size are not trusted) and a parse is reused only for
 identical bytes in an identical context, which is what parsing them again would produce;
 workflows, whose parse also reads their instruction files, are always read again. The
@@ -22,6 +22,7 @@ fingerprints stored with a forced version are those fresh hashes.
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from pathlib import Path
@@ -34,9 +35,9 @@ from redis.lock import Lock
 from agentload import keys
 from agentload.cache import fingerprints as fp
 from agentload.cache.codec import config_digest, dumps, fingerprint_digest, hash_mapping, loads, text
-from agentload.cache.contexts import compute_selections
 from agentload.cache.integrity import eviction_warning, missing_keys
-from agentload.cache.publish import publish_catalog
+from agentload.cache.publish import publish_version
+from agentload.cache.rebuild import Build
 from agentload.cache.state import WorkerState, selection_config
 from agentload.catalog import CatalogError, EmptyCatalog, discover, load_catalog, require_agents
 from agentload.selection.engine import Selector
@@ -103,6 +104,12 @@ def refresh_catalog(r: redis.Redis, settings: Settings, state: WorkerState, *,
     lock = _take_lock(r, settings, owner)
     if lock is None:
         return {"skipped": "locked", "duration_ms": _ms(started)}
+    collecting = gc.isenabled()
+    # a refresh allocates hundreds of thousands of short-lived objects next to a long-lived
+    # catalog of millions: the cyclic collector's full passes over that heap took a third of a
+    # 10,000-agent refresh. Reference counting still frees everything acyclic meanwhile; the
+    # collector runs again as soon as the refresh ends.
+    gc.disable()
     try:
         result = _refresh_locked(r, settings, state, force=force, started=started)
     except Exception as exc:
@@ -110,6 +117,8 @@ def refresh_catalog(r: redis.Redis, settings: Settings, state: WorkerState, *,
                                         "at": time.time(), "duration_ms": _ms(started)}))
         raise
     finally:
+        if collecting:
+            gc.enable()
         try:
             lock.release()
         except LockNotOwnedError:
@@ -138,7 +147,9 @@ def _refresh_locked(r: redis.Redis, settings: Settings, state: WorkerState, *,
             _WARNED.add(warning)
             logger.warning(warning)
     same_config = meta is not None and meta.get("config_digest") == config_digest(config)
-    gaps = missing_keys(r, current) if current and not force else 0
+    # a live version that lost keys is republished even when no file changed; when files did
+    # change, the new version is written whole anyway (a copy whose source is gone is sent)
+    gaps = missing_keys(r, current) if current and not force and same_config and not changed else 0
     if gaps:  # evicted or deleted keys: the files did not change, the live version is not whole
         logger.warning("live catalog version %s misses %d keys; republishing it", current, gaps)
         base["repaired_missing_keys"] = gaps
@@ -188,16 +199,13 @@ def _refresh_locked(r: redis.Redis, settings: Settings, state: WorkerState, *,
                 "errors": [e.model_dump() for e in regressions]}
     record_errors(r, _new_errors(catalog.errors, (meta or {}).get("errors", [])), held=False)
     built = time.perf_counter()
-    selector = Selector(catalog, config)
+    selector = Selector(catalog, config, None if force else state.selectors.get(current or ""))
     selector_ms = _ms(built)
-    prior = state.last_build if not force else None
-    selections, carried, reused = compute_selections(
-        selector, (prior.lines, prior.carried) if prior is not None else None)
-    build_ms = _ms(built)
-    stats = publish_catalog(r, catalog, selector, ttl_old_s=settings.version_ttl_s,
-                            selections=selections, fingerprints=fingerprints, digest=digest,
-                            build_ms=build_ms)
-    state.remember(stats["version"], selector, carried)
+    build = Build(selector, None if force else state.memo)
+    stats, published = publish_version(r, catalog, selector, ttl_old_s=settings.version_ttl_s, selections=build,
+                                       fingerprints=fingerprints, digest=digest,
+                                       reuse=None if force or gaps else state.published)
+    state.remember(stats["version"], selector, build.memo, published)
     return {**base, **stats, "changed": True, "published": True, "selector_ms": selector_ms,
-            "reused_manifests": reused,
+            "reused_selections": build.reused, "selected": build.selected,
             "errors": [e.model_dump() for e in catalog.errors]}

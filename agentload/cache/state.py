@@ -3,8 +3,8 @@
 Parsing YAML and building a selector are the expensive parts of a refresh and of a worker
 selection; both depend only on files (and settings), so a process keeps them: one
 ``ParseCache`` per catalog root (only changed files are re-parsed) and one ``Selector`` per
-catalog version (rebuilt when ``CURRENT_VERSION`` moves). The manifests of the last build
-are kept so that the next build re-counts only the ones whose text can have changed.
+catalog version (rebuilt when ``CURRENT_VERSION`` moves), and the last build's selections
+(``cache.rebuild``), which the next refresh reuses where nothing they show changed.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-from agentload.cache.contexts import Carried
+from agentload.cache.rebuild import BuildMemo
+from agentload.cache.reuse import PublishMemo
 from agentload.catalog import ParseCache
 from agentload.selection.engine import SelectionConfig, Selector
 from agentload.settings import Settings
@@ -26,18 +27,11 @@ def selection_config(settings: Settings) -> SelectionConfig:
 
 
 @dataclass
-class LastBuild:
-    """Manifest lines and texts of the last computed build (input of the next one)."""
-
-    lines: dict[str, str]
-    carried: Carried
-
-
-@dataclass
 class WorkerState:
     parse_caches: dict[str, ParseCache] = field(default_factory=dict)
     selectors: dict[str, Selector] = field(default_factory=dict)
-    last_build: LastBuild | None = None
+    memo: BuildMemo | None = None  # the last build's selections (``cache.rebuild``)
+    published: PublishMemo | None = None  # what the last publish wrote (``cache.reuse``)
     lock: threading.Lock = field(default_factory=threading.Lock)  # thread pools share a state
 
     def parse_cache(self, root: str, fresh: bool = False) -> ParseCache:
@@ -50,12 +44,18 @@ class WorkerState:
             self.parse_caches[root] = ParseCache()
         return self.parse_caches[root]
 
-    def remember(self, version: str, selector: Selector, carried: Carried | None = None) -> None:
+    def remember(self, version: str, selector: Selector, memo: BuildMemo | None = None,
+                 published: PublishMemo | None = None) -> None:
+        """Keep ``selector`` for ``version`` (and the last two only), and ``memo`` and
+        ``published`` (when given) as the build and publish the next refresh starts from."""
         self.selectors[version] = selector
         while len(self.selectors) > KEEP_SELECTORS:
             self.selectors.pop(next(iter(self.selectors)))
-        if carried is not None:
-            self.last_build = LastBuild(lines=dict(selector.manifest.lines), carried=carried)
+        if memo is not None:
+            self.memo = memo
+        if published is not None:
+            self.published = published
 
     def forget_build(self) -> None:
-        self.last_build = None
+        """Drop the last build and publish: the next refresh selects and sends everything again."""
+        self.memo = self.published = None

@@ -20,11 +20,11 @@ from agentload.cache.codec import dumps, loads, text
 from agentload.cache.contexts import FULL_KEY
 from agentload.cache.counting import CACHE_TYPES, READ_COUNTED, Timings
 from agentload.cache.integrity import required_keys
+from agentload.cache.manifests import ManifestReader, ManifestUnavailable
 from agentload.cache.stats import hit_summary
 from agentload.context import Context, Resolved, ResolverData
 from agentload.resolve import resolve
 from agentload.selection.engine import STRATEGIES
-from agentload.selection.manifest import render
 from agentload.settings import get_settings
 
 MAX_SWITCHES = 5  # version changes tolerated within one lookup before giving up
@@ -43,7 +43,7 @@ class CatalogStore:
         self._redis = redis
         self._script = redis.register_script(READ_COUNTED)
         self._resolvers: dict[str, ResolverData] = {}
-        self._manifests: dict[str, dict[str, str]] = {}
+        self.manifests = ManifestReader(redis, RESOLVER_CACHE)
         self._version: str | None = None  # last version seen current (optimistic)
         self._default_strategy = default_strategy
         self.timings = Timings()
@@ -73,28 +73,22 @@ class CatalogStore:
         self._resolvers[version] = data
         return data
 
-    async def manifest_lines(self, version: str) -> dict[str, str]:
-        """A version's manifest lines by agent id (immutable, so cached in-process)."""
-        cached = self._manifests.get(version)
-        if cached is not None:
-            return cached
-        raw = loads(await self._redis.get(keys.manifest_key(version)))
-        if not isinstance(raw, dict):
-            raise CatalogNotPublished(f"catalog version {version} has no manifest (expired?)")
-        lines = {str(k): str(v) for k, v in (raw.get("lines") or {}).items()}
-        while len(self._manifests) >= RESOLVER_CACHE:
-            self._manifests.pop(next(iter(self._manifests)))
-        self._manifests[version] = lines
-        return lines
-
     async def fill_manifest(self, version: str, value: Any) -> Any:  # noqa: ANN401 - JSON
-        """Fill a stored selection's manifest text (stored as null) from the version's lines."""
-        if isinstance(value, dict) and value.get("manifest") is None:
-            lines = await self.manifest_lines(version)
-            chosen = {a.get("id") for a in value.get("agents") or []}
-            chosen |= {s.get("id") for s in value.get("skills") or []}
-            value["manifest"] = render(lines, [a for a in sorted(lines) if a not in chosen])
-        return value
+        """A stored selection with its manifest text (``ManifestReader.fill``)."""
+        try:
+            return await self.manifests.fill(version, value)
+        except ManifestUnavailable as exc:
+            raise CatalogNotPublished(str(exc)) from exc
+
+    async def search(self, query: str, limit: int) -> tuple[str, int, list[tuple[str, str]]]:
+        """(current version, lines searched, [(id, manifest line)] best first): the agents and
+        skills of the live version whose manifest lines match ``query`` (``ManifestReader.search``)."""
+        version = await self._require_version()
+        try:
+            total, hits = await self.manifests.search(version, query, limit)
+        except ManifestUnavailable as exc:
+            raise CatalogNotPublished(str(exc)) from exc
+        return version, total, hits
 
     async def version_gaps(self, version: str, sample: int = GAP_SAMPLE) -> int:
         """Keys missing from ``version``: its fixed keys and a random sample of its index

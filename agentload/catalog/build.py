@@ -9,13 +9,14 @@ becomes a catalog warning with the file and the item, so it is seen, never dropp
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agentload.catalog.agents import parse_agent
 from agentload.catalog.compiled import parse_compiled_agent, parse_workflow_manifest
 from agentload.catalog.files import CatalogFileError, read_text
-from agentload.catalog.models import Agent, CatalogError, PathFile, WorkItem
+from agentload.catalog.models import Agent, CatalogError, MenuItem, PathFile, PathWorkflow, WorkItem
 from agentload.catalog.paths import parse_module_help, parse_path_file
 from agentload.catalog.skills import is_agent_skill, parse_agent_skill, parse_workflow_skill, work_files
 from agentload.catalog.v4 import parse_v4_agent, parse_v4_workflow, v4_work_items
@@ -35,9 +36,9 @@ def _add_agent(agents: dict[str, Agent], agent: Agent | None, relpath: str, ld: 
         ld.errors.append(CatalogError(path=relpath, reason=f"duplicate agent id {agent.id!r} "
                                                           f"(first in {agents[agent.id].path})"))
         return
-    # linking sets menu items' work_item: copy those (not the whole agent) so the parse cache
-    # keeps the original as parsed
-    agents[agent.id] = agent.model_copy(update={"menu": [m.model_copy() for m in agent.menu]})
+    # as parsed: ``load_work_items`` puts a copy in its place when linking changes its menu,
+    # so the parse cache keeps the original as parsed
+    agents[agent.id] = agent
 
 
 def _skill(ld: _Loader, folder: str, module: str) -> Agent | WorkItem:
@@ -92,7 +93,7 @@ def load_paths(ld: _Loader, found: Discovery, agents: dict[str, Agent]) -> list[
     menus = tuple(sorted((a.id, tuple(m.name for m in a.menu)) for a in agents.values() if a.layout == "v4"))
     for relpath in found.v4_workflows:
         paths.append(ld.parse(relpath, lambda t, p=relpath: parse_v4_workflow(p, t, agents), extra=menus))
-    return [p.model_copy(deep=True) for p in paths if p is not None]
+    return [p for p in paths if p is not None]  # as parsed: ``link`` copies the ones it changes
 
 
 def load_work_items(ld: _Loader, found: Discovery, agents: dict[str, Agent],
@@ -109,17 +110,39 @@ def load_work_items(ld: _Loader, found: Discovery, agents: dict[str, Agent],
     by_file = {w.workflow_file: w.id for p in paths if p.track for ph in p.phases for w in ph.workflows
                if w.workflow_file}
     by_file.update({w.entry_file: w.id for w in items.values() if w.entry_file})
-    for agent in agents.values():
-        for m in agent.menu:
-            if m.work_item is None and m.workflow_file:
-                m.work_item = by_file.get(m.workflow_file) or norm_id(m.name or short_name(m.workflow_file))
-                if m.work_item not in items:
-                    items[m.work_item] = WorkItem(id=m.work_item, kind="workflow", name=m.name,
-                                                  description=m.description, module=agent.module,
-                                                  entry_file=m.workflow_file)
-                    by_file[m.workflow_file] = m.work_item
-            if m.work_item in items and agent.id not in items[m.work_item].owners:
-                items[m.work_item].owners.append(agent.id)
+    owned = {(wid, o) for wid, w in items.items() for o in w.owners}  # a set: thousands of copies share work
+    before, linked = ld.cache.linked, dict[tuple[int, str], tuple[MenuItem, MenuItem]]()
+    before_agents, linked_agents = ld.cache.linked_agents, dict[int, tuple[Agent, tuple[int, ...], Agent]]()
+    for aid, agent in list(agents.items()):
+        menu: list[MenuItem] | None = None  # the linked menu, when linking changes an item
+        for j, m in enumerate(agent.menu):
+            work = m.work_item
+            if work is None and m.workflow_file:
+                named = by_file.get(m.workflow_file)
+                seen = before.get((id(m), named or ""))  # the parsed item is kept in the pair: its id stays its own
+                if seen is not None and seen[0] is m:
+                    done = seen[1]
+                else:
+                    done = m.model_copy(update={"work_item": named or norm_id(m.name or short_name(m.workflow_file))})
+                linked[(id(m), named or "")] = (m, done)
+                menu = menu if menu is not None else list(agent.menu)
+                menu[j] = done
+                work = done.work_item or ""
+                if work not in items:
+                    items[work] = WorkItem(id=work, kind="workflow", name=m.name, description=m.description,
+                                           module=agent.module, entry_file=m.workflow_file)
+                    by_file[m.workflow_file] = work
+            if work in items and (work, agent.id) not in owned:
+                owned.add((work, agent.id))
+                items[work].owners.append(agent.id)
+        if menu is not None:  # the same parsed agent with the same linked items: the same copy as last time
+            ids = tuple(id(m) for m in menu)  # the items are kept by the copy's menu: their ids stay theirs
+            last = before_agents.get(id(agent))
+            copy = last[2] if last is not None and last[0] is agent and last[1] == ids else agent.model_copy(
+                update={"menu": menu})
+            linked_agents[id(agent)] = (agent, ids, copy)
+            agents[aid] = copy
+    ld.cache.linked, ld.cache.linked_agents = linked, linked_agents
     return items
 
 
@@ -128,32 +151,45 @@ def link(root: Path, agents: dict[str, Agent], items: dict[str, WorkItem], paths
     """Fill owners, phases and order from help tables; return the warnings found on the way
     (``errors``: the files that failed to parse, so a menu naming one says so)."""
     warnings: list[CatalogError] = []
+    exists = _Exists(root)
     failed_skills = {e.path.rsplit("/", 2)[-2] for e in errors if e.path.endswith("/SKILL.md")}
     by_file = {w.entry_file: w.id for w in items.values() if w.entry_file}
-    for pf in paths:
-        files = [w.workflow_file for ph in pf.phases for w in ph.workflows] + [w.workflow_file for w in pf.anytime]
-        shared = {f for f in files if f and files.count(f) > 1}  # one file, several modes: keep row ids
-        for phase_label, flows in [(ph.name or str(ph.phase), ph.workflows) for ph in pf.phases] + [
-                ("anytime", pf.anytime)]:
-            for w in flows:
+    for i, pf in enumerate(paths):
+        files = Counter([w.workflow_file for ph in pf.phases for w in ph.workflows]
+                        + [w.workflow_file for w in pf.anytime])
+        shared = {f for f, n in files.items() if f and n > 1}  # one file, several modes: keep row ids
+        own = False  # the parsed path file is shared with the parse cache: copied before any change
+        for phase_label, k in [(ph.name or str(ph.phase), k) for k, ph in enumerate(pf.phases)] + [("anytime", -1)]:
+            for j in range(len(_flows(pf, k))):
+                w = _flows(pf, k)[j]
                 by_row_file = None if w.workflow_file in shared else by_file.get(w.workflow_file or "")
                 canon = ((by_row_file or (w.id if w.id in items else None))
                          if pf.track is None else (w.id if w.id in items else None))
-                if canon and canon != w.id and pf.sequence:
-                    pf.sequence = [canon if s == w.id else s for s in pf.sequence]
+                changes: dict[str, str | None] = {}
                 if canon:
-                    w.id = canon
+                    if canon != w.id:
+                        changes["id"] = canon
                     item = items[canon]
                     item.phase = item.phase or (None if phase_label == "anytime" else phase_label)
                     item.required = item.required or w.kind == "required"
                     item.preceded_by = item.preceded_by or list(w.after)
                     item.followed_by = item.followed_by or list(w.before)
                     if w.agent is None and item.owners:
-                        w.agent = item.owners[0]
-                if w.agent and w.agent not in agents:
-                    warnings.append(CatalogError(path=pf.file, reason=f"{w.id!r} names agent {w.agent!r}, "
-                                                                      "which is not in the catalog"))
-                    w.agent = None
+                        changes["agent"] = item.owners[0]
+                named = changes.get("agent", w.agent)
+                if named and named not in agents:
+                    warnings.append(CatalogError(path=pf.file, reason=f"{changes.get('id', w.id)!r} names agent "
+                                                                      f"{named!r}, which is not in the catalog"))
+                    changes["agent"] = None
+                if changes:
+                    if not own:
+                        pf, own = pf.model_copy(deep=True), True
+                        paths[i] = pf
+                    w = _flows(pf, k)[j]
+                    if "id" in changes and pf.sequence:
+                        pf.sequence = [str(changes["id"]) if s == w.id else s for s in pf.sequence]
+                    for name, value in changes.items():
+                        setattr(w, name, value)
     for agent in agents.values():
         for m in agent.menu:
             if m.target_kind == "skill" and m.target and m.target not in items:
@@ -161,13 +197,13 @@ def link(root: Path, agents: dict[str, Agent], items: dict[str, WorkItem], paths
                          else "is not installed")
                 warnings.append(CatalogError(path=agent.path, reason=f"menu item {m.code or m.name!r} runs "
                                                                      f"skill {m.target!r}, which {state}"))
-            elif m.workflow_file and not _exists(root, m.workflow_file):
+            elif m.workflow_file and not exists(m.workflow_file):
                 warnings.append(CatalogError(path=agent.path, reason=f"menu item {m.code or m.name!r} names "
                                                                      f"missing file {m.workflow_file}"))
     for item in items.values():
         if item.kind == "skill" or not item.entry_file:
             continue
-        if not _exists(root, item.entry_file):
+        if not exists(item.entry_file):
             warnings.append(CatalogError(path=item.entry_file, reason=f"work item {item.id!r}: entry file missing"))
             continue
         try:
@@ -179,8 +215,23 @@ def link(root: Path, agents: dict[str, Agent], items: dict[str, WorkItem], paths
     return warnings
 
 
-def _exists(root: Path, rel: str) -> bool:
-    return (root / rel).is_file()
+def _flows(pf: PathFile, k: int) -> list[PathWorkflow]:
+    """The workflows of phase ``k`` of ``pf`` (its anytime ones for -1)."""
+    return pf.anytime if k < 0 else pf.phases[k].workflows
+
+
+class _Exists:
+    """``is_file`` of catalog-relative paths, asked once per path per load (thousands of menus
+    name the same few workflow files)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root, self.known = root, dict[str, bool]()
+
+    def __call__(self, rel: str) -> bool:
+        found = self.known.get(rel)
+        if found is None:
+            found = self.known[rel] = (self.root / rel).is_file()
+        return found
 
 
 __all__ = ["link", "load_agents_and_skills", "load_paths", "load_work_items"]

@@ -26,7 +26,9 @@ The walk is bounded in depth, skips dependency and VCS folders and follows no sy
 from __future__ import annotations
 
 import csv
+import fnmatch
 import io
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,7 +76,38 @@ class Discovery:
 
 
 def rel(root: Path, path: Path) -> str:
+    """``path`` relative to ``root``, POSIX-style ("" for the root itself); a string cut for
+    the paths a walk of ``root`` yields (``relative_to`` dominated discovering 10,000 agents)."""
+    base, full = str(root), str(path)
+    if os.sep == "/" and full.startswith(base) and full[len(base):len(base) + 1] == "/":
+        return full[len(base) + 1:]
     return path.relative_to(root).as_posix() if path != root else ""
+
+
+def _parts(path: Path) -> tuple[str, ...]:
+    """Sort key giving ``Path``'s own order (by parts) with C-level tuple comparisons: sorting
+    10,000 agent files by ``Path.__lt__`` was a third of discovering them."""
+    return path.parts
+
+
+def _rglob(folder: Path, pattern: str) -> list[Path]:
+    """``folder.rglob(pattern)`` through ``os.walk`` (a third of the cost at 10,000 files):
+    names matching ``pattern`` case-sensitively, files and folders, below ``folder``, without
+    entering symlinked folders."""
+    found: list[Path] = []
+    for top, dirs, files in os.walk(folder):
+        found += [Path(top, name) for name in (*dirs, *files) if fnmatch.fnmatchcase(name, pattern)]
+    return found
+
+
+def _rglob_rel(root: Path, folder: Path, pattern: str) -> list[str]:
+    """``_rglob`` as catalog-relative POSIX paths in ``Path`` order, without making a ``Path``
+    of each (10,000 agent files)."""
+    found: list[str] = []
+    for top, dirs, files in os.walk(folder):
+        base = rel(root, Path(top))
+        found += [_join(base, name) for name in (*dirs, *files) if fnmatch.fnmatchcase(name, pattern)]
+    return sorted(found, key=lambda f: tuple(f.split("/")))
 
 
 def _join(base: str, name: str) -> str:
@@ -83,14 +116,14 @@ def _join(base: str, name: str) -> str:
 
 def _dirs(folder: Path) -> list[Path]:
     try:
-        return sorted(d for d in folder.iterdir() if d.is_dir() and not d.is_symlink())
+        return sorted((d for d in folder.iterdir() if d.is_dir() and not d.is_symlink()), key=_parts)
     except OSError:
         return []
 
 
 def _files(folder: Path, pattern: str) -> list[Path]:
     """Files matching ``pattern``; symlinked files are listed so the reader reports them."""
-    return sorted(p for p in folder.glob(pattern) if p.is_file() or p.is_symlink())
+    return sorted((p for p in folder.glob(pattern) if p.is_file() or p.is_symlink()), key=_parts)
 
 
 def _walk(root: Path) -> list[Path]:
@@ -238,9 +271,9 @@ class _Finder:
         for m in mods:
             name = m.name.removesuffix("-skills")
             self.modules.setdefault(name, rel(self.root, m))
-            agents = sorted((m / "agents").rglob("*.agent.yaml"))
+            agents = _rglob_rel(self.root, m / "agents", "*.agent.yaml")
             yaml_agents |= bool(agents)
-            self.found["agents"] += [(rel(self.root, a), name) for a in agents]
+            self.found["agents"] += [(a, name) for a in agents]
             self.found["paths"] += [(rel(self.root, p),) for p in _files(m, "**/workflow-status/paths/*.y*ml")]
             self.found["helps"] += [(rel(self.root, p),) for p in _files(m, "**/module-help.csv")]
             self.found["levels"] += [(rel(self.root, p),) for p in _files(m, "**/project-levels.yaml")]
@@ -259,7 +292,7 @@ class _Finder:
         self.claimed.append(src)
 
     def _skills_under(self, d: Path, module: str) -> None:
-        for skill in sorted(d.rglob("SKILL.md")):
+        for skill in sorted(_rglob(d, "SKILL.md"), key=_parts):
             folder = skill.parent
             if skill.is_symlink() or any(p.name in SKIP_DIRS for p in folder.parents):
                 continue

@@ -22,13 +22,13 @@ from agentload.catalog.files import (
     DEFAULT_MAX_BYTES,
     CatalogFileError,
     Fingerprint,
-    check_file,
+    RootGuard,
     fingerprint,
     read_text,
 )
 from agentload.catalog.glossary import mine_acronyms
 from agentload.catalog.layouts import Discovery, describe_search, discover
-from agentload.catalog.models import Agent, Catalog, CatalogError, WorkflowInfo, WorkItem
+from agentload.catalog.models import Agent, Catalog, CatalogError, MenuItem, WorkflowInfo, WorkItem
 from agentload.catalog.paths import parse_levels
 from agentload.catalog.workflows import read_workflow, resolve_ref
 
@@ -51,6 +51,11 @@ class ParseCache:
     entries: dict[str, CacheEntry] = field(default_factory=dict)
     parsed: int = 0  # files actually parsed on the last load...
     reused: int = 0  # ...and files whose earlier parse was reused
+    # menu items as linking completed them (``build.load_work_items``), by (parsed item, work
+    # item id): a reload links thousands of unchanged items to the same work again
+    linked: dict[tuple[int, str], tuple[MenuItem, MenuItem]] = field(default_factory=dict)
+    # agents whose menus linking changed, by parsed agent: (it, its linked items' ids, the copy)
+    linked_agents: dict[int, tuple[Agent, tuple[int, ...], Agent]] = field(default_factory=dict)
 
 
 class _Loader:
@@ -58,6 +63,7 @@ class _Loader:
                  rehash: bool = False):
         self.root, self.cache, self.max_bytes, self.modules = root, cache, max_bytes, modules
         self.rehash = rehash
+        self.guard = RootGuard(root)  # one realpath per folder, not per file
         # A parse reads more than its file's bytes: references resolve through the module map
         # (a new module folder changes what an unchanged agent file points at) and the size
         # limit applies to the files a workflow pulls in. Both are part of a cached entry.
@@ -95,8 +101,8 @@ class _Loader:
         context = (*self.context, extra)
         try:
             prev = self.cache.entries.get(relpath)
-            check_file(self.root, path, self.max_bytes)
-            fp = fingerprint(path, None if self.rehash or prev is None else prev.fingerprint)
+            st = self.guard.check(path, self.max_bytes)
+            fp = fingerprint(path, None if self.rehash or prev is None else prev.fingerprint, st)
             if prev is not None and self._reusable(prev, fp, context):
                 if prev.fingerprint != fp:  # same bytes, new mtime: keep the cheap check cheap
                     self.cache.entries[relpath] = CacheEntry(fp, context, prev.result, prev.self_contained)

@@ -212,7 +212,8 @@ def v4_work_items(agents: list[Agent], deps: dict[str, dict[str, list[str]]] | N
                 id=entry.work_item, kind="task", name=entry.name, description=entry.description,
                 module=agent.module, entry_file=entry.workflow_file,
             ))
-            item.owners += [agent.id] if agent.id not in item.owners else []
+            if not item.owners or item.owners[-1] != agent.id:  # an agent's entries come together: O(1)
+                item.owners.append(agent.id)
             item.files += [f for f in files if f not in item.files]
     return items
 

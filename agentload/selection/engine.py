@@ -8,68 +8,58 @@ than nothing. Strategies: ``selective`` (default), ``full`` (every agent: the ba
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from functools import cached_property
+from itertools import zip_longest
+from typing import Any
+
+import numpy as np
+import orjson
 
 from agentload.catalog import Catalog
-from agentload.context import Context, Resolved
-from agentload.delivered import compact
+from agentload.context import Context, Resolved, ResolverData
 from agentload.resolve import build_resolver_data, resolve
+from agentload.selection.accounting import file_cut, full_stored, with_delivered_figures
+from agentload.selection.config import SelectionConfig
 from agentload.selection.manifest import Manifest
 from agentload.selection.models import Reason, SelectedAgent, SelectedSkill, Selection
 from agentload.selection.orchestrator import find_orchestrator, orchestrators
-from agentload.selection.rules import Picks, structured_picks, structured_work
+from agentload.selection.reuse import same_resolver_inputs
+from agentload.selection.rules import Picks, capped, structured_candidates, structured_picks, structured_work
 from agentload.selection.skillsel import SkillIndex
 from agentload.selection.team import TeamFacts
-from agentload.selection.textsel import TextSelector, split_clauses
-from agentload.selection.version import scorer_version
-from agentload.settings import Settings
-from agentload.tokens import count_tokens
+from agentload.selection.textsel import RANKED, TextSelector, split_clauses
 
 STRATEGIES = ("selective", "full", "cached")
-
-
-@dataclass
-class SelectionConfig:
-    """Tunable knobs (from settings); the defaults are what the benchmarks report."""
-
-    manifest_max_tokens: int = 30
-    text_close_ratio: float = 0.72
-    text_min_score: float = 1.0
-    text_max_agents: int = 3
-    semantic_weight: float = 0.25  # share of the best lexical score the semantic winner adds (0: off)
-    orchestrator_agent: str | None = None
-    scorer: str = field(default_factory=scorer_version)  # code + model version: in every digest
-    level_tracks: dict[int, str] = field(
-        default_factory=lambda: {0: "quick-flow", 1: "quick-flow", 2: "bmad-method",
-                                 3: "bmad-method", 4: "enterprise-bmad-method"}
-    )
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> SelectionConfig:
-        """The knobs as configured for this deployment (``AGENTLOAD_*``)."""
-        return cls(
-            manifest_max_tokens=settings.manifest_max_tokens,
-            text_close_ratio=settings.text_close_ratio,
-            text_min_score=settings.text_min_score,
-            text_max_agents=settings.text_max_agents,
-            semantic_weight=settings.semantic_weight,
-            orchestrator_agent=settings.orchestrator_agent,
-            level_tracks=dict(settings.level_tracks),
-        )
+__all__ = ["STRATEGIES", "SelectionConfig", "Selector"]
 
 
 class Selector:
     """Built once per catalog version; ``select`` is pure and thread-safe."""
 
-    def __init__(self, catalog: Catalog, config: SelectionConfig | None = None) -> None:
+    def __init__(self, catalog: Catalog, config: SelectionConfig | None = None,
+                 previous: Selector | None = None) -> None:
+        """``previous``: a selector of an earlier load of the same catalog, whose resolver data
+        is reused when its inputs did not change (``selection.reuse``)."""
         self.catalog = catalog
         self.config = config or SelectionConfig()
-        self.resolver = build_resolver_data(catalog, self.config.level_tracks)
-        self.manifest = Manifest(catalog, self.config.manifest_max_tokens)
-        self.orchestrator = find_orchestrator(catalog, self.config.orchestrator_agent)
+        self.resolver: ResolverData
+        if (previous is not None and previous.config.level_tracks == self.config.level_tracks
+                and same_resolver_inputs(catalog, previous.catalog)):
+            self.resolver = previous.resolver
+            self.__dict__["resolver_json"] = previous.resolver_json  # the cached property, shared
+        else:
+            self.resolver = build_resolver_data(catalog, self.config.level_tracks)
+        self.manifest = Manifest(catalog, self.config.manifest_max_tokens, self.config.manifest_budget_tokens,
+                                 self.config.manifest_candidates)
         self.routers = orchestrators(catalog)
+        self.orchestrator = find_orchestrator(catalog, self.config.orchestrator_agent, self.routers)
         self.baseline = catalog.baseline_tokens
+
+    @cached_property
+    def resolver_json(self) -> bytes:
+        """The resolver data as published (compact JSON), serialised once per version."""
+        return orjson.dumps(self.resolver.model_dump(mode="json"), option=orjson.OPT_NON_STR_KEYS)
 
     @cached_property
     def team(self) -> TeamFacts:
@@ -93,22 +83,45 @@ class Selector:
         return self.select_resolved(self.resolve(ctx), strategy)
 
     def select_resolved(self, resolved: Resolved, strategy: str = "selective") -> Selection:
+        return self.select_served(resolved, strategy)[0]
+
+    def select_served(self, resolved: Resolved, strategy: str = "selective") -> tuple[Selection, dict[str, Any]]:
+        """The selection and its resolved context as served (``Resolved.served``, notes of the
+        selection included): what its delivered figures count besides itself. Raises
+        ``ValueError`` for an unknown strategy."""
         if strategy not in STRATEGIES:
             raise ValueError(f"unknown strategy {strategy!r}; expected one of {', '.join(STRATEGIES)}")
+        ranked: list[str] = []
         if strategy == "full":
-            picks: Picks = {a: [Reason(rule="strategy:full")] for a in sorted(self.catalog.agents)}
-            skills: Picks = {s: [Reason(rule="strategy:full")] for s in sorted(self.catalog.skills)}
+            full = [Reason(rule="strategy:full")]  # one list for all: it is only read (thousands of agents)
+            picks: Picks = {a: full for a in sorted(self.catalog.agents)}
+            skills: Picks = {s: full for s in sorted(self.catalog.skills)}
         else:
-            picks = self._picks(resolved)
+            picks, ranked = self._picks(resolved)
             skills = self._skill_picks(resolved, picks) if self.catalog.skills else {}
+            picks, ranked, resolved = capped(picks, ranked, resolved, self.config.max_selected_agents,
+                                             "search_catalog finds" if self.manifest.bounded else "the manifest lists")
             router = self.team.router_item if not picks and not skills else None
             if router in self.catalog.skills:  # skills layouts have no orchestrator agent: their help skill
                 skills[router] = [Reason(rule="fallback:router", workflow=router,
                                          detail="no confident match; this skill advises what to load")]
             elif not picks and not skills:
+                listing = "search_catalog finds any other" if self.manifest.bounded else "the manifest lists every one"
                 resolved = resolved.model_copy(update={"notes": [*resolved.notes, "nothing in the context "
-                                                       "selects an agent; the manifest lists every one"]})
-        return self._assemble(picks, skills, resolved, strategy)
+                                                       f"selects an agent; {listing}"]})
+        return self._assemble(picks, skills, resolved, strategy, ranked)
+
+    def _candidates(self, resolved: Resolved, ranked: list[str]) -> Iterator[str]:
+        """Manifest candidates, most relevant first (lazily): the request's ranking, the path's
+        neighbourhood of the context, then the routing agents (they can point anywhere)."""
+        skills: list[str] = []
+        if resolved.request and self.catalog.skills:  # skills layouts: the request's skills, turn about
+            scores = self.skill_index.scores(resolved.request)
+            skills = [self.skill_index.ids[int(i)] for i in np.argsort(-scores)[:RANKED] if scores[i] > 0]
+        for pair in zip_longest(ranked, skills):
+            yield from (c for c in pair if c is not None)
+        yield from structured_candidates(resolved, self.resolver)
+        yield from self.routers
 
     def _skill_picks(self, resolved: Resolved, picks: Picks) -> Picks:
         """Workflow skills the context needs; a picked skill brings an owner if none is loaded."""
@@ -162,7 +175,9 @@ class Selector:
             return max(owners, key=lambda o: rank.get(o, 0.0))
         return owners[0]
 
-    def _picks(self, resolved: Resolved) -> Picks:
+    def _picks(self, resolved: Resolved) -> tuple[Picks, list[str]]:
+        """(picked agents with reasons, the request's ranking of agents: best first, or [])."""
+        ranked: list[str] = []
         picks = structured_picks(resolved, self.resolver)
         picks = {a: r for a, r in picks.items() if a in self.catalog.agents}
         if resolved.request:
@@ -176,6 +191,7 @@ class Selector:
                 picks.setdefault(addressed, []).append(Reason(rule="text:name", detail="addressed by name"))
                 level = max(level, 2)
             found = self.text.select(query, resolved.user_role, level, frozenset(picks))
+            ranked = found.ranked
             if self.team.is_collective(resolved.request):  # the whole team: a router, not a side word's agent
                 keep = set(self.team.named(resolved.request)) | set(self.routers)
                 found.picks = {a: r for a, r in found.picks.items() if a in keep}
@@ -194,12 +210,13 @@ class Selector:
         if not picks and self.orchestrator is not None:
             picks[self.orchestrator] = [Reason(rule="fallback:orchestrator",
                                                detail="no confident match; the orchestrator can route")]
-        return picks
+        return picks, ranked
 
-    def _assemble(self, picks: Picks, skill_picks: Picks, resolved: Resolved, strategy: str) -> Selection:
+    def _assemble(self, picks: Picks, skill_picks: Picks, resolved: Resolved, strategy: str,
+                  ranked: list[str]) -> tuple[Selection, dict[str, Any]]:
         ids = sorted(picks)
         agents = [
-            SelectedAgent(id=a, title=self.catalog.agents[a].title,
+            SelectedAgent.model_construct(id=a, title=self.catalog.agents[a].title,  # catalog values: valid
                           tokens=self.catalog.agents[a].tokens, reasons=picks[a])
             for a in ids
         ]
@@ -209,39 +226,26 @@ class Selector:
             for s in sorted(skill_picks)
         ]
         loaded = sum(a.tokens for a in agents) + sum(s.tokens for s in skills)
-        text, m_tokens = ("", 0) if strategy == "full" else self.manifest.text(frozenset(ids) | set(skill_picks))
+        text, m_tokens, listed = ("", 0, None) if strategy == "full" else self.manifest.for_selection(
+            frozenset(ids) | set(skill_picks), self._candidates(resolved, ranked))
         optimized = loaded + m_tokens
-        file_reduction = 1.0 - optimized / self.baseline if self.baseline else 0.0
         selection = Selection(
-            agents=agents, skills=skills, manifest=text, manifest_tokens=m_tokens, loaded_tokens=loaded,
-            baseline_tokens=self.baseline, optimized_tokens=optimized, file_reduction=round(file_reduction, 6),
-            reduction=0.0, strategy=strategy, key=resolved.key(), notes=list(resolved.notes),
-            unknown=list(resolved.unknown),
+            agents=agents, skills=skills, manifest=text, manifest_ids=listed, manifest_tokens=m_tokens,
+            loaded_tokens=loaded, baseline_tokens=self.baseline, optimized_tokens=optimized,
+            file_reduction=file_cut(optimized, self.baseline), reduction=0.0, strategy=strategy,
+            key=resolved.key(), notes=list(resolved.notes), unknown=list(resolved.unknown),
         )
-        return self._delivered(selection, resolved, None if strategy == "full" else self.full_context)
+        served = resolved.served()
+        return with_delivered_figures(selection, served, None if strategy == "full" else self.full_context), served
+
+    @cached_property
+    def full_stored(self) -> dict[str, Any]:
+        """The ``full`` strategy's answer (every agent and skill) in its stored JSON form,
+        made once (``accounting.full_stored``: equal to ``select(Context(), "full")`` stored)."""
+        resolved = self.resolve(Context())
+        return full_stored(self.catalog, resolved.key(), resolved)
 
     @cached_property
     def full_context(self) -> int:
         """Context tokens of the ``full`` strategy's answer (the baseline of ``reduction``)."""
-        return self.select_resolved(self.resolve(Context()), "full").full_context_tokens
-
-    @staticmethod
-    def _delivered(selection: Selection, resolved: Resolved, full: int | None) -> Selection:
-        """The selection with its delivered-token figures (``Selection`` says which), the
-        resolved context included as served; ``full`` None: this is the full answer.
-
-        One token count per selection (this runs for every precomputed selection): the
-        metadata is counted once with its own figures guessed from its length. The guess has
-        the final figures' number of digits in practice, so the count is exact to within a
-        token or two; the served answer states its exact count itself (``delivered_tokens``).
-        """
-        texts = selection.loaded_tokens + selection.manifest_tokens
-        meta = selection.model_dump(mode="json", exclude={"manifest"})
-        meta["resolved"] = resolved.served()
-        guess = texts + len(compact(meta)) * 2 // 7  # ~3.5 characters a token in compact JSON
-        base = full if full is not None else guess
-        meta.update(context_tokens=guess, full_context_tokens=base, reduction=round(1.0 - guess / base, 6))
-        tokens = count_tokens(compact(meta)) + texts
-        base = full if full is not None else tokens
-        cut = round(1.0 - tokens / base, 6) if base and selection.baseline_tokens else 0.0
-        return selection.model_copy(update={"context_tokens": tokens, "full_context_tokens": base, "reduction": cut})
+        return int(self.full_stored["full_context_tokens"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, model_serializer
+from pydantic import BaseModel, Field, PrivateAttr, SerializerFunctionWrapHandler, model_serializer
 
 
 class Reason(BaseModel):
@@ -59,6 +59,9 @@ class Selection(BaseModel):
     agents: list[SelectedAgent]
     skills: list[SelectedSkill] = Field(default_factory=list)
     manifest: str
+    # a bounded manifest's listed lines (``selection.manifest``), None for a whole one: never
+    # served (the text is), stored so that readers rebuild the text from the version's lines
+    manifest_ids: list[str] | None = Field(default=None, exclude=True)
     manifest_tokens: int
     loaded_tokens: int
     baseline_tokens: int
@@ -71,6 +74,17 @@ class Selection(BaseModel):
     key: str
     notes: list[str] = Field(default_factory=list)
     unknown: list[str] = Field(default_factory=list)
+
+    _rebase: tuple[int, int] | None = PrivateAttr(default=None)
+
+    @property
+    def rebase_template(self) -> tuple[int, int] | None:
+        """What ``selection.accounting.rebased`` needs to refigure this selection for another
+        baseline without counting it again (None: it counts)."""
+        return self._rebase
+
+    def set_rebase_template(self, template: tuple[int, int] | None) -> None:
+        self._rebase = template
 
     @property
     def agent_ids(self) -> list[str]:

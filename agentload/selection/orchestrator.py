@@ -7,6 +7,7 @@ right agent, which is better than loading nothing. Found from the menus, never b
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from agentload.catalog import Catalog
 
@@ -15,11 +16,23 @@ ROUTER_SHARE = 0.5  # another router must score at least half the best one's rou
 _ORCH = re.compile(r"orchestrat|master|coordinat|facilitat", re.I)
 
 
-def find_orchestrator(catalog: Catalog, override: str | None = None) -> str | None:
-    """The configured agent if it exists, else the best-scoring router by its own files."""
+@lru_cache(maxsize=65536)
+def _item_score(kind: str, target: str, description: str, name: str) -> float:
+    """Routing evidence of one menu entry (memoised: copies and reloads repeat entries)."""
+    blob = f"{target} {description} {name}"
+    if kind in {"action", "data"} and _LISTS.search(blob) and "workflow" in blob.lower():
+        return 3.0
+    if _LISTS.search(name or "") and "manifest" in blob.lower():
+        return 2.0
+    return 0.0
+
+
+def find_orchestrator(catalog: Catalog, override: str | None = None, ranked: list[str] | None = None) -> str | None:
+    """The configured agent if it exists, else the best-scoring router by its own files
+    (``ranked``: ``orchestrators(catalog)`` when the caller has it already)."""
     if override and override in catalog.agents:
         return override
-    ranked = orchestrators(catalog)
+    ranked = ranked if ranked is not None else orchestrators(catalog)
     return ranked[0] if ranked else None
 
 
@@ -28,13 +41,7 @@ def orchestrators(catalog: Catalog) -> list[str]:
     catalog may have several (v4: a master executor and an orchestrator)."""
     scored: list[tuple[float, str]] = []
     for aid, agent in sorted(catalog.agents.items()):
-        score = 0.0
-        for item in agent.menu:
-            blob = f"{item.target} {item.description} {item.name}"
-            if item.target_kind in {"action", "data"} and _LISTS.search(blob) and "workflow" in blob.lower():
-                score += 3.0
-            elif _LISTS.search(item.name or "") and "manifest" in blob.lower():
-                score += 2.0
+        score = sum(_item_score(m.target_kind, m.target, m.description, m.name) for m in agent.menu)
         if _ORCH.search(f"{agent.title} {agent.persona.role}"):
             score += 2.0
         if score > 0:

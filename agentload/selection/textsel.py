@@ -39,6 +39,7 @@ _CLAUSES = re.compile(
     re.I,
 )
 MIN_CLAUSE_TERMS = 2
+RANKED = 64  # agents a request ranks for the manifest (its bound lists fewer)
 
 
 _NEGATED = re.compile(
@@ -98,6 +99,7 @@ def split_clauses(text: str) -> list[str]:
 class TextPicks:
     picks: dict[str, list[Reason]] = field(default_factory=dict)
     ambiguous: bool = False
+    ranked: list[str] = field(default_factory=list)  # best-scoring agents, best first (manifest candidates)
 
 
 class TextSelector:
@@ -152,6 +154,8 @@ class TextSelector:
         out = TextPicks()
         whole = self.rank(text, role)
         top = float(whole.max(initial=0.0))
+        best = np.argpartition(-whole, RANKED - 1)[:RANKED] if len(whole) > RANKED else np.arange(len(whole))
+        out.ranked = [self.index.ids[int(i)] for i in sorted(best, key=lambda i: -whole[i]) if whole[i] > 0]
         if top < cfg.text_min_score:
             return out
         order = np.argsort(-whole)

@@ -11,7 +11,7 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 
-import agentload.cache.publish as publish_mod
+import agentload.cache.writer as writer_mod
 from agentload import keys
 from agentload.cache.contexts import FULL_KEY, compute_selections
 from agentload.cache.publish import publish_catalog, store_selection
@@ -50,7 +50,7 @@ def test_given_catalog_when_publishing_then_every_structured_selection_and_the_p
     v = stats["version"]
     assert redis_client.get(keys.CURRENT_VERSION) == v
     assert redis_client.zscore(keys.VERSIONS, v) is not None
-    expected, _, _ = compute_selections(selector)
+    expected = compute_selections(selector)
     assert stats["selections"] == len(expected) and FULL_KEY in expected
     pipe = redis_client.pipeline()
     for key in expected:
@@ -74,8 +74,8 @@ def test_given_many_chunks_and_script_calls_when_publishing_then_every_key_is_in
     """Writes go by chunks (one SADD each) and the switch by script calls over key lists: with
     tiny chunks every boundary is crossed, and still every key is indexed, made permanent
     when current and given its expiry when replaced."""
-    monkeypatch.setattr(publish_mod, "CHUNK", 7)
-    monkeypatch.setattr(publish_mod, "SCRIPT_KEYS", 5)
+    monkeypatch.setattr(writer_mod, "CHUNK", 7)
+    monkeypatch.setattr(writer_mod, "SCRIPT_KEYS", 5)
     old = publish_catalog(redis_client, catalog, selector, ttl_old_s=60)
     new = publish_catalog(redis_client, catalog, selector, ttl_old_s=60)
     assert new["previous"] == old["version"] and redis_client.get(keys.CURRENT_VERSION) == new["version"]

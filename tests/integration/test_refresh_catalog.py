@@ -81,7 +81,9 @@ def test_given_edited_agent_when_refreshing_then_the_new_text_is_served_and_one_
     new = refresh_catalog(redis_client, settings, state)
     assert new["published"] and new["version"] != old["version"] and new["previous"] == old["version"]
     assert new["changed_files"] == [PM] and new["parsed"] == 1
-    assert new["reused_manifests"] > 0
+    # selections that neither load nor list pm kept (figures refreshed), the other agents copied server-side
+    assert 0 < new["reused_selections"] < new["selections"] and new["selected"] > 0
+    assert new["copied_keys"] >= new["agents"] - 1 > 0
     agent = _agent(redis_client, "pm")
     assert "Refreshed Product Manager" in agent["text"] and agent["tokens"] > 0
     v = new["version"]
@@ -110,7 +112,7 @@ def test_given_force_when_refreshing_then_a_full_rebuild_is_published(
     first = refresh_catalog(redis_client, settings, state)
     forced = refresh_catalog(redis_client, settings, state, force=True)
     assert forced["published"] and forced["version"] != first["version"]
-    assert forced["reused_manifests"] == 0 and forced["parsed"] > 10
+    assert forced["reused_selections"] == 0 and forced["copied_keys"] == 0 and forced["parsed"] > 10
     assert forced["digest"] == first["digest"]
     # every file was re-hashed: byte-identical agent, path and level files kept their parse,
     # workflows (whose parse also reads their instruction files) were read again

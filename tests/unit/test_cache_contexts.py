@@ -1,18 +1,16 @@
-"""Which contexts a version precomputes, and the manifest carry between builds."""
+"""Which contexts a version precomputes, and computing their selections."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
-from _fixtures import BMM_AGENTS, BUNDLED, bundled_selector
+from _fixtures import BUNDLED, bundled_selector
 
 from agentload.cache.contexts import (
     FULL_KEY,
-    CarriedManifest,
-    SlicedManifest,
     compute_selections,
     enumerate_contexts,
+    iter_selections,
     structured_resolved,
 )
 from agentload.catalog import load_catalog
@@ -74,57 +72,16 @@ def test_given_scenario_like_contexts_when_resolving_then_their_keys_are_precomp
 
 def test_given_selector_when_computing_then_selections_are_keyed_by_resolved_key_plus_full() -> None:
     selector = bundled_selector()
-    selections, carried, reused = compute_selections(selector)
-    assert reused == 0
+    selections = compute_selections(selector)
     assert selections[FULL_KEY].strategy == "full"
     assert len(selections[FULL_KEY].agents) == len(selector.catalog.agents)
     for key, sel in selections.items():
         if key != FULL_KEY:
             assert sel.key == key and sel.strategy == "selective"
-            assert carried[frozenset(sel.agent_ids)] == (sel.manifest, sel.manifest_tokens)
-
-
-def _dumps(selector: Selector, previous: tuple[dict[str, str], dict[frozenset[str], tuple[str, int]]] | None
-           ) -> tuple[dict[str, object], int]:
-    selections, _, reused = compute_selections(selector, previous)
-    return {k: s.model_dump(mode="json") for k, s in selections.items()}, reused
-
-
-def test_given_edited_catalog_when_carrying_manifests_then_result_equals_a_fresh_build(tmp_path: Path) -> None:
-    root = tmp_path / "cat"
-    shutil.copytree(BUNDLED, root)
-    before = Selector(load_catalog(root))
-    _, carried, _ = compute_selections(before)
-    lines = dict(before.manifest.lines)
-    pm = root / BMM_AGENTS / "pm.agent.yaml"
-    pm.write_text(pm.read_text().replace("role: Product Manager", "role: Edited Product Manager"))
-    after = Selector(load_catalog(root))
-    carried_result, reused = _dumps(after, (lines, carried))
-    fresh_result, _ = _dumps(Selector(load_catalog(root)), None)
-    assert carried_result == fresh_result
-    assert reused > 0  # a role edit leaves every manifest line unchanged
-    # a title edit changes pm's line: manifests that list pm must be re-counted, and still equal
-    pm.write_text(pm.read_text().replace("title: Product Manager", "title: Product Lead"))
-    edited = Selector(load_catalog(root))
-    carried_result, reused_after_title = _dumps(edited, (dict(after.manifest.lines), carried))
-    assert carried_result == _dumps(Selector(load_catalog(root)), None)[0]
-    assert reused_after_title < reused
-
-
-def test_given_agent_set_changed_when_carrying_then_nothing_is_reused(tmp_path: Path) -> None:
-    root = tmp_path / "cat"
-    shutil.copytree(BUNDLED, root)
-    before = Selector(load_catalog(root))
-    _, carried, _ = compute_selections(before)
-    (root / BMM_AGENTS / "tech-writer.agent.yaml").unlink()
-    after = Selector(load_catalog(root))
-    manifest = CarriedManifest(after.manifest, dict(before.manifest.lines), carried)
-    assert manifest.text(frozenset({"pm"})) == after.manifest.text(frozenset({"pm"}))
-    assert manifest.reused == 0
 
 
 def _plain_selections(selector: Selector) -> dict[str, object]:
-    """What the selector itself answers for every enumerated key (its own ``Manifest``)."""
+    """What the selector itself answers for every enumerated key."""
     out: dict[str, object] = {k: selector.select_resolved(r).model_dump(mode="json")
                               for k, r in structured_resolved(selector).items()}
     out[FULL_KEY] = selector.select_resolved(selector.resolve(Context()), "full").model_dump(mode="json")
@@ -134,39 +91,17 @@ def _plain_selections(selector: Selector) -> dict[str, object]:
 def test_given_selector_when_computing_then_selections_equal_the_selectors_own_and_it_is_untouched() -> None:
     selector = bundled_selector()
     manifest = selector.manifest
-    selections, _, _ = compute_selections(selector)
-    assert selector.manifest is manifest  # a shared selector is never modified, even for a while
+    selections = compute_selections(selector)
+    assert selector.manifest is manifest
     assert {k: s.model_dump(mode="json") for k, s in selections.items()} == _plain_selections(selector)
-
-
-def test_given_excluded_sets_when_slicing_the_manifest_then_text_and_tokens_equal_the_manifest() -> None:
-    manifest = bundled_selector().manifest
-    sliced = SlicedManifest(manifest)
-    ids = manifest.order
-    sets = [frozenset(), frozenset(ids), frozenset(ids[:1]), frozenset(ids[-1:]), frozenset(ids[-3:]),
-            frozenset(ids[::2]), frozenset(ids[1::3]), frozenset(ids[:-1]), frozenset({"nobody", ids[0]}),
-            frozenset({"nobody"})]
-    sets += [frozenset({a}) for a in ids] + [frozenset({a, b}) for a in ids for b in ids if a < b]
-    for excluded in sets:
-        assert sliced.text(excluded) == manifest.text(excluded), sorted(excluded)
-    assert sliced.text(frozenset(ids)) == ("", 0)
-
-
-def test_given_manifest_without_additive_counts_when_slicing_then_every_text_comes_from_it() -> None:
-    fresh = Selector(bundled_selector().catalog).manifest
-    fresh._additive = False  # noqa: SLF001 - as if a line could merge tokens with the next one
-    sliced = SlicedManifest(fresh)
-    ids = fresh.order
-    for excluded in (frozenset(), frozenset(ids[:2]), frozenset(ids[-1:])):
-        assert sliced.text(excluded) == fresh.text(excluded)
-    assert not sliced._sliced  # noqa: SLF001
 
 
 def test_given_synthetic_catalog_when_computing_then_selections_equal_the_selectors_own(tmp_path: Path) -> None:
-    """At scale (hundreds of agents, long manifests) the sliced texts are still exact."""
+    """At scale (hundreds of agents, bounded manifests) the streamed selections are the selector's."""
     from agentload.synthetic import make_synthetic_catalog
 
     selector = Selector(load_catalog(make_synthetic_catalog(BUNDLED, tmp_path / "syn", 200)))
-    selections, carried, _ = compute_selections(selector)
+    selections = dict(iter_selections(selector))
     assert {k: s.model_dump(mode="json") for k, s in selections.items()} == _plain_selections(selector)
-    assert len(carried) > 50  # many distinct manifests of ~200 lines each
+    assert selector.manifest.bounded and all(s.manifest_ids is not None for k, s in selections.items()
+                                             if k != FULL_KEY)

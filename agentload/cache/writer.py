@@ -1,0 +1,201 @@
+"""Writing a catalog version's keys, and the one transaction that makes it current.
+
+Every key of a new version is written under a version id nobody reads yet, with a safety TTL
+so that a build killed half-way leaves nothing behind, and listed in the version's index set.
+A chunk of keys is one script call (``SET ... EX`` for each, one ``SADD`` to the index, the
+index's ``EXPIRE``): command count, not bytes, is what a Python client pays for.
+
+Between two versions of a large catalog most values are byte for byte the same (thousands of
+agent definitions, the work items' files). A value the caller knows to be unchanged is a
+``Copy``: Redis copies it from the previous version's key (``COPY``, Redis 6.2+) instead of
+the client sending it again; a source that is gone (evicted, expired) is reported back by the
+script and its value is sent after all.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from agentload import keys
+from agentload.cache.codec import hash_mapping, text
+
+CHUNK = 250  # keys per script call while writing a version (larger measured no faster)...
+CHUNK_BYTES = 8 << 20  # ...or fewer when the values are large (bounded client buffers)
+KEEP_VERSIONS = 50  # entries kept in the VERSIONS sorted set (history, not data)
+AHEAD = 4  # chunks produced ahead of Redis at most (bounded memory: 4 x CHUNK_BYTES)
+
+_SET_ALL = """
+for i = 2, #KEYS do redis.call('SET', KEYS[i], ARGV[i], 'EX', ARGV[1]) end
+redis.call('SADD', KEYS[1], unpack(KEYS, 2))
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+return #KEYS - 1
+"""
+# KEYS: index, then n sources, then their n destinations; returns the 1-based positions of
+# sources that were gone (nothing copied for them)
+_COPY_ALL = """
+local n = (#KEYS - 1) / 2
+local gone, done = {}, {}
+for i = 1, n do
+  local dst = KEYS[1 + n + i]
+  if redis.call('COPY', KEYS[1 + i], dst, 'REPLACE') == 1 then
+    redis.call('EXPIRE', dst, ARGV[1])
+    done[#done + 1] = dst
+  else
+    gone[#gone + 1] = i
+  end
+end
+if #done > 0 then
+  redis.call('SADD', KEYS[1], unpack(done))
+  redis.call('EXPIRE', KEYS[1], ARGV[1])
+end
+return gone
+"""
+
+
+@dataclass(frozen=True)
+class Copy:
+    """A value equal to the previous version's ``source`` key (``size`` bytes); ``make``
+    produces it when the source is gone."""
+
+    source: str
+    size: int
+    make: Callable[[], bytes]
+
+
+#: (cache type, key, its value or a ``Copy``)
+Item = tuple[str, str, "bytes | Copy"]
+
+
+def write_version(r: redis.Redis, version: str, items: Iterable[Item], ttl_s: int
+                  ) -> tuple[list[str], dict[str, int], int]:
+    """Write every item with a safety TTL, indexing the keys; returns (keys, bytes by type,
+    values copied server-side). The index expires from its first members on.
+
+    Chunks go to Redis from a second thread while this one produces the next ones (the
+    items are usually computed as they are consumed): Redis works on one chunk while Python
+    makes the next, instead of each waiting for the other. At most ``AHEAD`` chunks wait.
+    Copies whose source was gone are sent once every chunk is written; an error in the
+    sending thread is raised here.
+    """
+    index = keys.version_index_key(version)
+    set_all, copy_all = r.register_script(_SET_ALL), r.register_script(_COPY_ALL)
+    written: list[str] = []
+    sizes: dict[str, int] = {}
+    sets: list[tuple[str, bytes]] = []
+    copies: list[tuple[str, Copy]] = []
+    lost: list[tuple[str, Copy]] = []
+    pending, n_copies = 0, 0
+
+    def send_sets(chunk: list[tuple[str, bytes]]) -> None:
+        set_all(keys=[index, *(k for k, _ in chunk)], args=[ttl_s, *(v for _, v in chunk)])
+
+    def send_copies(chunk: list[tuple[str, Copy]]) -> None:
+        gone = copy_all(keys=[index, *(c.source for _, c in chunk), *(k for k, _ in chunk)], args=[ttl_s])
+        lost.extend(chunk[int(i) - 1] for i in gone or [])
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="version-writer") as sender:
+        waiting: deque[Future[None]] = deque()
+
+        def submit(send: Callable[[Any], None], chunk: list[Any]) -> None:
+            waiting.append(sender.submit(send, list(chunk)))
+            chunk.clear()
+            while len(waiting) > AHEAD:
+                waiting.popleft().result()
+
+        for cache_type, key, value in items:
+            written.append(key)
+            if isinstance(value, Copy):
+                copies.append((key, value))
+                size, n_copies = value.size, n_copies + 1
+            else:
+                sets.append((key, value))
+                size = len(value)
+                pending += size
+            sizes[cache_type] = sizes.get(cache_type, 0) + size
+            if len(sets) >= CHUNK or pending >= CHUNK_BYTES:
+                submit(send_sets, sets)
+                pending = 0
+            if len(copies) >= CHUNK:
+                submit(send_copies, copies)
+        if copies:
+            submit(send_copies, copies)
+        if sets:
+            submit(send_sets, sets)
+        while waiting:
+            waiting.popleft().result()
+    for i in range(0, len(lost), CHUNK):  # sources gone (evicted, expired): their values are sent
+        send_sets([(key, c.make()) for key, c in lost[i:i + CHUNK]])
+    return written, sizes, n_copies - len(lost)
+
+
+def _evicted_by_type(version: str, members: Iterable[str]) -> dict[str, int]:
+    agent_prefix, sel_prefix = keys.agent_key(version, ""), keys.selection_key(version, "")
+    counts = {"agent_definitions": 0, "selections": 0}
+    for key in members:
+        if key.startswith(agent_prefix):
+            counts["agent_definitions"] += 1
+        elif key.startswith(sel_prefix):
+            counts["selections"] += 1
+    return counts
+
+
+# One script call per few thousand keys instead of one PERSIST / EXPIRE command per key; the
+# calls are queued in the switch's MULTI like the commands were, so the switch stays atomic.
+_PERSIST_ALL = "for i = 1, #KEYS do redis.call('PERSIST', KEYS[i]) end return #KEYS"
+_EXPIRE_ALL = "for i = 1, #KEYS do redis.call('EXPIRE', KEYS[i], ARGV[1]) end return #KEYS"
+SCRIPT_KEYS = 5000  # keys per script call (bounded argument lists)
+
+
+def _parts(items: list[str]) -> Iterable[list[str]]:
+    return (items[i:i + SCRIPT_KEYS] for i in range(0, len(items), SCRIPT_KEYS))
+
+
+def switch_version(
+    r: redis.Redis,
+    version: str,
+    written: list[str],
+    *,
+    ttl_old_s: int,
+    fingerprints: Mapping[str, str] | None = None,
+) -> str | None:
+    """Make ``version`` current in one transaction; returns the version it replaced.
+
+    The transaction removes the new keys' TTLs, points ``CURRENT_VERSION`` at the version,
+    records it in ``VERSIONS``, gives the previous version's keys their expiry and stores the
+    file fingerprints the refresh compares against.
+    """
+    index = keys.version_index_key(version)
+    previous: list[str | None] = [None]
+
+    def step(pipe: redis.client.Pipeline) -> None:
+        prev = text(pipe.get(keys.CURRENT_VERSION))
+        prev_keys = [text(k) or "" for k in pipe.smembers(keys.version_index_key(prev))] if prev else []
+        previous[0] = prev
+        pipe.multi()
+        for part in _parts([*written, index]):
+            pipe.eval(_PERSIST_ALL, len(part), *part)
+        pipe.set(keys.CURRENT_VERSION, version)
+        pipe.zadd(keys.VERSIONS, {version: time.time()})
+        pipe.zremrangebyrank(keys.VERSIONS, 0, -(KEEP_VERSIONS + 1))
+        if prev and prev != version:
+            ttl = max(1, int(ttl_old_s))
+            for part in _parts([*prev_keys, keys.version_index_key(prev)]):
+                pipe.eval(_EXPIRE_ALL, len(part), *part, ttl)
+            for cache_type, n in _evicted_by_type(prev, prev_keys).items():
+                pipe.hincrby(keys.stats_key(cache_type), "evictions", n)
+        for cache_type in ("agent_definitions", "selections"):
+            pipe.hincrby(keys.stats_key(cache_type), "refreshes", 1)
+        if fingerprints is not None:
+            pipe.delete(keys.FINGERPRINTS)
+            if fingerprints:
+                pipe.hset(keys.FINGERPRINTS, mapping=hash_mapping(fingerprints))
+
+    r.transaction(step, keys.CURRENT_VERSION)
+    return previous[0]

@@ -1,0 +1,172 @@
+"""A selection's delivered-token figures, counted so that a rebuild of thousands costs little.
+
+``Selection.context_tokens`` needs one cl100k count of the selection's compact JSON metadata
+(50-300 us each; a 10,000-agent catalog precomputes about 15,000 selections). Between two
+builds most metadata differ only in their numbers: one edited agent changes the baseline, the
+full answer's size and the reductions of every selection, nothing else. cl100k splits every
+run of digits into pieces of at most three, each a token of its own that never merges with
+its neighbours (its pre-tokenizer matches digits with ``\\p{N}{1,3}`` alone; every 1-3 digit
+string is one token, which a unit test checks over all 1,110 of them). So a text's count is
+the count of the text with each digit run replaced by ``0``, plus one token per further three
+digits: the masked text is counted once and remembered, and a rebuild whose metadata only
+changed numbers counts nothing again. Texts with numerals other than ASCII digits are counted
+directly.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from agentload.delivered import compact
+from agentload.tokens import count_tokens
+
+if TYPE_CHECKING:
+    from agentload.catalog import Catalog
+    from agentload.context import Resolved
+    from agentload.selection.models import Selection
+
+_LONG_DIGITS = re.compile(r"[0-9]{4,}")  # runs of more than three digits: more than one token
+_DIGITS = re.compile(r"[0-9]+")
+MASKED_KEPT = 64  # masked texts remembered: full answers (a megabyte each at 10,000 agents)
+#: ``(L0, C0)`` of a selection's metadata as ``_figures`` counted it: its length and its token
+#: count less its five varying numbers (baseline, file cut, guessed context, full context,
+#: guessed reduction). Those numbers are separate tokens (see the module doc; a negative one is
+#: not), so another build's figures follow from the numbers alone (``rebased``).
+Template = tuple[int, int]
+#: fields a stored selection has that its served metadata does not count (the text is counted apart)
+NOT_META = frozenset({"manifest", "manifest_ids"})
+
+
+@lru_cache(maxsize=MASKED_KEPT)
+def _masked_count(masked: str) -> int:
+    return count_tokens(masked)
+
+
+def _plain_numerals(text: str) -> bool:
+    """True when the only numerals in ``text`` are ASCII digits (the masking's premise)."""
+    return text.isascii() or not any(ch.isnumeric() and not ch.isascii() for ch in text)
+
+
+def count_masked(text: str) -> int:
+    """``count_tokens(text)``, exactly, with the count of ``text``'s digit-masked form memoised."""
+    if not _plain_numerals(text):
+        return count_tokens(text)
+    extra = sum((len(run) - 1) // 3 for run in _LONG_DIGITS.findall(text))
+    return _masked_count(_DIGITS.sub("0", text)) + extra
+
+
+def file_cut(optimized: int, baseline: int) -> float:
+    """``file_reduction``: 1 - optimized / baseline file tokens, rounded as stored (0 without a baseline)."""
+    return round(1.0 - optimized / baseline, 6) if baseline else 0.0
+
+
+def _num(value: int | float) -> str:
+    """A number as compact JSON writes it."""
+    return orjson.dumps(value).decode()
+
+
+@lru_cache(maxsize=1 << 14)
+def _num_tokens(text: str) -> int:
+    return count_tokens(text)
+
+
+def _template(pre_len: int, counted: int, numbers: tuple[str, ...]) -> Template | None:
+    """``(L0, C0)`` from a counted metadata whose five varying numbers are ``numbers`` (see
+    ``Template``); None when one is negative (its "-" joins the punctuation before it)."""
+    if any(n.startswith("-") for n in numbers):
+        return None
+    return pre_len - len(numbers[0]) - len(numbers[1]), counted - sum(_num_tokens(n) for n in numbers)
+
+
+def _figures(meta: dict[str, Any], texts: int, full: int | None, has_baseline: bool
+             ) -> tuple[dict[str, Any], Template | None]:
+    """``context_tokens``, ``full_context_tokens`` and ``reduction`` of a selection whose
+    metadata (as served, without its manifest; those three at 0) is ``meta`` and whose texts
+    count ``texts``, and its ``Template`` (None for the full answer).
+
+    One token count: the metadata is counted once with its own figures guessed from its
+    length. The guess has the final figures' number of digits in practice, so the count is
+    exact to within a token or two; the served answer states its exact count itself
+    (``delivered_tokens``)."""
+    pre_len = len(compact(meta))
+    guess = texts + pre_len * 2 // 7  # ~3.5 characters a token in compact JSON
+    base = full if full is not None else guess
+    red = round(1.0 - guess / base, 6)
+    meta.update(context_tokens=guess, full_context_tokens=base, reduction=red)
+    text = compact(meta)
+    counted = count_tokens(text) if full is not None else count_masked(text)  # the full answer: large, repeated
+    tokens = counted + texts
+    base = full if full is not None else tokens
+    cut = round(1.0 - tokens / base, 6) if base and has_baseline else 0.0
+    template = None if full is None else _template(pre_len, counted, (
+        _num(meta["baseline_tokens"]), _num(meta["file_reduction"]), _num(guess), _num(full), _num(red)))
+    return {"context_tokens": tokens, "full_context_tokens": base, "reduction": cut}, template
+
+
+def with_delivered_figures(selection: Selection, served: dict[str, Any], full: int | None) -> Selection:
+    """The selection with its delivered-token figures (``Selection`` says which), ``served``
+    (its resolved context as answers carry it) included; ``full`` None: this is the full answer.
+    Its ``rebase_template`` is set (``rebased``)."""
+    meta = selection.model_dump(mode="json", exclude={"manifest"})
+    meta["resolved"] = served
+    texts = selection.loaded_tokens + selection.manifest_tokens
+    figures, template = _figures(meta, texts, full, bool(selection.baseline_tokens))
+    out = selection.model_copy(update=figures)
+    out.set_rebase_template(template)
+    return out
+
+
+def rebased(stored: dict[str, Any], served: dict[str, Any], template: Template | None, baseline: int, full: int
+            ) -> tuple[dict[str, Any], Template | None]:
+    """A stored selection (``cache.codec.stored_selection``: its JSON form) as a build with
+    another ``baseline`` and ``full`` answer would store it, everything else equal (an agent it
+    neither loads nor lists changed its size), and its template: equal to selecting again and
+    storing that. With a ``template`` no text is serialised or counted (a few number
+    formats); without one (or for a negative figure) the metadata is counted again."""
+    out = dict(stored)
+    cut_files = file_cut(int(out["optimized_tokens"]), baseline)
+    texts = int(out["loaded_tokens"]) + int(out["manifest_tokens"])
+    if template is not None:
+        b, f = _num(baseline), _num(cut_files)
+        guess = texts + (template[0] + len(b) + len(f)) * 2 // 7
+        red = round(1.0 - guess / full, 6)
+        numbers = (b, f, _num(guess), _num(full), _num(red))
+        if not any(n.startswith("-") for n in numbers):
+            tokens = template[1] + sum(_num_tokens(n) for n in numbers) + texts
+            out.update(baseline_tokens=baseline, file_reduction=cut_files, context_tokens=tokens,
+                       full_context_tokens=full, reduction=round(1.0 - tokens / full, 6) if baseline else 0.0)
+            return out, template
+    # the figures as a fresh selection has them before they are counted (``_figures`` reads them)
+    out.update(baseline_tokens=baseline, file_reduction=cut_files, context_tokens=0, full_context_tokens=0,
+               reduction=0.0)
+    meta = {k: v for k, v in out.items() if k not in NOT_META}
+    meta["resolved"] = served
+    figures, template = _figures(meta, texts, full, bool(baseline))
+    out.update(figures)
+    return out, template
+
+
+def full_stored(catalog: Catalog, key: str, resolved: Resolved) -> dict[str, Any]:
+    """The ``full`` strategy's answer (every agent and skill, no manifest) in its stored JSON
+    form (``cache.codec.stored_selection``), made as plain data: equal to selecting ``full``
+    and storing it, without a model per agent (a tenth of a 10,000-agent refresh)."""
+    reason = [{"rule": "strategy:full"}]  # one list for all: only read
+    agents = [{"id": a, "title": x.title, "tokens": x.tokens, "reasons": reason}
+              for a, x in sorted(catalog.agents.items())]
+    skills = [{"id": sid, "tokens": w.tokens, "owners": list(w.owners), "reasons": reason}
+              for sid, w in sorted(catalog.skills.items())]
+    loaded = sum(x.tokens for x in catalog.agents.values()) + sum(w.tokens for w in catalog.skills.values())
+    baseline = catalog.baseline_tokens
+    out: dict[str, Any] = {
+        "agents": agents, "skills": skills, "manifest": "", "manifest_tokens": 0, "loaded_tokens": loaded,
+        "baseline_tokens": baseline, "optimized_tokens": loaded, "file_reduction": file_cut(loaded, baseline),
+        "context_tokens": 0, "full_context_tokens": 0, "reduction": 0.0, "strategy": "full", "key": key,
+        "notes": list(resolved.notes), "unknown": list(resolved.unknown)}
+    meta = {k: v for k, v in out.items() if k not in NOT_META}
+    meta["resolved"] = resolved.served()
+    out.update(_figures(meta, loaded, None, bool(baseline))[0])
+    return out
