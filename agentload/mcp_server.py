@@ -25,6 +25,7 @@ from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field, ValidationError
 from redis.exceptions import OutOfMemoryError, RedisError
 
+from agentload import mcp_search
 from agentload.api.problems import NotReady, TooManyMisses, describe, redis_failure, shown
 from agentload.api.runtime import Runtime, close_runtime, open_runtime
 from agentload.api.service import NO_CATALOG, NotPrecomputed, UnknownContext, manifest_page, selection_event
@@ -40,6 +41,7 @@ INSTRUCTIONS = (
     "and a one-line manifest of the others. Then disclose progressively: load_agent for an agent's "
     "definition, load_work_item for the workflow or skill a step runs (its entry file, and the files "
     "it references with their tokens), load_file for one of those files when the step needs it. "
+    "In a large catalog the manifest lists only the closest agents: search_catalog finds any other. "
     "Every result reports delivered_tokens: what it adds to your context."
 )
 DEFAULT_WAIT_MS = 2000
@@ -77,6 +79,7 @@ class AgentloadMCP:
         self.server.add_tool(self.load_file, name="load_file", annotations=READ_ONLY, structured_output=False,
                              description="One file a work item references (a path from load_work_item's "
                              "`files`: instructions, template, checklist, step file), when a step needs it.")
+        mcp_search.register(self, READ_ONLY)
 
     @property
     def runtime(self) -> Runtime:
@@ -103,7 +106,7 @@ class AgentloadMCP:
         offset: Annotated[int, Field(description="First agent (in id order)")] = 0,
         limit: Annotated[int, Field(description="Page size")] = 100,
     ) -> CallToolResult:
-        return await self._measured("list_agents", lambda: self._list(offset, limit))
+        return await self.measured("list_agents", lambda: self._list(offset, limit))
 
     async def select_agents(
         self,
@@ -124,23 +127,23 @@ class AgentloadMCP:
         given = {"track": track, "field_type": field_type, "phase": phase,
                  "complexity_level": complexity_level, "has_ui": has_ui, "user_role": user_role,
                  "workflow_history": workflow_history, "next_workflow": next_workflow, "request": request}
-        return await self._measured("select_agents", lambda: self._select(
+        return await self.measured("select_agents", lambda: self._select(
             {k: v for k, v in given.items() if v not in (None, [])}, project_id, include_definitions, wait_ms))
 
     async def load_agent(
         self, agent_id: Annotated[str, Field(description="Agent id from list_agents or select_agents")]
     ) -> CallToolResult:
-        return await self._measured("load_agent", lambda: self._load(agent_id))
+        return await self.measured("load_agent", lambda: self._load(agent_id))
 
     async def load_work_item(
         self, work_item_id: Annotated[str, Field(description="Work item id: a skill, workflow or task name")]
     ) -> CallToolResult:
-        return await self._measured("load_work_item", lambda: self._load_work_item(work_item_id))
+        return await self.measured("load_work_item", lambda: self._load_work_item(work_item_id))
 
     async def load_file(
         self, path: Annotated[str, Field(description="Catalog-relative path from load_work_item's `files`")]
     ) -> CallToolResult:
-        return await self._measured("load_file", lambda: self._load_file(path))
+        return await self.measured("load_file", lambda: self._load_file(path))
 
     # ------------------------------------------------------------------ implementations
     async def _list(self, offset: int, limit: int) -> Result:
@@ -215,7 +218,7 @@ class AgentloadMCP:
         return {**found, "version": version}, [text], None
 
     # ------------------------------------------------------------------ accounting
-    async def _measured(self, tool: str, call: Callable[[], Awaitable[Result]]) -> CallToolResult:
+    async def measured(self, tool: str, call: Callable[[], Awaitable[Result]]) -> CallToolResult:
         """Run a tool; its answer is a compact JSON header carrying ``delivered_tokens`` (the
         cl100k count of everything this result sends) and then each text once."""
         started = time.perf_counter()

@@ -60,6 +60,8 @@ def build_config(settings: Settings) -> dict[str, Any]:
         "worker_cancel_long_running_tasks_on_connection_loss": True,
         # one message at a time per process, so a long job never hoards short ones
         "worker_prefetch_multiplier": 1,
+        # the bound on a pool process's memory (KiB): replaced after the task that crossed it
+        "worker_max_memory_per_child": settings.worker_max_memory_mb * 1024,
         "task_soft_time_limit": settings.task_soft_time_limit_s,
         "task_time_limit": settings.task_time_limit_s,
         "task_annotations": long_task_annotations(settings),

@@ -21,7 +21,18 @@ from agentload.api import errors
 from agentload.api.guard import Guard
 from agentload.api.middleware import PromMetrics, Telemetry
 from agentload.api.responses import ORJSONResponse
-from agentload.api.routes import agents, cache, flags, health, perf_jobs, performance, projects, selection, tasks
+from agentload.api.routes import (
+    agents,
+    cache,
+    catalog,
+    flags,
+    health,
+    perf_jobs,
+    performance,
+    projects,
+    selection,
+    tasks,
+)
 from agentload.api.runtime import close_runtime, open_runtime
 from agentload.settings import Settings, get_settings
 
@@ -74,7 +85,7 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
     app.state.settings = settings
     app.state.prom = prom
     errors.install(app)
-    for module in (health, selection, agents, tasks, projects, cache, flags, performance, perf_jobs):
+    for module in (health, selection, agents, catalog, tasks, projects, cache, flags, performance, perf_jobs):
         app.include_router(module.router)  # selection before agents: its path beats /agents/{agent_id}
 
     @app.get("/metrics", tags=["health"], summary="Prometheus metrics of this process",

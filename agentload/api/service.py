@@ -194,3 +194,10 @@ def manifest_page(version: str, manifest: dict[str, Any], limit: int, offset: in
     page = [{"id": a, "line": lines[a]} for a in ids[offset:offset + limit]]
     return {"version": version, "total": len(ids), "limit": limit, "offset": offset,
             "manifest_tokens": manifest.get("tokens"), "agents": page}
+
+
+def search_page(version: str, query: str, total: int, hits: list[tuple[str, str]]) -> dict[str, Any]:
+    """What a catalog search answers: the version, the query, how many lines were searched and
+    the matching ones, best first (``id`` and its manifest ``line``)."""
+    return {"version": version, "query": query, "searched": total,
+            "results": [{"id": a, "line": line} for a, line in hits]}

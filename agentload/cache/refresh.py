@@ -149,7 +149,8 @@ def _refresh_locked(r: redis.Redis, settings: Settings, state: WorkerState, *,
     same_config = meta is not None and meta.get("config_digest") == config_digest(config)
     # a live version that lost keys is republished even when no file changed; when files did
     # change, the new version is written whole anyway (a copy whose source is gone is sent)
-    gaps = missing_keys(r, current) if current and not force and same_config and not changed else 0
+    # (its fingerprints lost with them count as a change, and are checked too)
+    gaps = missing_keys(r, current) if current and not force and (not changed or not stored) else 0
     if gaps:  # evicted or deleted keys: the files did not change, the live version is not whole
         logger.warning("live catalog version %s misses %d keys; republishing it", current, gaps)
         base["repaired_missing_keys"] = gaps

@@ -264,7 +264,8 @@ async def test_given_work_item_ids_when_getting_them_then_entry_text_and_files_o
 
 @pytest.mark.parametrize("path", ["/api/v1/agents", "/api/v1/agents/pm", "/api/v1/work-items/prd",
                                   "/api/v1/files/src/modules/bmm/workflows/2-plan-workflows/prd/data/prd-purpose.md",
-                                  "/api/v1/agents/optimized-loading?track=bmad-method&phase=2"])
+                                  "/api/v1/agents/optimized-loading?track=bmad-method&phase=2",
+                                  "/api/v1/catalog/search?q=test+architecture"])
 async def test_given_catalog_content_when_served_then_delivered_tokens_header_counts_the_body(
     api: Api, path: str
 ) -> None:
@@ -280,6 +281,18 @@ async def test_given_manifest_when_paging_then_pages_are_stable_and_bounded(api:
     assert first["total"] == 10 and ids == sorted(ids) and len(set(ids)) == 10
     too_big = await api.http.get("/api/v1/agents", params={"limit": 501})
     assert too_big.status_code == 422 and too_big.json()["detail"].startswith("query.limit:")
+
+
+async def test_given_words_when_searching_the_catalog_then_matching_lines_best_first_or_422(api: Api) -> None:
+    found = (await api.http.get("/api/v1/catalog/search", params={"q": "ux design", "limit": 2})).json()
+    assert found["searched"] == 10 and 1 <= len(found["results"]) <= 2
+    assert found["results"][0]["id"] == "ux-designer" and found["results"][0]["line"].startswith("- ux-designer: ")
+    exact = (await api.http.get("/api/v1/catalog/search", params={"q": "tech-writer"})).json()
+    assert exact["results"][0]["id"] == "tech-writer"
+    assert (await api.http.get("/api/v1/catalog/search", params={"q": "zzzqqq"})).json()["results"] == []
+    for bad in ({"q": ""}, {"q": "pm", "limit": 101}, {"q": "pm", "limit": 0}, {"limit": 3}):
+        refused = await api.http.get("/api/v1/catalog/search", params=bad)
+        assert refused.status_code == 422 and refused.json()["detail"], (bad, refused.text)
 
 
 async def test_given_preload_body_when_posting_then_202_or_validation(api: Api) -> None:

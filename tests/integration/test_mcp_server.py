@@ -50,12 +50,22 @@ async def test_given_stdio_server_when_a_client_uses_every_tool_then_answers_com
     published = publish_real_catalog(redis_url)
     async with Client(stdio_server(redis_url)) as client:
         tools = {t.name: t for t in (await client.list_tools()).tools}
-        assert set(tools) == {"list_agents", "select_agents", "load_agent", "load_work_item", "load_file"}
+        assert set(tools) == {"list_agents", "select_agents", "load_agent", "load_work_item", "load_file",
+                              "search_catalog"}
         assert "next_workflow" in tools["select_agents"].input_schema["properties"]
 
         manifest = structured(await client.call_tool("list_agents", {"limit": 3}))
         assert manifest["total"] == 10 and len(manifest["agents"]) == 3
         assert manifest["version"] == published["version"]
+
+        # what a bounded manifest leaves out is found by words of its line, as delivered text
+        found = structured(await client.call_tool("search_catalog", {"query": "product manager", "limit": 3}))
+        assert found["searched"] == 10 and 1 <= found["found"] <= 3
+        assert found["_texts"][0].splitlines()[0].startswith("- pm: ")
+        nothing = structured(await client.call_tool("search_catalog", {"query": "zzzqqq"}))
+        assert nothing["found"] == 0 and nothing["_texts"] == []
+        too_many = await client.call_tool("search_catalog", {"query": "pm", "limit": 1000})
+        assert too_many.is_error and "limit must be 1..100" in too_many.content[0].text
 
         selection = structured(await client.call_tool(
             "select_agents", {"track": "bmad-method", "field_type": "greenfield", "next_workflow": "prd"}))

@@ -8,6 +8,7 @@ import psutil
 from celery import Celery
 from celery.result import AsyncResult
 
+from agentload.settings import get_settings
 from workers.queues import Queue, TaskName
 
 
@@ -49,6 +50,7 @@ def test_live_worker_config_is_safe(celery_app: Celery, celery_worker: Any) -> N
     assert conf["task_acks_late"] is True
     assert conf["task_reject_on_worker_lost"] is True
     assert conf["worker_prefetch_multiplier"] == 1
+    assert conf["worker_max_memory_per_child"] == get_settings().worker_max_memory_mb * 1024  # KiB
     assert conf["task_serializer"] == "json"
     assert conf["result_serializer"] == "json"
     assert list(conf["accept_content"]) == ["json"]

@@ -87,3 +87,29 @@ def test_non_production_accepts_dev_secrets(env: pytest.MonkeyPatch, env_name: s
     settings = Settings()
     assert settings.api_token == DEFAULT_API_TOKEN
     assert settings.flower_password == DEFAULT_FLOWER_PASSWORD
+
+
+def test_given_worker_memory_setting_when_building_celery_config_then_children_are_bounded_by_it(
+    env: pytest.MonkeyPatch,
+) -> None:
+    from workers.config import build_config
+
+    assert build_config(Settings())["worker_max_memory_per_child"] == 2048 * 1024  # KiB
+    env.setenv("AGENTLOAD_WORKER_MAX_MEMORY_MB", "512")
+    assert build_config(Settings())["worker_max_memory_per_child"] == 512 * 1024
+    env.setenv("AGENTLOAD_WORKER_MAX_MEMORY_MB", "8")
+    with pytest.raises(ValidationError, match="worker_max_memory_mb"):
+        Settings()
+
+
+def test_given_manifest_settings_when_read_then_they_bound_the_selectors_manifest(env: pytest.MonkeyPatch) -> None:
+    from agentload.selection.engine import SelectionConfig
+
+    env.setenv("AGENTLOAD_MANIFEST_BUDGET_TOKENS", "800")
+    env.setenv("AGENTLOAD_MANIFEST_CANDIDATES", "5")
+    env.setenv("AGENTLOAD_MAX_SELECTED_AGENTS", "4")
+    config = SelectionConfig.from_settings(Settings())
+    assert (config.manifest_budget_tokens, config.manifest_candidates, config.max_selected_agents) == (800, 5, 4)
+    env.setenv("AGENTLOAD_MANIFEST_BUDGET_TOKENS", "50")
+    with pytest.raises(ValidationError, match="manifest_budget_tokens"):
+        Settings()
