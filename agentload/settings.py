@@ -62,10 +62,11 @@ class Settings(BaseSettings):
     # 220-1,356 tokens); a larger one gets the `manifest_candidates` most relevant lines, one
     # summary line per module and a pointer to search_catalog, whatever the catalog's size
     manifest_budget_tokens: int = Field(default=1500, ge=200, le=100_000)
-    manifest_candidates: int = Field(default=12, ge=0, le=500)
-    # agents one selective answer loads in full at most: a context matching hundreds of path
-    # files or menus (no track named, in a catalog of copies) loads these and lists the others
-    max_selected_agents: int = Field(default=8, ge=1, le=1000)
+    manifest_candidates: int = Field(default=10, ge=0, le=500)
+    # in such a large catalog, the agents one selective answer loads in full at most: a context
+    # matching dozens of path files or menus (no track named) loads these, the others lead the
+    # manifest; catalogs whose whole manifest fits load whatever matches (up to 5 in the trees)
+    max_selected_agents: int = Field(default=3, ge=1, le=1000)
     text_close_ratio: float = 0.72
     text_min_score: float = 1.0
     text_max_agents: int = 3

@@ -3,12 +3,19 @@
 Each synthetic agent is a copy of a real agent definition with a new id, title and menu
 names (so every agent is distinct for retrieval), and each real path file is copied with
 its workflows re-pointed at the synthetic agents, so structured selection scales too.
+
+``synthetic_suites`` derives the ground truth of such a catalog from the real catalog's own
+suites, mechanically: a structured scenario asked on a path copy requires the copy's owner
+(``_synthetic_id``), and a free-text request is served by its required agents or by any of
+their copies, which share their persona and work (``original_of``).
 """
 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Collection
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -68,3 +75,45 @@ def _synthetic_id(agent: str, k: int, real_ids: list[str], n_agents: int) -> str
         return agent
     i = real_ids.index(agent) + k * len(real_ids)
     return f"{agent}-{i:04d}" if i < n_agents - len(real_ids) else agent
+
+
+def original_of(agent_id: str, real_ids: Collection[str]) -> str:
+    """The real agent a synthetic one copies (``<id>-NNNN``), or the id itself."""
+    base, _, number = agent_id.rpartition("-")
+    return base if len(number) == 4 and number.isdigit() and base in real_ids else agent_id
+
+
+def synthetic_suites(source: Path, n_agents: int, structured: list[dict[str, Any]], requests: list[dict[str, Any]],
+                     copies: int = 3) -> dict[str, list[dict[str, Any]]]:
+    """Ground-truth suites for ``make_synthetic_catalog(source, dest, n_agents)``.
+
+    ``structured``: every scenario of a real structured suite (``context.track`` names a path
+    file's track), as is and asked on ``copies`` of its path's copies (first, middle, last),
+    where the copy's owner of the same workflow is required (line ``match``: ``"exact"``).
+    ``requests``: the real free-text suite, where a required agent is also served by any of its
+    copies (``match``: ``"original"``; ``recalled`` compares them so).
+    """
+    real_ids = sorted(load_catalog(source).agents)
+    n_copies = max(0, (n_agents - len(real_ids)) // 100)
+    ks = sorted({0, n_copies // 2, n_copies - 1}) if n_copies else []
+    out: dict[str, list[dict[str, Any]]] = {"structured": [], "requests": []}
+    for sc in structured:
+        out["structured"].append({**sc, "match": "exact"})
+        for k in ks[:copies]:
+            ctx = dict(sc["context"])
+            if not ctx.get("track"):
+                continue
+            ctx["track"] = f"{ctx['track']}-s{k:03d}"
+            required = sorted({_synthetic_id(a, k, real_ids, n_agents) for a in sc.get("required_agents", [])})
+            out["structured"].append({**sc, "id": f"{sc.get('id')}-s{k:03d}", "context": ctx,
+                                      "required_agents": required, "match": "exact"})
+    out["requests"] = [{**sc, "match": "original"} for sc in requests]
+    return out
+
+
+def recalled(scenario: dict[str, Any], selected: Collection[str], real_ids: Collection[str]) -> bool:
+    """Whether ``selected`` serves the scenario's required agents (see ``synthetic_suites``)."""
+    required = set(scenario.get("required_agents") or [])
+    if scenario.get("match") == "original":
+        return required <= {original_of(a, real_ids) for a in selected}
+    return required <= set(selected)

@@ -18,13 +18,14 @@ class SelectionConfig:
 
     ``manifest_budget_tokens`` bounds the manifest of every selective answer (cl100k tokens):
     a catalog whose whole manifest fits gets it whole, a larger one gets at most
-    ``manifest_candidates`` relevant lines and a per-module summary (``selection.manifest``).
+    ``manifest_candidates`` relevant lines and a per-module summary (``selection.manifest``),
+    and its answers load at most ``max_selected_agents`` agents (``rules.capped``).
     """
 
     manifest_max_tokens: int = 30
     manifest_budget_tokens: int = 1500
-    manifest_candidates: int = 12
-    max_selected_agents: int = 8  # agents one selective answer loads at most (the bundled trees: 5)
+    manifest_candidates: int = 10
+    max_selected_agents: int = 3  # agents a selective answer loads at most when its manifest is bounded
     text_close_ratio: float = 0.72
     text_min_score: float = 1.0
     text_max_agents: int = 3

@@ -99,8 +99,9 @@ class Selector:
         else:
             picks, ranked = self._picks(resolved)
             skills = self._skill_picks(resolved, picks) if self.catalog.skills else {}
-            picks, ranked, resolved = capped(picks, ranked, resolved, self.config.max_selected_agents,
-                                             "search_catalog finds" if self.manifest.bounded else "the manifest lists")
+            if self.manifest.bounded:  # a large catalog: a bounded answer (a small one loads what matches)
+                picks, ranked, resolved = capped(picks, ranked, resolved, self.config.max_selected_agents,
+                                                 "search_catalog finds")
             router = self.team.router_item if not picks and not skills else None
             if router in self.catalog.skills:  # skills layouts have no orchestrator agent: their help skill
                 skills[router] = [Reason(rule="fallback:router", workflow=router,
