@@ -18,9 +18,11 @@ from agentload.cache import refresh as refresh_mod
 from agentload.cache.refresh import refresh_catalog, request_refresh
 from agentload.cache.state import WorkerState
 from agentload.settings import Settings
+from agentload.synthetic import make_synthetic_catalog
 
 BUNDLED = Path(__file__).resolve().parents[2] / "data" / "bmad-method-v6"
-PM = "src/modules/bmm/agents/pm.agent.yaml"
+BMM_AGENTS = "src/modules/bmm/agents"
+PM = f"{BMM_AGENTS}/pm.agent.yaml"
 LEVELS = "src/modules/bmm/workflows/workflow-status/project-levels.yaml"
 CORRECT_COURSE = "src/modules/bmm/workflows/4-implementation/correct-course/workflow.yaml"
 INSTRUCTIONS = "src/modules/bmm/workflows/4-implementation/correct-course/instructions.md"
@@ -144,6 +146,38 @@ def test_given_warm_worker_when_forcing_then_it_publishes_exactly_what_a_fresh_p
     assert warm["reused_parses"] > 0 and cold["reused_parses"] == 0
     published = _published(redis_client, warm["version"])
     assert len(published) == warm["keys"] - 1 and published == _published(redis_client, cold["version"])
+
+
+def test_given_large_catalog_when_one_agent_changes_then_it_alone_is_sent_and_the_version_equals_a_rebuild(
+    redis_client: redis.Redis, redis_url: str, tmp_path: Path
+) -> None:
+    """Incremental refresh of a catalog with a bounded manifest: the edited agent is published
+    with its new text and the version digest moves; every other agent definition is copied
+    server-side from the live version (one whose key was lost is sent again), most selections
+    are rebased instead of selected again; and the whole version equals what a forced rebuild
+    in a fresh process publishes."""
+    root = make_synthetic_catalog(BUNDLED, tmp_path / "synthetic", 300)
+    settings = Settings(redis_url=redis_url, catalog_path=root, version_ttl_s=60, refresh_lock_timeout_s=30)
+    state = WorkerState()
+    first = refresh_catalog(redis_client, settings, state)
+    v1 = first["version"]
+    agent = root / BMM_AGENTS / "pm-0004.agent.yaml"
+    agent.write_text(agent.read_text().replace("role: ", "role: Incrementally edited ", 1))
+    redis_client.delete(keys.agent_key(v1, "architect-0001"))  # lost to eviction: cannot be copied
+    second = refresh_catalog(redis_client, settings, state)
+    v2 = second["version"]
+    assert second["published"] and second["changed_files"] == [f"{BMM_AGENTS}/pm-0004.agent.yaml"]
+    assert second["digest"] != first["digest"] and second["parsed"] == 1
+    assert "Incrementally edited" in _agent(redis_client, "pm-0004")["text"]
+    assert _agent(redis_client, "architect-0001")["id"] == "architect-0001"
+    assert second["copied_keys"] >= second["agents"] - 2 and second["reused_selections"] > second["selected"] > 0
+    others = [a for a in orjson.loads(redis_client.get(keys.manifest_key(v2)))["lines"]
+              if a not in ("pm-0004", "architect-0001") and not a.startswith("bmad")]
+    for agent_id in others[::25]:
+        assert redis_client.get(keys.agent_key(v2, agent_id)) == redis_client.get(keys.agent_key(v1, agent_id))
+    rebuilt = refresh_catalog(redis_client, settings, WorkerState(), force=True)
+    assert rebuilt["copied_keys"] == 0 and rebuilt["reused_selections"] == 0
+    assert _published(redis_client, v2) == _published(redis_client, rebuilt["version"])
 
 
 def test_given_changes_the_scan_cannot_see_when_forcing_then_the_rebuild_reads_them(
