@@ -31,7 +31,7 @@ from agentload.api.service import NO_CATALOG, NotPrecomputed, UnknownContext, ma
 from agentload.cache.store import CatalogNotPublished
 from agentload.context import Context
 from agentload.delivered import with_delivered
-from agentload.mcp_checks import BearerToken, startup_problem
+from agentload.mcp_checks import BearerToken, EventStreamAccept, startup_problem
 from agentload.settings import Settings, get_settings
 
 INSTRUCTIONS = (
@@ -263,7 +263,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     import uvicorn
 
-    app = server.streamable_http_app(json_response=True, host=args.host)
+    app = EventStreamAccept(server.streamable_http_app(json_response=True, host=args.host))
     guarded = BearerToken(app, settings.mcp_token) if settings.mcp_token else app
     uvicorn.run(guarded, host=args.host, port=args.port, log_level=args.log_level.lower())
 
