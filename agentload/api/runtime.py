@@ -20,6 +20,7 @@ from redis.exceptions import ResponseError
 
 from agentload.api.enqueue import Enqueuer, build_client
 from agentload.api.livestats import TelemetryBuffer
+from agentload.api.redislink import RedisLink, open_link
 from agentload.api.service import SelectionService
 from agentload.cache.store import CatalogStore
 from agentload.settings import Settings
@@ -36,6 +37,7 @@ class Runtime:
     service: SelectionService
     sync_redis: redis_sync.Redis  # for the few synchronous cache helpers, run in threads
     telemetry: TelemetryBuffer
+    link: RedisLink | None = None  # the hot path's pipelined connection (``api.redislink``)
 
 
 class ConnectedFirstPool(BlockingConnectionPool):
@@ -100,11 +102,13 @@ def open_runtime(settings: Settings) -> Runtime:
     sync = redis_sync.Redis.from_url(settings.redis_url, socket_timeout=SOCKET_TIMEOUT_S,
                                      socket_connect_timeout=SOCKET_TIMEOUT_S)
     return Runtime(settings, redis, store, enqueuer, SelectionService(store, redis, enqueuer, settings), sync,
-                   TelemetryBuffer(redis))
+                   TelemetryBuffer(redis), open_link(settings.redis_url, SOCKET_TIMEOUT_S))
 
 
 async def close_runtime(runtime: Runtime) -> None:
     await runtime.telemetry.aclose()
     runtime.enqueuer.close()
     runtime.sync_redis.close()
+    if runtime.link is not None:
+        runtime.link.close()
     await runtime.redis.aclose()

@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import ValidationError
+from starlette.datastructures import QueryParams
 
 from agentload import keys
 from agentload.api.auth import has_token
@@ -62,18 +63,10 @@ STATUS_EXAMPLE = {"status": "ready", "strategy": "selective", "version": "202501
 )
 async def optimized_loading(request: Request) -> Any:
     rt: Runtime = request.app.state.runtime
-    qp = request.query_params
-    raw: dict[str, Any] = {k: v for k, v in qp.items() if k != "workflow_history"}
-    if "workflow_history" in qp:
-        raw["workflow_history"] = qp.getlist("workflow_history")
-    try:
-        q = SelectionQuery.model_validate(raw)
-    except ValidationError as exc:
-        return validation_response([{**e, "loc": ("query", *e["loc"])} for e in exc.errors()])
-    given = {k: v for k in CONTEXT_FIELDS if (v := getattr(q, k)) not in (None, [])}
-    bad = _limits(rt, given, q.wait_ms)
-    if bad is not None:
-        return bad
+    parsed = read_query(rt, request.query_params)
+    if isinstance(parsed, ORJSONResponse):
+        return parsed
+    q, given = parsed
     if not given and q.project_id is None:
         return ORJSONResponse(await loader_status(rt))
     if q.project_id is not None:
@@ -105,6 +98,20 @@ async def optimized_loading(request: Request) -> Any:
     rt.telemetry.add_event(selection_event(outcome, source="api", project=q.project_id, user=q.user_id,
                                            latency_ms=(time.perf_counter() - started) * 1000))
     return DeliveredResponse(body)
+
+
+def read_query(rt: Runtime, qp: QueryParams) -> tuple[SelectionQuery, dict[str, Any]] | ORJSONResponse:
+    """The validated query and the context fields it gives, or the 422 to answer."""
+    raw: dict[str, Any] = {k: v for k, v in qp.items() if k != "workflow_history"}
+    if "workflow_history" in qp:
+        raw["workflow_history"] = qp.getlist("workflow_history")
+    try:
+        q = SelectionQuery.model_validate(raw)
+    except ValidationError as exc:
+        return validation_response([{**e, "loc": ("query", *e["loc"])} for e in exc.errors()])
+    given = {k: v for k in CONTEXT_FIELDS if (v := getattr(q, k)) not in (None, [])}
+    bad = _limits(rt, given, q.wait_ms)
+    return bad if bad is not None else (q, given)
 
 
 def _limits(rt: Runtime, given: dict[str, Any], wait_ms: int) -> ORJSONResponse | None:
