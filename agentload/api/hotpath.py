@@ -4,7 +4,7 @@ A hit of ``GET /api/v1/agents/optimized-loading`` repeats the same work for the 
 string: validate it (two pydantic models), resolve it against the version's resolver data,
 read the stored selection, fill its manifest, build and serialise the body, count its
 delivered tokens. All of that but the read is a pure function of (version, query string)
-and, past the read, of (version, selection key, strategy flag): versions are immutable. So
+and, past the read, of (version, query string, strategy flag): versions are immutable. So
 this pure ASGI middleware keeps both results per process (bounded, oldest dropped first)
 and answers a known query with ``CatalogStore.probe_selection`` (the store's counted read,
 counting the hit) plus bytes it already has; FastAPI's routing, dependency resolution and
@@ -75,7 +75,7 @@ class HotPath:
         self.app, self.route = app, route
         self.served, self.declined = prom.hot_path.labels("served"), prom.hot_path.labels("declined")
         self.plans: dict[tuple[str, bytes], Plan | None] = {}
-        self.answers: dict[tuple[str, str, str | None], Answer] = {}
+        self.answers: dict[tuple[str, bytes, str | None], Answer] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] == PATH and scope["method"] == "GET":
@@ -108,10 +108,11 @@ class HotPath:
         cur, strategy, raw = await rt.store.probe_selection(version, plan.key, rt.link)
         if cur != version or raw is None:
             return False
-        answer = self.answers.get((version, plan.key, strategy))
+        memo = (version, scope["query_string"], strategy)  # the body echoes the resolved context
+        answer = self.answers.get(memo)
         if answer is None:
             answer = await self._answer(rt, version, plan, raw)
-            _remember(self.answers, (version, plan.key, strategy), answer)
+            _remember(self.answers, memo, answer)
         await send({"type": "http.response.start", "status": 200, "headers": answer.headers})
         await send({"type": "http.response.body", "body": answer.body})
         elapsed = time.perf_counter() - started
