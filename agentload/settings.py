@@ -92,6 +92,9 @@ class Settings(BaseSettings):
     # cached selection GETs answered before FastAPI's router over one pipelined Redis connection
     # (``api.hotpath``); off: every request takes the route (same answers, about 3x the CPU)
     hot_path: bool = True
+    # API processes of ``python -m agentload.api.serve`` (uvicorn workers, one event loop each):
+    # one per core the API may use; compose and the image run 2
+    api_workers: int = Field(default=1, ge=1)
 
     # load tests
     loadtest_max_users: int = 500
