@@ -129,7 +129,7 @@ class AgentloadMCP:
                  "complexity_level": complexity_level, "has_ui": has_ui, "user_role": user_role,
                  "workflow_history": workflow_history, "next_workflow": next_workflow, "request": request}
         return await self._measured("select_agents", lambda: self._select(
-            {k: v for k, v in given.items() if v not in (None, [])}, (project_id, project_path), include_definitions,
+            {k: v for k, v in given.items() if v not in (None, [])}, project_id, project_path, include_definitions,
             wait_ms))
 
     async def load_agent(
@@ -158,14 +158,11 @@ class AgentloadMCP:
             raise ToolError(NO_CATALOG)
         return manifest_page(version, manifest, limit, offset), [], None
 
-    async def _select(self, given: dict[str, Any], project: tuple[str | None, str | None], full: bool,
+    async def _select(self, given: dict[str, Any], project_id: str | None, project_path: str | None, full: bool,
                       wait_ms: int) -> Result:
         rt = self.runtime
-        started = time.perf_counter()
-        try:  # the stored state (project_id), then the project's files, under what the client gave
-            given, report = await complete_context(rt, given, project_id=project[0], project_path=project[1])
-        except ProjectRefused as exc:
-            raise ToolError(str(exc)) from exc
+        started = time.perf_counter()  # the stored state, then the project's files, under the client's fields
+        given, report = await complete_context(rt, given, project_id=project_id, project_path=project_path)
         try:
             ctx = Context(**given)
         except ValidationError as exc:
@@ -177,15 +174,13 @@ class AgentloadMCP:
             return {"status": "pending", "task_id": outcome.task_id, "version": outcome.version,
                     "message": "A worker is computing this selection; call select_agents again shortly."}, [], None
         body = outcome.body()
-        body["status"] = "ready"
-        if report is not None:
-            body["project"] = report
+        body.update({"status": "ready", **({"project": report} if report else {})})
         texts = [body.pop("manifest")] if body.get("manifest") else []  # as text: no JSON escaping
         if full:
             defs = await rt.service.definitions(outcome.version, [a["id"] for a in body["agents"]])
             texts += [str(defs.get(a["id"], {}).get("text") or "") for a in body["agents"]]
         event = selection_event(outcome, source="mcp", latency_ms=(time.perf_counter() - started) * 1000,
-                                project=project[0])
+                                project=project_id)
         return body, texts, event
 
     async def _load(self, agent_id: str) -> Result:
@@ -231,7 +226,7 @@ class AgentloadMCP:
             header, tokens = with_delivered(meta, texts)
             error = False
             return CallToolResult(content=[TextContent(type="text", text=t) for t in (header, *texts)])
-        except (UnknownContext, NotPrecomputed, NotReady, CatalogNotPublished, TooManyMisses) as exc:
+        except (UnknownContext, NotPrecomputed, NotReady, CatalogNotPublished, TooManyMisses, ProjectRefused) as exc:
             raise ToolError(str(exc)) from exc
         except OutOfMemoryError as exc:
             raise ToolError("Redis is out of memory: nothing new can be stored; retry later") from exc

@@ -49,5 +49,5 @@ def merge(given: dict[str, Any], state: ProjectState) -> tuple[dict[str, Any], d
         notes.append("files' " + ", ".join([f"{k} (the client gave it)" for k in overridden] + dropped) + " not used")
     if len(notes) > MAX_NOTES:
         notes = [*notes[:MAX_NOTES - 1], f"... {len(notes) - MAX_NOTES + 1} more"]
-    report: dict[str, Any] = {"from": sources, "notes": notes} if sources or notes else {}
+    report: dict[str, Any] = {k: v for k, v in (("from", sources), ("notes", notes)) if v}
     return {**used, **given}, report

@@ -177,6 +177,17 @@ def _phase_name(number: int | None, data: ResolverData) -> int | str | None:
     return next((p.label for t in data.tracks for p in t.phases if p.phase == number and p.label), None)
 
 
+def _validated(state: ProjectState) -> None:
+    """Drop what ``Context`` refuses (a file can say anything), with a note."""
+    try:
+        Context.model_validate(state.fields)
+    except ValidationError as exc:
+        for err in exc.errors():
+            name = str(err["loc"][0]) if err["loc"] else ""
+            if state.fields.pop(name, None) is not None:
+                state.notes.append(f"{name} from the files not used: {err['msg']}")
+
+
 def read_project(root: Path, data: ResolverData) -> ProjectState:
     """The context ``root``'s files give, with notes; raises NotADirectoryError for a non-folder."""
     root = root.resolve()
@@ -211,6 +222,7 @@ def read_project(root: Path, data: ResolverData) -> ProjectState:
         _evidence(install, data, sprint, state)
         origin = next(reversed([f for f, n in state.sources.items() if n]), None)
     _position(state, data, passed, origin)
+    _validated(state)
     state.notes = install.notes + state.notes
     if not state.fields:
         state.notes.append("no BMad status file or finished work found")
