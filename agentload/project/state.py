@@ -224,6 +224,6 @@ def read_project(root: Path, data: ResolverData) -> ProjectState:
     _position(state, data, passed, origin)
     _validated(state)
     state.notes = install.notes + state.notes
-    if not state.fields:
+    if not state.fields and not statuses and sprint is None:
         state.notes.append("no BMad status file or finished work found")
     return state
