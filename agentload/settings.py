@@ -29,6 +29,11 @@ class Settings(BaseSettings):
     redis_url: str = "redis://127.0.0.1:6379/0"
     database_url: str = Field(default_factory=lambda: f"sqlite:///{Path.cwd() / 'agentload.db'}")
     catalog_path: Path = REPO_ROOT / "data" / "bmad-method-v6"
+    # projects whose BMad files (status files, finished work) the API and MCP server may read
+    # (``project_path``; JSON list in the environment), and the one read for calls naming none
+    # (``agentload serve --project`` sets both); empty: project files are never read
+    project_roots: list[Path] = Field(default_factory=list)
+    default_project: Path | None = None
     api_token: str = DEFAULT_API_TOKEN
     flower_password: str = DEFAULT_FLOWER_PASSWORD
     strategy: Strategy = "selective"

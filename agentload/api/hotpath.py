@@ -11,7 +11,8 @@ counting the hit) plus bytes it already has; FastAPI's routing, dependency resol
 response classes, which cost more than the read itself, are skipped.
 
 It declines (the request goes on to the route, unchanged, which answers it the usual way)
-whatever is not a plain hit: no context, ``project_id`` (stored state to merge),
+whatever is not a plain hit: no context, ``project_id`` or ``project_path`` or a default
+project (stored state or the project's files to merge),
 ``include=full``, a query the route would refuse, an unknown context, a miss, a version
 published in between. A probe never counts a miss, so a declined request is counted once,
 by the route. A Redis connection failure or timeout is answered here, with the route's own
@@ -144,7 +145,8 @@ async def _resolve(rt: Runtime, version: str, query: bytes) -> Plan | None:
     if isinstance(parsed, ORJSONResponse):
         return _DECLINE
     q, given = parsed
-    if not given or q.project_id is not None or q.include == "full":
+    if not given or q.include == "full" or q.project_id is not None or q.project_path is not None \
+            or rt.settings.default_project is not None:  # stored state or project files to merge
         return _DECLINE
     try:
         ctx = Context(**given)

@@ -8,7 +8,7 @@ piling up behind redis-py's default 5 s timeout with exponential back-off.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import redis as redis_sync
 from redis.asyncio import BlockingConnectionPool, Redis
@@ -23,6 +23,7 @@ from agentload.api.livestats import TelemetryBuffer
 from agentload.api.redislink import RedisLink, open_link
 from agentload.api.service import SelectionService
 from agentload.cache.store import CatalogStore
+from agentload.project import ProjectCache
 from agentload.settings import Settings
 
 SOCKET_TIMEOUT_S = 1.0
@@ -38,6 +39,7 @@ class Runtime:
     sync_redis: redis_sync.Redis  # for the few synchronous cache helpers, run in threads
     telemetry: TelemetryBuffer
     link: RedisLink | None = None  # the hot path's pipelined connection (``api.redislink``)
+    projects: ProjectCache = field(default_factory=ProjectCache)  # readings of project files
 
 
 class ConnectedFirstPool(BlockingConnectionPool):

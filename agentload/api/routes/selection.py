@@ -20,6 +20,7 @@ from starlette.datastructures import QueryParams
 from agentload import keys
 from agentload.api.auth import has_token
 from agentload.api.errors import validation_response
+from agentload.api.project_context import ProjectRefused, complete_context
 from agentload.api.responses import DeliveredResponse, ORJSONResponse
 from agentload.api.routes.deps import task_links
 from agentload.api.runtime import Runtime
@@ -49,14 +50,19 @@ STATUS_EXAMPLE = {"status": "ready", "strategy": "selective", "version": "202501
     description="Without any context parameter: the loader status. With context parameters: the "
     "precomputed selection (`cache: hit`). On a miss the selection is computed by a worker: the "
     "answer is 202 with a `poll_url`, or, with `wait_ms>0`, the selection once ready (`cache: miss`). "
-    "`project_id` fills parameters you leave out from the project's stored workflow state.",
+    "`project_id` fills parameters you leave out from the project's stored workflow state, "
+    "`project_path` from the project's own BMad files (status files, finished work; folders under "
+    "`AGENTLOAD_PROJECT_ROOTS` only; the default project when none is named): your parameters win, "
+    "then the stored state, then the files; `project` in the answer says which file gave what.",
     openapi_extra={"parameters": query_parameters(SelectionQuery)},
     responses={
         200: {"description": "Selection (or loader status without context)", "content": {
             "application/json": {"examples": {"selection": {"value": SELECTION_EXAMPLE},
                                               "status": {"value": STATUS_EXAMPLE}}}}},
         202: {"model": TaskAccepted, "description": "Miss: a worker is computing the selection"},
-        404: error("Unknown workflow/phase, project, or not precomputed under strategy `cached`",
+        403: error("`project_path` outside the folders this server may read",
+                   "project_path '/etc' is outside the folders this server may read (AGENTLOAD_PROJECT_ROOTS)"),
+        404: error("Unknown workflow/phase, project, project folder, or not precomputed under strategy `cached`",
                    "unknown to this catalog: workflow 'not-a-workflow'"),
         422: VALIDATION, 503: REDIS_DOWN,
     },
@@ -67,13 +73,14 @@ async def optimized_loading(request: Request) -> Any:
     if isinstance(parsed, ORJSONResponse):
         return parsed
     q, given = parsed
-    if not given and q.project_id is None:
+    if not given and q.project_id is None and q.project_path is None:
         return ORJSONResponse(await loader_status(rt))
-    if q.project_id is not None:
-        state = await rt.store.get_workflow_state(q.project_id)
-        if state is None:
-            raise HTTPException(404, f"unknown project {q.project_id!r}: PUT its workflow state first")
-        given = {**{k: v for k, v in state.items() if k in CONTEXT_FIELDS and v not in (None, [])}, **given}
+    report: dict[str, Any] | None = None
+    if q.project_id is not None or q.project_path is not None or rt.settings.default_project is not None:
+        try:
+            given, report = await complete_context(rt, given, project_id=q.project_id, project_path=q.project_path)
+        except ProjectRefused as exc:
+            raise HTTPException(exc.status, str(exc)) from exc
     try:
         ctx = Context(**given)
     except ValidationError as exc:
@@ -91,6 +98,8 @@ async def optimized_loading(request: Request) -> Any:
         return ORJSONResponse({**task_links(outcome.task_id), "status_url": status_url, "debounced": False},
                               status_code=202)
     body = outcome.body()
+    if report is not None:
+        body["project"] = report
     if q.include == "full":
         defs = await rt.service.definitions(outcome.version, [a["id"] for a in body["agents"]])
         body["agents"] = [{**a, "text": defs.get(a["id"], {}).get("text")} for a in body["agents"]]
