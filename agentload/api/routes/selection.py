@@ -17,20 +17,14 @@ from fastapi import APIRouter, HTTPException, Request
 from pydantic import ValidationError
 
 from agentload import keys
+from agentload.api.answers import SELECTION_EXAMPLE, LoaderStatus, SelectionAnswer, TaskAccepted
 from agentload.api.auth import has_token
 from agentload.api.errors import validation_response
+from agentload.api.failures import REDIS_DOWN, VALIDATION, problem
 from agentload.api.responses import DeliveredResponse, ORJSONResponse
 from agentload.api.routes.deps import task_links
 from agentload.api.runtime import Runtime
-from agentload.api.schemas import (
-    REDIS_DOWN,
-    SELECTION_EXAMPLE,
-    VALIDATION,
-    SelectionQuery,
-    TaskAccepted,
-    error,
-    query_parameters,
-)
+from agentload.api.schemas import SelectionQuery, query_parameters
 from agentload.api.service import NotPrecomputed, UnknownContext, selection_event
 from agentload.context import Context
 
@@ -50,14 +44,19 @@ STATUS_EXAMPLE = {"status": "ready", "strategy": "selective", "version": "202501
     "answer is 202 with a `poll_url`, or, with `wait_ms>0`, the selection once ready (`cache: miss`). "
     "`project_id` fills parameters you leave out from the project's stored workflow state.",
     openapi_extra={"parameters": query_parameters(SelectionQuery)},
+    response_model=SelectionAnswer | LoaderStatus,
     responses={
         200: {"description": "Selection (or loader status without context)", "content": {
             "application/json": {"examples": {"selection": {"value": SELECTION_EXAMPLE},
                                               "status": {"value": STATUS_EXAMPLE}}}}},
         202: {"model": TaskAccepted, "description": "Miss: a worker is computing the selection"},
-        404: error("Unknown workflow/phase, project, or not precomputed under strategy `cached`",
-                   "unknown to this catalog: workflow 'not-a-workflow'"),
-        422: VALIDATION, 503: REDIS_DOWN,
+        404: problem("Unknown workflow/phase, project, or not precomputed under strategy `cached`",
+                     "unknown to this catalog: workflow 'not-a-workflow'"),
+        422: VALIDATION,
+        429: problem("Too many uncached requests from this client this minute (see `Retry-After`)",
+                     "more than 120 uncached requests a minute from this client; repeat ones are served from the "
+                     "cache"),
+        503: REDIS_DOWN,
     },
 )
 async def optimized_loading(request: Request) -> Any:
