@@ -29,7 +29,8 @@ AGENT_EXAMPLE = {"id": "pm", "title": "Product Manager", "name": "John", "icon":
                  "menu": [{"trigger": "prd", "description": "Create a PRD"}], "persona": {"role": "..."},
                  "version": "20250101T000000-ab12cd"}
 MANIFEST_EXAMPLE = {"version": "20250101T000000-ab12cd", "total": 10, "limit": 100, "offset": 0,
-                    "manifest_tokens": 212, "agents": [{"id": "analyst", "line": "analyst - Business Analyst"}]}
+                    "manifest_tokens": 212,
+                    "agents": [{"id": "analyst", "line": "- analyst: Business Analyst | brainstorm-project, research"}]}
 
 
 @router.get("/api/v1/agents", summary="The agent manifest (paged)", response_model=ManifestPage,
@@ -116,8 +117,8 @@ async def get_file(file_path: str = Path(max_length=1000), rt: Runtime = Depends
 @router.post("/api/v1/agents/preload", status_code=202, response_model=TaskAccepted,
              summary="Precompute the selection for a context (and its likely next steps)",
              dependencies=[Depends(require_token)],
-             responses={**AUTH, 404: problem("Unknown project", "unknown project 'acme'"), **BODY,
-                        422: VALIDATION, 503: REDIS_DOWN})
+             responses={**AUTH, **BODY, 422: VALIDATION, 503: REDIS_DOWN,
+                        404: problem("Unknown project", "unknown project 'acme': PUT its workflow state first")})
 async def preload(body: PreloadBody, rt: Runtime = Depends(runtime)) -> Any:
     if body.context is None and body.project_id is None:
         return validation_response([{"loc": ("body", "context"), "type": "missing",
