@@ -1,4 +1,4 @@
-"""Request bodies and documented response shapes (OpenAPI examples live here).
+"""Request bodies and query parameters of the HTTP API (answers: ``answers``, ``figures``, ``failures``).
 
 Bodies forbid unknown fields: a typo'd field name is a 422 naming it rather than a silently
 ignored hint. Identifiers that end up inside Redis keys are restricted to a safe alphabet.
@@ -15,19 +15,6 @@ from agentload.context import Context, Phase
 SAFE_ID = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
 ProjectId = Field(default=None, pattern=SAFE_ID, max_length=128,
                   description="Project id (letters, digits, ._:@-)", examples=["acme-shop"])
-
-SELECTION_EXAMPLE: dict[str, Any] = {
-    "agents": [{"id": "pm", "title": "Product Manager", "tokens": 1174,
-                "reasons": [{"rule": "path:next-workflow", "workflow": "prd"}]}],
-    "manifest": "Other agents (not loaded; request one with load_agent <id>):\n- analyst: Business Analyst ...",
-    "manifest_tokens": 212, "loaded_tokens": 1174, "baseline_tokens": 12031, "optimized_tokens": 1386,
-    "file_reduction": 0.8848, "context_tokens": 1512, "full_context_tokens": 12490, "reduction": 0.8789,
-    "strategy": "selective", "key": "12bac6ef84e523ba768f1f86", "notes": [],
-    "unknown": [], "cache": "hit", "version": "20250101T000000-ab12cd",
-    "resolved": {"files": ["src/modules/bmm/workflows/workflow-status/paths/method-greenfield.yaml"],
-                 "track": "bmad-method", "field_type": "greenfield", "phase": 2, "notes": [],
-                 "unknown": []},
-}
 
 
 class SelectionQuery(BaseModel):
@@ -82,27 +69,6 @@ def query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
     return params
 
 
-class TaskAccepted(BaseModel):
-    """A task was enqueued (or an identical one is already pending): poll ``poll_url``."""
-
-    task_id: str | None = Field(default=None, examples=["3f0a6c1e-5d0e-4f7c-9a51-0f2b1c9d7e11"],
-                                description="Absent only for a debounced refresh whose task id expired")
-    poll_url: str | None = Field(default=None, examples=["/api/v1/tasks/3f0a6c1e-5d0e-4f7c-9a51-0f2b1c9d7e11"])
-    status_url: str | None = Field(default=None, description="Repeat this request to get the result")
-    debounced: bool = False
-
-
-class TaskState(BaseModel):
-    """Celery's view of a task. Unknown ids are ``PENDING`` too (Celery cannot tell them apart)."""
-
-    task_id: str
-    state: str = Field(examples=["SUCCESS"], description="PENDING, STARTED, PROGRESS, RETRY, SUCCESS, FAILURE")
-    ready: bool
-    progress: dict[str, Any] | None = Field(default=None, description="Meta of a PROGRESS state")
-    result: Any = None
-    error: str | None = None
-
-
 class PreloadBody(BaseModel):
     """Warm the cache for a context, a project's stored state, or both (context wins)."""
 
@@ -137,22 +103,3 @@ class StrategyBody(BaseModel):
 
     strategy: Literal["selective", "full", "cached"]
 
-
-class StrategyState(BaseModel):
-    strategy: str = Field(examples=["selective"])
-    source: Literal["redis", "settings"] = Field(description="Runtime flag, or the settings default")
-
-
-class Detail(BaseModel):
-    detail: str
-
-
-def error(description: str, example: str) -> dict[str, Any]:
-    """An OpenAPI ``responses`` entry for an error with an example body."""
-    return {"model": Detail, "description": description,
-            "content": {"application/json": {"example": {"detail": example}}}}
-
-
-REDIS_DOWN = error("Redis is unreachable (retry later)", "Redis is unavailable: Error 111 connecting")
-VALIDATION = error("A parameter is invalid; `detail` names the field", "query.phase: Input should be "
-                   "greater than or equal to 0")

@@ -18,21 +18,15 @@ from pydantic import ValidationError
 from starlette.datastructures import QueryParams
 
 from agentload import keys
+from agentload.api.answers import SELECTION_EXAMPLE, LoaderStatus, SelectionAnswer, TaskAccepted
 from agentload.api.auth import has_token
 from agentload.api.errors import validation_response
+from agentload.api.failures import REDIS_DOWN, VALIDATION, problem
 from agentload.api.project_context import ProjectRefused, complete_context
 from agentload.api.responses import DeliveredResponse, ORJSONResponse
 from agentload.api.routes.deps import task_links
 from agentload.api.runtime import Runtime
-from agentload.api.schemas import (
-    REDIS_DOWN,
-    SELECTION_EXAMPLE,
-    VALIDATION,
-    SelectionQuery,
-    TaskAccepted,
-    error,
-    query_parameters,
-)
+from agentload.api.schemas import SelectionQuery, query_parameters
 from agentload.api.service import NotPrecomputed, UnknownContext, selection_event
 from agentload.context import Context
 
@@ -55,16 +49,21 @@ STATUS_EXAMPLE = {"status": "ready", "strategy": "selective", "version": "202501
     "`AGENTLOAD_PROJECT_ROOTS` only; the default project when none is named): your parameters win, "
     "then the stored state, then the files; `project` in the answer says which file gave what.",
     openapi_extra={"parameters": query_parameters(SelectionQuery)},
+    response_model=SelectionAnswer | LoaderStatus,
     responses={
         200: {"description": "Selection (or loader status without context)", "content": {
             "application/json": {"examples": {"selection": {"value": SELECTION_EXAMPLE},
                                               "status": {"value": STATUS_EXAMPLE}}}}},
         202: {"model": TaskAccepted, "description": "Miss: a worker is computing the selection"},
-        403: error("`project_path` outside the folders this server may read",
-                   "project_path '/etc' is outside the folders this server may read (AGENTLOAD_PROJECT_ROOTS)"),
-        404: error("Unknown workflow/phase, project, project folder, or not precomputed under strategy `cached`",
-                   "unknown to this catalog: workflow 'not-a-workflow'"),
-        422: VALIDATION, 503: REDIS_DOWN,
+        403: problem("`project_path` outside the folders this server may read",
+                     "project_path '/etc' is outside the folders this server may read (AGENTLOAD_PROJECT_ROOTS)"),
+        404: problem("Unknown workflow/phase, project, project folder, or not precomputed under strategy `cached`",
+                     "unknown to this catalog: workflow 'not-a-workflow'"),
+        422: VALIDATION,
+        429: problem("Too many uncached requests from this client this minute (see `Retry-After`)",
+                     "more than 120 uncached requests a minute from this client; repeat ones are served from the "
+                     "cache"),
+        503: REDIS_DOWN,
     },
 )
 async def optimized_loading(request: Request) -> Any:

@@ -6,10 +6,11 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Path
 
+from agentload.api.answers import TaskState
+from agentload.api.failures import NO_ROUTE, REDIS_DOWN, VALIDATION
 from agentload.api.responses import ORJSONResponse
 from agentload.api.routes.deps import runtime
 from agentload.api.runtime import Runtime
-from agentload.api.schemas import REDIS_DOWN, TaskState
 
 router = APIRouter(tags=["tasks"])
 
@@ -22,7 +23,7 @@ router = APIRouter(tags=["tasks"])
     responses={200: {"content": {"application/json": {"example": {
         "task_id": "3f0a6c1e-5d0e-4f7c-9a51-0f2b1c9d7e11", "state": "SUCCESS", "ready": True,
         "progress": None, "result": {"key": "12bac6ef84e523ba768f1f86"}, "error": None}}}},
-        503: REDIS_DOWN},
+        404: NO_ROUTE, 422: VALIDATION, 503: REDIS_DOWN},
 )
 async def task_state(task_id: str = Path(max_length=200), rt: Runtime = Depends(runtime)) -> Any:
     return ORJSONResponse(await rt.enqueuer.state(task_id))
