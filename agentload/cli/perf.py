@@ -72,13 +72,15 @@ def report(
     out: Annotated[Path, typer.Option("--out", help="HTML file to write")],
     scenarios: Annotated[list[Path] | None, typer.Option("--scenarios", help="JSONL suite for selection "
                                                          "quality: a file, a folder or a glob (repeatable)")] = None,
+    more: Annotated[list[Path] | None, typer.Argument(metavar="[SUITE]...", show_default=False,
+                                                      help="more suites (a shell-expanded glob)")] = None,
 ) -> None:
     """Write the HTML report (plots and tables) from the stored results; prints its path."""
     from agentload.evaluation import expand_suites
     from agentload.reporting import write_report
 
     try:
-        suites = expand_suites(scenarios or [])
+        suites = expand_suites([*(scenarios or []), *(more or [])])
     except FileNotFoundError as exc:
         raise typer.BadParameter(str(exc), param_hint="--scenarios") from exc
     db = get_settings().database_url

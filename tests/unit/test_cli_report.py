@@ -82,3 +82,15 @@ def test_given_an_unreachable_postgresql_when_reporting_then_one_line_without_th
     assert code == 1 and len(err.strip().splitlines()) == 1
     assert "cannot read the database (OperationalError" in err and "s3cret" not in err
     assert "check that the database is running" in err
+
+
+def test_given_a_shell_expanded_glob_when_reporting_then_each_suite_has_its_quality_row(tmp_path: Path) -> None:
+    migrate.upgrade(f"sqlite:///{tmp_path / 'agentload.db'}")
+    for name in ("first", "second"):
+        (tmp_path / f"{name}.jsonl").write_text('{"id": "x", "context": {"phase": 2}, "required_agents": ["pm"]}\n')
+    out = tmp_path / "out" / "report.html"
+    result = CliRunner().invoke(app, ["report", "--out", str(out), "--scenarios", str(tmp_path / "first.jsonl"),
+                                      str(tmp_path / "second.jsonl")])
+    assert result.exit_code == 0, result.output
+    quality = out.read_text().split('id="table-selection-quality"')[1].split("</table>")[0]
+    assert "<td>first</td>" in quality and "<td>second</td>" in quality
