@@ -16,7 +16,7 @@ from typing import Any
 
 from plotly.offline import get_plotlyjs
 
-from agentload.analysis import degradation_analysis, percentile
+from agentload.analysis import breach_text, degradation_analysis, percentile
 from agentload.reports import figures
 from agentload.reports.model import PLOT_IDS, TABLE_IDS, ReportData
 
@@ -93,8 +93,9 @@ def _knee(data: ReportData) -> str:
     if deg is None:
         return _no_data("steps", "the knee / degradation analysis", TABLE_IDS["knee"])
     fields = ["knee_users", "saturation_throughput_rps", "saturation_users", "plateau_users", "p50_cv",
-              "p99_p50_ratio", "error_rates", "first_breach"]
-    return _table(TABLE_IDS["knee"], ["measure", "value"], [[f, deg.get(f)] for f in fields])
+              "p99_p50_ratio", "error_rates"]
+    rows = [[f, deg.get(f)] for f in fields] + [["first_breach", breach_text(deg.get("first_breach"))]]
+    return _table(TABLE_IDS["knee"], ["measure", "value"], rows)
 
 
 def _resource_table(data: ReportData) -> str:
