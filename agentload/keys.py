@@ -141,6 +141,12 @@ def events_flush_key(flush_id: str) -> str:
 SELECTION_EVENTS_DEAD = f"{STATS}:selection_events:dead"
 
 
+def request_text_key(ref: str) -> str:
+    """A user's free-text request handed to a task by reference (``AGENTLOAD_REDACT_REQUEST_TEXT``):
+    the text, with a TTL, read by the worker and deleted once its selection is stored."""
+    return f"{BASE}:private:request:{ref}"
+
+
 def miss_rate_key(client: str, window: int) -> str:
     """Uncached requests of one client in one minute window (a counter with a TTL)."""
     return f"{BASE}:limit:miss:{client}:{window}"
