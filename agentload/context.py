@@ -93,6 +93,15 @@ class PhaseFacts(BaseModel):
     all: list[str] = Field(default_factory=list)  # every workflow, in path order
 
 
+class OutputFacts(BaseModel):
+    """What one workflow leaves in a project: names as its catalog gives them ("prd", "epics and
+    stories", "prd.md") and the folders it writes to (config names such as ``planning_artifacts``
+    or paths; empty: the layout's document folders)."""
+
+    names: list[str]
+    locations: list[str] = Field(default_factory=list)
+
+
 class TrackFacts(BaseModel):
     """The parts of one path file that inference needs."""
 
@@ -103,6 +112,7 @@ class TrackFacts(BaseModel):
     phases: list[PhaseFacts]
     owners: dict[str, list[str]]  # workflow id -> agent ids
     sequence: list[str] = Field(default_factory=list)  # whole-path order, when phases interleave
+    outputs: dict[str, OutputFacts] = Field(default_factory=dict)  # workflow id -> what it leaves
 
 
 class ResolverData(BaseModel):

@@ -26,12 +26,13 @@ from pydantic import Field, ValidationError
 from redis.exceptions import OutOfMemoryError, RedisError
 
 from agentload.api.problems import NotReady, TooManyMisses, describe, redis_failure, shown
+from agentload.api.project_context import ProjectRefused, complete_context
 from agentload.api.runtime import Runtime, close_runtime, open_runtime
 from agentload.api.service import NO_CATALOG, NotPrecomputed, UnknownContext, manifest_page, selection_event
 from agentload.cache.store import CatalogNotPublished
 from agentload.context import Context
 from agentload.delivered import with_delivered
-from agentload.mcp_checks import BearerToken, startup_problem
+from agentload.mcp_checks import BearerToken, EventStreamAccept, startup_problem
 from agentload.mcp_errors import ClearErrorsServer
 from agentload.settings import Settings, get_settings
 
@@ -66,8 +67,9 @@ class AgentloadMCP:
         self.server.add_tool(self.select_agents, name="select_agents", annotations=READ_ONLY,
                              structured_output=False,
                              description="The agents to load for a project context, with reasons and token "
-                             "figures. Every field is optional; project_id fills missing ones from the "
-                             "project's stored workflow state.")
+                             "figures. Every field is optional; what you leave out comes from the project's "
+                             "stored state (project_id), then its BMad files (project_path, or the served "
+                             "project); `project` in the answer says which file gave what.")
         self.server.add_tool(self.load_agent, name="load_agent", annotations=READ_ONLY, structured_output=False,
                              description="One agent's definition file by id: a small JSON header (ids of "
                              "the work items its menu runs), then the file's text.")
@@ -119,7 +121,9 @@ class AgentloadMCP:
         workflow_history: Annotated[list[str] | None, Field(description="Workflows already done")] = None,
         next_workflow: Annotated[str | None, Field(description="Workflow about to run, e.g. prd")] = None,
         request: Annotated[str | None, Field(description="Free-text description of the task")] = None,
-        project_id: Annotated[str | None, Field(description="Fill missing fields from this project")] = None,
+        project_id: Annotated[str | None, Field(description="Fill missing fields from its stored state")] = None,
+        project_path: Annotated[str | None, Field(description="Fill missing fields from this project folder's BMad "
+                                                  "files (absolute path; the served project by default)")] = None,
         include_definitions: Annotated[bool, Field(description="Embed each agent's full text")] = False,
         wait_ms: Annotated[int, Field(description="On a cache miss, wait this long for a worker")] = DEFAULT_WAIT_MS,
     ) -> CallToolResult:
@@ -127,7 +131,8 @@ class AgentloadMCP:
                  "complexity_level": complexity_level, "has_ui": has_ui, "user_role": user_role,
                  "workflow_history": workflow_history, "next_workflow": next_workflow, "request": request}
         return await self._measured("select_agents", lambda: self._select(
-            {k: v for k, v in given.items() if v not in (None, [])}, project_id, include_definitions, wait_ms))
+            {k: v for k, v in given.items() if v not in (None, [])}, project_id, project_path, include_definitions,
+            wait_ms))
 
     async def load_agent(
         self, agent_id: Annotated[str, Field(description="Agent id from list_agents or select_agents")]
@@ -155,15 +160,11 @@ class AgentloadMCP:
             raise ToolError(NO_CATALOG)
         return manifest_page(version, manifest, limit, offset), [], None
 
-    async def _select(self, given: dict[str, Any], project_id: str | None, full: bool, wait_ms: int) -> Result:
+    async def _select(self, given: dict[str, Any], project_id: str | None, project_path: str | None, full: bool,
+                      wait_ms: int) -> Result:
         rt = self.runtime
-        started = time.perf_counter()
-        if project_id is not None:
-            state = await rt.store.get_workflow_state(project_id)
-            if state is None:
-                raise ToolError(f"unknown project {shown(project_id)}: store its workflow state first")
-            given = {**{k: v for k, v in state.items() if k in Context.model_fields and v not in (None, [])},
-                     **given}
+        started = time.perf_counter()  # the stored state, then the project's files, under the client's fields
+        given, report = await complete_context(rt, given, project_id=project_id, project_path=project_path)
         try:
             ctx = Context(**given)
         except ValidationError as exc:
@@ -175,7 +176,7 @@ class AgentloadMCP:
             return {"status": "pending", "task_id": outcome.task_id, "version": outcome.version,
                     "message": "A worker is computing this selection; call select_agents again shortly."}, [], None
         body = outcome.body()
-        body["status"] = "ready"
+        body.update({"status": "ready", **({"project": report} if report else {})})
         texts = [body.pop("manifest")] if body.get("manifest") else []  # as text: no JSON escaping
         if full:
             defs = await rt.service.definitions(outcome.version, [a["id"] for a in body["agents"]])
@@ -227,7 +228,7 @@ class AgentloadMCP:
             header, tokens = with_delivered(meta, texts)
             error = False
             return CallToolResult(content=[TextContent(type="text", text=t) for t in (header, *texts)])
-        except (UnknownContext, NotPrecomputed, NotReady, CatalogNotPublished, TooManyMisses) as exc:
+        except (UnknownContext, NotPrecomputed, NotReady, CatalogNotPublished, TooManyMisses, ProjectRefused) as exc:
             raise ToolError(str(exc)) from exc
         except OutOfMemoryError as exc:
             raise ToolError("Redis is out of memory: nothing new can be stored; retry later") from exc
@@ -265,7 +266,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     import uvicorn
 
-    app = server.streamable_http_app(json_response=True, host=args.host)
+    app = EventStreamAccept(server.streamable_http_app(json_response=True, host=args.host))
     guarded = BearerToken(app, settings.mcp_token) if settings.mcp_token else app
     uvicorn.run(guarded, host=args.host, port=args.port, log_level=args.log_level.lower())
 

@@ -29,6 +29,11 @@ class Settings(BaseSettings):
     redis_url: str = "redis://127.0.0.1:6379/0"
     database_url: str = Field(default_factory=lambda: f"sqlite:///{Path.cwd() / 'agentload.db'}")
     catalog_path: Path = REPO_ROOT / "data" / "bmad-method-v6"
+    # projects whose BMad files (status files, finished work) the API and MCP server may read
+    # (``project_path``; JSON list in the environment), and the one read for calls naming none
+    # (``agentload serve --project`` sets both); empty: project files are never read
+    project_roots: list[Path] = Field(default_factory=list)
+    default_project: Path | None = None
     api_token: str = DEFAULT_API_TOKEN
     flower_password: str = DEFAULT_FLOWER_PASSWORD
     strategy: Strategy = "selective"
@@ -93,6 +98,12 @@ class Settings(BaseSettings):
     # the MCP server over HTTP: when set, every request needs ``Authorization: Bearer <token>``
     mcp_token: str | None = None
     api_limit_concurrency: int = Field(default=1000, ge=1)
+    # cached selection GETs answered before FastAPI's router over one pipelined Redis connection
+    # (``api.hotpath``); off: every request takes the route (same answers, about 3x the CPU)
+    hot_path: bool = True
+    # API processes of ``python -m agentload.api.serve`` (uvicorn workers, one event loop each):
+    # one per core the API may use; compose and the image run 2
+    api_workers: int = Field(default=1, ge=1)
 
     # load tests
     loadtest_max_users: int = 500

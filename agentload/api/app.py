@@ -19,6 +19,8 @@ from starlette.responses import Response
 
 from agentload.api import errors
 from agentload.api.guard import Guard
+from agentload.api.hotpath import PATH as HOT_PATH
+from agentload.api.hotpath import HotPath
 from agentload.api.middleware import PromMetrics, Telemetry
 from agentload.api.responses import ORJSONResponse
 from agentload.api.routes import agents, cache, flags, health, perf_jobs, performance, projects, selection, tasks
@@ -87,6 +89,10 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
 
     # Guard (token of mutating requests, body size) runs before any parsing; Telemetry outside it
     # still counts what the guard refused
+    # the cached selection GET answered before the router (``api.hotpath``), inside the guard
+    if settings.hot_path:
+        hot_route = next(r for r in selection.router.routes if getattr(r, "path", None) == HOT_PATH)
+        app.add_middleware(HotPath, prom=prom, route=hot_route)
     app.add_middleware(Guard, token=settings.api_token, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(Telemetry, prom=prom)
     return app

@@ -55,6 +55,9 @@ class SelectionQuery(BaseModel):
     request: str | None = Field(None, description="Free-text request (<= settings.max_request_chars)")
     project_id: str | None = Field(None, pattern=SAFE_ID, max_length=128,
                                    description="Fill missing fields from this project's stored state")
+    project_path: str | None = Field(None, min_length=1, max_length=4096,
+                                     description="Fill missing fields from this project folder's BMad files "
+                                     "(absolute path under AGENTLOAD_PROJECT_ROOTS)", examples=["/home/me/acme-shop"])
     user_id: str | None = Field(None, pattern=SAFE_ID, max_length=128, description="For the usage ledger")
     include: Literal["ref", "full"] = Field("ref", description="`full` embeds each agent's definition text")
     wait_ms: int = Field(0, ge=0, description="On a miss, wait this long for the worker (<= max_wait_ms)")

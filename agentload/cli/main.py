@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from agentload.catalog import Catalog, EmptyCatalog, load_catalog, require_agents
 from agentload.context import Context
 from agentload.evaluation import evaluate_one, expand_suites, public, read_scenarios, summarize
+from agentload.project import merge, read_project
 from agentload.selection.engine import STRATEGIES, SelectionConfig, Selector
 from agentload.settings import get_settings
 
@@ -78,23 +79,34 @@ def _check_strategy(strategy: str) -> None:
 
 @app.command()
 def select(
-    context_json: Annotated[str, typer.Option("--context-json", help="context object as JSON")],
+    context_json: Annotated[str, typer.Option("--context-json", help="context object as JSON")] = "{}",
     catalog: CatalogOpt = None,
     strategy: StrategyOpt = "selective",
+    project: Annotated[Path | None, typer.Option("--project", help="fill what the context leaves out from this "
+                                                 "project's BMad files (default catalog: the project)")] = None,
 ) -> None:
-    """Print the selection for one context as JSON."""
+    """Print the selection for one context as JSON (with ``project``: which file gave what)."""
     _check_strategy(strategy)
     try:
         given = orjson.loads(context_json)
         if not isinstance(given, dict):
             raise typer.BadParameter("expected a JSON object, e.g. '{\"phase\": 2}'", param_hint="--context-json")
-        ctx = Context(**given)
+        Context(**given)
     except orjson.JSONDecodeError as exc:
         raise typer.BadParameter(f"not JSON: {exc}", param_hint="--context-json") from exc
     except (ValidationError, TypeError) as exc:
         raise typer.BadParameter(str(exc), param_hint="--context-json") from exc
-    sel = build_selector(catalog).select(ctx, strategy)
-    sys.stdout.write(orjson.dumps(sel.model_dump(mode="json"), option=orjson.OPT_INDENT_2).decode() + "\n")
+    if project is not None and not project.is_dir():
+        raise typer.BadParameter(f"{project} is not a folder", param_hint="--project")
+    selector = build_selector(catalog or project)
+    report = None
+    if project is not None:
+        given, report = merge({k: v for k, v in given.items() if v not in (None, [])},
+                              read_project(project, selector.resolver))
+    body = selector.select(Context(**given), strategy).model_dump(mode="json")
+    if report:
+        body["project"] = report
+    sys.stdout.write(orjson.dumps(body, option=orjson.OPT_INDENT_2).decode() + "\n")
 
 
 @app.command("eval")

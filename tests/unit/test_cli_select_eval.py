@@ -196,3 +196,23 @@ def test_given_settings_when_building_config_then_selection_knobs_are_copied() -
     assert (cfg.manifest_max_tokens, cfg.text_close_ratio, cfg.text_min_score, cfg.text_max_agents,
             cfg.orchestrator_agent) == (25, 0.5, 2.0, 2, "pm")
     assert cfg.level_tracks == dict(s.level_tracks)
+
+
+def test_given_a_project_folder_when_selecting_with_project_then_its_files_fill_the_context(
+    runner: CliRunner, tmp_path: Path,
+) -> None:
+    from project_trees import installed, write
+
+    project = installed("v6.12.0-installed", tmp_path / "shop")
+    write(project, "_bmad-output/planning-artifacts/prds/prd-shop-2026-01-05/prd.md")
+    result = runner.invoke(app, ["select", "--project", str(project)])  # the project is the catalog too
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout)
+    assert body["project"]["from"] == {"_bmad-output/planning-artifacts/prds/prd-shop-2026-01-05/prd.md": [
+        "workflow_history:bmad-prd", "phase", "next_workflow"]}
+    assert [a["id"] for a in body["agents"]] == ["bmad-agent-architect"]
+    explicit = runner.invoke(app, ["select", "--project", str(project), "--context-json",
+                                   '{"next_workflow": "bmad-prd"}'])
+    assert [a["id"] for a in json.loads(explicit.stdout)["agents"]] == ["bmad-agent-pm"]
+    missing = runner.invoke(app, ["select", "--project", str(tmp_path / "nope")])
+    assert missing.exit_code == 2 and "--project" in missing.output

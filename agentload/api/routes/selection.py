@@ -15,10 +15,12 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import ValidationError
+from starlette.datastructures import QueryParams
 
 from agentload import keys
 from agentload.api.auth import has_token
 from agentload.api.errors import validation_response
+from agentload.api.project_context import ProjectRefused, complete_context
 from agentload.api.responses import DeliveredResponse, ORJSONResponse
 from agentload.api.routes.deps import task_links
 from agentload.api.runtime import Runtime
@@ -48,39 +50,37 @@ STATUS_EXAMPLE = {"status": "ready", "strategy": "selective", "version": "202501
     description="Without any context parameter: the loader status. With context parameters: the "
     "precomputed selection (`cache: hit`). On a miss the selection is computed by a worker: the "
     "answer is 202 with a `poll_url`, or, with `wait_ms>0`, the selection once ready (`cache: miss`). "
-    "`project_id` fills parameters you leave out from the project's stored workflow state.",
+    "`project_id` fills parameters you leave out from the project's stored workflow state, "
+    "`project_path` from the project's own BMad files (status files, finished work; folders under "
+    "`AGENTLOAD_PROJECT_ROOTS` only; the default project when none is named): your parameters win, "
+    "then the stored state, then the files; `project` in the answer says which file gave what.",
     openapi_extra={"parameters": query_parameters(SelectionQuery)},
     responses={
         200: {"description": "Selection (or loader status without context)", "content": {
             "application/json": {"examples": {"selection": {"value": SELECTION_EXAMPLE},
                                               "status": {"value": STATUS_EXAMPLE}}}}},
         202: {"model": TaskAccepted, "description": "Miss: a worker is computing the selection"},
-        404: error("Unknown workflow/phase, project, or not precomputed under strategy `cached`",
+        403: error("`project_path` outside the folders this server may read",
+                   "project_path '/etc' is outside the folders this server may read (AGENTLOAD_PROJECT_ROOTS)"),
+        404: error("Unknown workflow/phase, project, project folder, or not precomputed under strategy `cached`",
                    "unknown to this catalog: workflow 'not-a-workflow'"),
         422: VALIDATION, 503: REDIS_DOWN,
     },
 )
 async def optimized_loading(request: Request) -> Any:
     rt: Runtime = request.app.state.runtime
-    qp = request.query_params
-    raw: dict[str, Any] = {k: v for k, v in qp.items() if k != "workflow_history"}
-    if "workflow_history" in qp:
-        raw["workflow_history"] = qp.getlist("workflow_history")
-    try:
-        q = SelectionQuery.model_validate(raw)
-    except ValidationError as exc:
-        return validation_response([{**e, "loc": ("query", *e["loc"])} for e in exc.errors()])
-    given = {k: v for k in CONTEXT_FIELDS if (v := getattr(q, k)) not in (None, [])}
-    bad = _limits(rt, given, q.wait_ms)
-    if bad is not None:
-        return bad
-    if not given and q.project_id is None:
+    parsed = read_query(rt, request.query_params)
+    if isinstance(parsed, ORJSONResponse):
+        return parsed
+    q, given = parsed
+    if not given and q.project_id is None and q.project_path is None:
         return ORJSONResponse(await loader_status(rt))
-    if q.project_id is not None:
-        state = await rt.store.get_workflow_state(q.project_id)
-        if state is None:
-            raise HTTPException(404, f"unknown project {q.project_id!r}: PUT its workflow state first")
-        given = {**{k: v for k, v in state.items() if k in CONTEXT_FIELDS and v not in (None, [])}, **given}
+    report: dict[str, Any] | None = None
+    if q.project_id is not None or q.project_path is not None or rt.settings.default_project is not None:
+        try:
+            given, report = await complete_context(rt, given, project_id=q.project_id, project_path=q.project_path)
+        except ProjectRefused as exc:
+            raise HTTPException(exc.status, str(exc)) from exc
     try:
         ctx = Context(**given)
     except ValidationError as exc:
@@ -98,6 +98,8 @@ async def optimized_loading(request: Request) -> Any:
         return ORJSONResponse({**task_links(outcome.task_id), "status_url": status_url, "debounced": False},
                               status_code=202)
     body = outcome.body()
+    if report is not None:
+        body["project"] = report
     if q.include == "full":
         defs = await rt.service.definitions(outcome.version, [a["id"] for a in body["agents"]])
         body["agents"] = [{**a, "text": defs.get(a["id"], {}).get("text")} for a in body["agents"]]
@@ -105,6 +107,20 @@ async def optimized_loading(request: Request) -> Any:
     rt.telemetry.add_event(selection_event(outcome, source="api", project=q.project_id, user=q.user_id,
                                            latency_ms=(time.perf_counter() - started) * 1000))
     return DeliveredResponse(body)
+
+
+def read_query(rt: Runtime, qp: QueryParams) -> tuple[SelectionQuery, dict[str, Any]] | ORJSONResponse:
+    """The validated query and the context fields it gives, or the 422 to answer."""
+    raw: dict[str, Any] = {k: v for k, v in qp.items() if k != "workflow_history"}
+    if "workflow_history" in qp:
+        raw["workflow_history"] = qp.getlist("workflow_history")
+    try:
+        q = SelectionQuery.model_validate(raw)
+    except ValidationError as exc:
+        return validation_response([{**e, "loc": ("query", *e["loc"])} for e in exc.errors()])
+    given = {k: v for k in CONTEXT_FIELDS if (v := getattr(q, k)) not in (None, [])}
+    bad = _limits(rt, given, q.wait_ms)
+    return bad if bad is not None else (q, given)
 
 
 def _limits(rt: Runtime, given: dict[str, Any], wait_ms: int) -> ORJSONResponse | None:
