@@ -152,6 +152,14 @@ def degradation_analysis(
     }
 
 
+def breach_text(breach: dict[str, Any] | None) -> str:
+    """``first_breach`` in words: ``"at 50 users: p99 1200.0 ms > 1000 ms"``, or ``"no target
+    breached"`` for None."""
+    if not breach:
+        return "no target breached"
+    return f"at {breach.get('users')} users: {breach.get('reason')}"
+
+
 def _strictly_increasing(xs: Sequence[float]) -> bool:
     return all(b > a for a, b in zip(xs, xs[1:], strict=False))
 

@@ -21,6 +21,7 @@ import redis
 from rich.console import Console
 from rich.table import Table
 
+from agentload.analysis import breach_text
 from agentload.api.enqueue import build_client
 from agentload.catalog import load_catalog, require_agents
 from agentload.cli.perf import follow
@@ -219,7 +220,7 @@ def print_summary(figures: dict[str, Any]) -> None:
     breach = deg.get("first_breach")
     table.add_row("load test (steps 1-50 users)", f"knee at {deg.get('knee_users')} users, saturation "
                   f"{deg.get('saturation_throughput_rps') or 0:.0f} req/s, "
-                  + (f"first target breach {breach}" if breach else "no latency or error target breached"))
+                  + (f"first target breach {breach_text(breach)}" if breach else "no latency or error target breached"))
     table.add_row("journey", "ok" if figures.get("journey_exit") == 0 else "failed steps (see above)")
     for j in figures.get("journey_tokens") or []:
         cut = 1 - j["progressive"] / j["everything"] if j["everything"] else 0.0

@@ -15,6 +15,7 @@ when every ``required_agents`` id is loaded and, where the suite gives them, eve
 
 from __future__ import annotations
 
+import glob
 import statistics
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -24,6 +25,28 @@ import orjson
 
 from agentload.context import Context
 from agentload.selection.engine import Selector
+
+
+def expand_suites(given: Iterable[Path | str]) -> list[Path]:
+    """Scenario files from what a user typed: a file as it is, a folder's ``*.jsonl``, a glob
+    pattern (quoted, so the shell left it as is; ``**`` spans folders), each expansion sorted;
+    first-seen order otherwise, duplicates dropped. Raises ``FileNotFoundError`` naming the first
+    argument that matches no file."""
+    out: dict[Path, None] = {}
+    for item in given:
+        path = Path(item).expanduser()
+        if path.is_dir():
+            found = sorted(path.glob("*.jsonl"))
+        elif path.is_file():
+            found = [path]
+        else:
+            found = sorted(Path(p) for p in glob.glob(str(path), recursive=True) if Path(p).is_file())
+        if not found:
+            what = "folder holds no *.jsonl" if path.is_dir() else "no such file" if not glob.has_magic(str(path)) \
+                else "pattern matches no file"
+            raise FileNotFoundError(f"{what}: {item}")
+        out.update(dict.fromkeys(found))
+    return list(out)
 
 
 def read_scenarios(path: Path | str) -> Iterator[dict[str, Any]]:

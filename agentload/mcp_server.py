@@ -33,6 +33,7 @@ from agentload.cache.store import CatalogNotPublished
 from agentload.context import Context
 from agentload.delivered import with_delivered
 from agentload.mcp_checks import BearerToken, EventStreamAccept, startup_problem
+from agentload.mcp_errors import ClearErrorsServer
 from agentload.settings import Settings, get_settings
 
 INSTRUCTIONS = (
@@ -58,8 +59,9 @@ class AgentloadMCP:
     def __init__(self, settings: Settings | None = None, log_level: LogLevel = "WARNING") -> None:
         self.settings = settings or get_settings()
         self._runtime: Runtime | None = None
-        self.server: MCPServer[Any] = MCPServer("agentload", instructions=INSTRUCTIONS, version="0.1.0",
-                                                lifespan=self._lifespan, log_level=log_level)
+        # the SDK's server with clear argument errors (unknown ones refused) and prompts/get errors
+        self.server: MCPServer[Any] = ClearErrorsServer("agentload", instructions=INSTRUCTIONS, version="0.1.0",
+                                                        lifespan=self._lifespan, log_level=log_level)
         self.server.add_tool(self.list_agents, name="list_agents", annotations=READ_ONLY, structured_output=False,
                              description="The agent manifest: one line per agent (paged by offset/limit).")
         self.server.add_tool(self.select_agents, name="select_agents", annotations=READ_ONLY,

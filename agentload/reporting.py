@@ -79,7 +79,8 @@ def cache_section(db: str) -> list[CachePoint]:
         return []
     t0 = datetime.fromisoformat(rows[0]["recorded_at"])
     return [CachePoint(t=(datetime.fromisoformat(r["recorded_at"]) - t0).total_seconds(),
-                       hit_rate=r["hits"] / (r["hits"] + r["misses"])) for r in rows]
+                       hit_rate=r["hits"] / (r["hits"] + r["misses"]), hits=r["hits"], misses=r["misses"])
+            for r in rows]
 
 
 def strategy_section(db: str) -> tuple[dict[str, Any] | None, list[StrategyRow]]:
@@ -121,6 +122,9 @@ def _headline(data: ReportData, db: str, bench: dict[str, Any] | None) -> dict[s
     for entry in repository.token_usage_summary(db, group_by="strategy"):
         head[f"served tokens saved ({entry['key']})"] = (f"{entry['overall_reduction']:.1%} over "
                                                          f"{entry['count']} selections")
+    hits, misses = (sum(p.hits or 0 for p in data.cache_hit_rate), sum(p.misses or 0 for p in data.cache_hit_rate))
+    if hits + misses:
+        head["cache hit rate (selections)"] = f"{hits / (hits + misses):.1%} ({hits:,} hits, {misses:,} misses)"
     deg = data.degradation or {}
     if deg.get("saturation_throughput_rps") is not None:
         head["max throughput (requests/s)"] = round(float(deg["saturation_throughput_rps"]), 1)

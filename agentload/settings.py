@@ -85,6 +85,10 @@ class Settings(BaseSettings):
     miss_rate_per_client: int = Field(default=120, ge=1)
     max_pending_misses: int = Field(default=2000, ge=1)
     text_selection_ttl_s: int = Field(default=900, ge=60)  # how long a computed free-text selection stays
+    # users' free-text requests stay out of task messages (Flower, task events, the result
+    # backend's stored arguments): the API and MCP server keep the text in Redis for
+    # text_selection_ttl_s under a random key and pass the task that key (agentload/api/redact.py)
+    redact_request_text: bool = True
     catalog_max_file_bytes: int = 1_000_000
 
     # the API's listener (agentload.api.serve): a connection that sends no request for this

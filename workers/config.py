@@ -11,11 +11,12 @@ from typing import Any
 from kombu.entity import Exchange
 from kombu.entity import Queue as KombuQueue
 
+from agentload import keys
 from agentload.settings import Settings
 from workers.queues import Queue, long_task_names, metrics_task_names, task_routes
 
 #: results are for polling progress/outcome of jobs, not an archive (history lives in SQL)
-RESULT_EXPIRES_S = 3600  # task results (the API polls them); long jobs keep theirs in SQL
+RESULT_EXPIRES_S = keys.TASK_RESULT_TTL_S  # task results (the API polls them); long jobs keep theirs in SQL
 
 
 def visibility_timeout(settings: Settings) -> int:

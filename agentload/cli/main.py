@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from agentload.catalog import Catalog, EmptyCatalog, load_catalog, require_agents
 from agentload.context import Context
-from agentload.evaluation import evaluate_one, public, read_scenarios, summarize
+from agentload.evaluation import evaluate_one, expand_suites, public, read_scenarios, summarize
 from agentload.project import merge, read_project
 from agentload.selection.engine import STRATEGIES, SelectionConfig, Selector
 from agentload.settings import get_settings
@@ -111,18 +111,33 @@ def select(
 
 @app.command("eval")
 def evaluate(
-    scenarios: Annotated[list[Path], typer.Option("--scenarios", help="JSONL suite (repeatable)")],
+    scenarios: Annotated[list[Path] | None, typer.Option("--scenarios", help="JSONL suite: a file, a folder of "
+                                                         "*.jsonl or a quoted glob (repeatable)")] = None,
+    more: Annotated[list[Path] | None, typer.Argument(
+        metavar="[SUITE]...", help="more suites, e.g. the files a shell glob expands to after --scenarios",
+        show_default=False)] = None,
     catalog: CatalogOpt = None,
     strategy: StrategyOpt = "selective",
     as_json: Annotated[bool, typer.Option("--json", help="summary as one JSON line")] = False,
 ) -> None:
-    """One JSON line per scenario (id, agents, loaded/manifest/baseline tokens) and a summary."""
+    """One JSON line per scenario (id, agents, loaded/manifest/baseline tokens) and a summary.
+
+    ``--scenarios DIR/*.jsonl`` works both ways: unquoted, the shell's expansion lands in
+    ``[SUITE]...``; quoted, the pattern is expanded here.
+    """
     _check_strategy(strategy)
+    try:
+        suites = expand_suites([*(scenarios or []), *(more or [])])
+    except FileNotFoundError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--scenarios") from exc
+    if not suites:
+        raise typer.BadParameter("give at least one suite, e.g. --scenarios data/scenarios/*.jsonl",
+                                 param_hint="--scenarios")
     selector = build_selector(catalog)
     summaries: dict[str, dict[str, object]] = {}
     every: list[dict[str, object]] = []
     out = sys.stdout
-    for suite in scenarios:
+    for suite in suites:
         lines = []
         try:
             for scenario in read_scenarios(suite):

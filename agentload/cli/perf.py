@@ -46,20 +46,48 @@ def _redis_or_none() -> redis.Redis | None:
     return client
 
 
+def _require_results_database(db: str) -> None:
+    """Exit 1 with one line saying what to run when ``db`` cannot hold results yet (no file,
+    never migrated, outdated or unreachable). Why not an empty report: the usual cause is a
+    database other than the one the stack wrote to (the default is ``agentload.db`` in the
+    current folder), and an empty report would hide that; nothing is created here."""
+    from models.migrate import schema_problem, shown_url
+
+    problem = schema_problem(db)
+    if problem is None:
+        return
+    if problem.kind == "unreachable":
+        fix = "check that the database is running and that AGENTLOAD_DATABASE_URL names it"
+    elif problem.kind == "outdated":
+        fix = "run `python -m models.migrate upgrade` first"
+    else:
+        fix = ("nothing has been measured there: set AGENTLOAD_DATABASE_URL to the database your stack writes to "
+               "(`agentload serve` keeps one in its state folder), or run `make demo`, or run `python -m "
+               "models.migrate upgrade` and then `agentload benchmark` or `agentload loadtest` against a running API")
+    typer.echo(f"error: {problem.detail} (AGENTLOAD_DATABASE_URL={shown_url(db)}); {fix}", err=True)
+    raise typer.Exit(1)
+
+
 def report(
     out: Annotated[Path, typer.Option("--out", help="HTML file to write")],
     scenarios: Annotated[list[Path] | None, typer.Option("--scenarios", help="JSONL suite for selection "
-                                                         "quality (repeatable)")] = None,
+                                                         "quality: a file, a folder or a glob (repeatable)")] = None,
+    more: Annotated[list[Path] | None, typer.Argument(metavar="[SUITE]...", show_default=False,
+                                                      help="more suites (a shell-expanded glob)")] = None,
 ) -> None:
     """Write the HTML report (plots and tables) from the stored results; prints its path."""
+    from agentload.evaluation import expand_suites
     from agentload.reporting import write_report
 
-    for path in scenarios or []:
-        if not path.is_file():
-            raise typer.BadParameter(f"no such file: {path}", param_hint="--scenarios")
+    try:
+        suites = expand_suites([*(scenarios or []), *(more or [])])
+    except FileNotFoundError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--scenarios") from exc
+    db = get_settings().database_url
+    _require_results_database(db)
     client = _redis_or_none()
     try:
-        written = write_report(out, get_settings().database_url, client, list(scenarios or []) or None)
+        written = write_report(out, db, client, suites or None)
     finally:
         if client is not None:
             client.close()

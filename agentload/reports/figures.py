@@ -21,6 +21,7 @@ _STRATEGY_METRICS = (
     ("cpu_ms_per_request", "CPU ms / request"),
     ("bytes_per_request", "bytes / request"),
 )
+_COUNTS = frozenset({"tokens_per_request", "bytes_per_request"})
 
 
 def _layout(
@@ -76,13 +77,20 @@ def throughput_vs_users(data: ReportData) -> Any | None:
 
 
 def errors_vs_users(data: ReportData) -> Any | None:
+    """Markers with their value written beside them, on an axis that always shows the 1 % limit:
+    a bar of height 0 draws nothing, and a step without errors must still be seen measured."""
     if not data.steps:
         return None
+    rates = [s.error_rate * 100 for s in data.steps]
     fig = go.Figure()
-    fig.add_bar(x=[str(s.users) for s in data.steps], y=[s.error_rate * 100 for s in data.steps],
-                name="error rate")
+    fig.add_scatter(x=[str(s.users) for s in data.steps], y=rates, mode="lines+markers+text", name="error rate",
+                    marker={"size": 10}, text=[f"{r:.2f} %" if r else "0 errors" for r in rates],
+                    textposition="top center")
     fig.add_hline(y=1.0, line_dash="dash", annotation_text="1 % limit")
-    return _layout(fig, "Error rate vs users", "users", "% of requests", x_type="category")
+    title = "Error rate vs users" + ("" if any(rates) else ": no errors at any step")
+    fig = _layout(fig, title, "users", "% of requests", x_type="category")
+    fig.update_yaxes(range=[-0.1, max(2.0, max(rates) * 1.15)])
+    return fig
 
 
 def _resource_series(data: ReportData, metric: str) -> Any | None:
@@ -140,8 +148,10 @@ def strategy_comparison(data: ReportData) -> Any | None:
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=[t for _, t in metrics])
     names = [r.strategy for r in data.strategies]
     for i, (key, title) in enumerate(metrics):
-        fig.add_bar(x=names, y=[getattr(r, key) for r in data.strategies], name=title, showlegend=False,
-                    row=i // cols + 1, col=i % cols + 1)
+        values = [getattr(r, key) for r in data.strategies]
+        if key in _COUNTS:  # tokens and bytes are counts: whole numbers in the bars and their hover
+            values = [None if v is None else round(v) for v in values]
+        fig.add_bar(x=names, y=values, name=title, showlegend=False, row=i // cols + 1, col=i % cols + 1)
     fig.update_layout(title="Before vs after: cost per request by loading strategy", template="plotly_white",
                       height=HEIGHT * rows * 0.8 + 80)
     return fig

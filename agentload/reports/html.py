@@ -16,8 +16,9 @@ from typing import Any
 
 from plotly.offline import get_plotlyjs
 
-from agentload.analysis import degradation_analysis, percentile
+from agentload.analysis import breach_text, degradation_analysis, percentile
 from agentload.reports import figures
+from agentload.reports.explain import strategy_notes
 from agentload.reports.model import PLOT_IDS, TABLE_IDS, ReportData
 
 FigureFn = Callable[[ReportData], Any]
@@ -27,17 +28,21 @@ h1{margin-bottom:.2rem} section{margin:2rem 0;border-top:1px solid #ddd;padding-
 table{border-collapse:collapse;margin:.5rem 0}
 td,th{border:1px solid #ccc;padding:.3rem .6rem;text-align:left}
 th{background:#f4f4f4} .no-data{background:#fff8e1;border:1px dashed #e0a800;padding:.8rem;margin:.5rem 0}
-.meta{color:#666}
+.meta{color:#666} .note{max-width:60rem;color:#333}
 """
+# what to run to fill each section: commands, never module names (the reader runs the CLI)
 _HOW = {
-    "steps": "run a step test (agentload.loadgen.step_test or stress_ramp) and add its steps",
-    "resources": "run a load test with agentload.resources.ResourceSampler attached",
-    "tokens": "run the selection benchmark over the scenario suites (per-request token reduction)",
-    "cache": "run a load test against the cached strategy and record the hit rate over time",
-    "strategies": "run the strategy comparison (full / selective / cached) under the same load",
-    "quality": "run the selection quality suites",
+    "steps": "run `agentload loadtest --mode steps --steps 1,5,10,25,50` against a running API",
+    "resources": "run `agentload loadtest` (it samples its own process; add `--pid api=PID` for the API's)",
+    "tokens": "serve selections through the API or MCP while a worker and beat run (`agentload serve --project "
+              "PATH`, or `agentload loadtest` against a running stack): each served selection is stored",
+    "cache": "serve selections while beat runs (`agentload loadtest` against a running stack): beat stores the "
+             "hit and miss counts every AGENTLOAD_STATS_FLUSH_INTERVAL_S",
+    "strategies": "run `agentload benchmark` against a running stack",
+    "quality": "add `--scenarios SUITE.jsonl` (files, folders or globs) to `agentload report`",
     "journey": "run `agentload journey --tokens --store` (delivered tokens per step, three strategies)",
-    "headline": "fill `headline` with the figures the other sections prove",
+    "headline": "run `agentload benchmark` and `agentload loadtest --mode steps` against a running stack, or "
+                "`make demo`",
 }
 
 
@@ -48,6 +53,10 @@ def _e(value: Any) -> str:
 def _fmt(value: Any) -> str:
     if value is None:
         return "–"
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
     if isinstance(value, float):
         return f"{value:,.3f}".rstrip("0").rstrip(".") if abs(value) < 1000 else f"{value:,.0f}"
     if isinstance(value, list):
@@ -93,8 +102,9 @@ def _knee(data: ReportData) -> str:
     if deg is None:
         return _no_data("steps", "the knee / degradation analysis", TABLE_IDS["knee"])
     fields = ["knee_users", "saturation_throughput_rps", "saturation_users", "plateau_users", "p50_cv",
-              "p99_p50_ratio", "error_rates", "first_breach"]
-    return _table(TABLE_IDS["knee"], ["measure", "value"], [[f, deg.get(f)] for f in fields])
+              "p99_p50_ratio", "error_rates"]
+    rows = [[f, deg.get(f)] for f in fields] + [["first_breach", breach_text(deg.get("first_breach"))]]
+    return _table(TABLE_IDS["knee"], ["measure", "value"], rows)
 
 
 def _resource_table(data: ReportData) -> str:
@@ -116,11 +126,33 @@ def _token_table(data: ReportData) -> str:
     return _table("table-token-reduction", ["measure", "value"], rows)
 
 
+def _count(value: float | None) -> int | None:
+    """Tokens and bytes are counts: shown whole, with thousands separators (``_fmt``)."""
+    return None if value is None else round(value)
+
+
 def _strategy_table(data: ReportData) -> str:
     if not data.strategies:
         return ""
-    cols = ["strategy", "tokens_per_request", "p50_ms", "p99_ms", "cpu_ms_per_request", "bytes_per_request"]
-    return _table(TABLE_IDS["strategies"], cols, [[getattr(r, c) for c in cols] for r in data.strategies])
+    cols = ["strategy", "tokens_per_request", "p50_ms", "p99_ms", "cpu_ms_per_request", "bytes_per_request",
+            "requests"]
+    rows = [[r.strategy, _count(r.tokens_per_request), r.p50_ms, r.p99_ms, r.cpu_ms_per_request,
+             _count(r.bytes_per_request), r.requests] for r in data.strategies]
+    notes = "".join(f'<p class="note">{_e(n)}</p>' for n in strategy_notes(data.strategies))
+    return _table(TABLE_IDS["strategies"], cols, rows) + notes
+
+
+def _cache_table(data: ReportData) -> str:
+    """The hit rate as numbers: over every counted interval (hits / all), else the mean of the points."""
+    points = data.cache_hit_rate
+    if not points:
+        return ""
+    counted = [p for p in points if p.hits is not None and p.misses is not None]
+    hits, misses = sum(p.hits or 0 for p in counted), sum(p.misses or 0 for p in counted)
+    rate = hits / (hits + misses) if hits + misses else sum(p.hit_rate for p in points) / len(points)
+    counts: list[list[Any]] = [["hits", hits], ["misses", misses]] if counted else []
+    rows = [*counts, ["hit rate %", rate * 100], ["intervals", len(points)]]
+    return _table(TABLE_IDS["cache"], ["measure", "value"], rows)
 
 
 def _quality(data: ReportData) -> str:
@@ -169,7 +201,7 @@ def build_html(data: ReportData) -> str:
         _section("section-tokens", "Token reduction",
                  _plot(data, "tokens", f.token_reduction, "tokens", "token reduction"), _token_table(data)),
         _section("section-cache", "Cache hit rate",
-                 _plot(data, "cache", f.cache_hit_rate, "cache", "cache hit rate")),
+                 _plot(data, "cache", f.cache_hit_rate, "cache", "cache hit rate"), _cache_table(data)),
         _section("section-strategies", "Before vs after: loading strategies",
                  _plot(data, "strategies", f.strategy_comparison, "strategies", "strategy comparison"),
                  _strategy_table(data)),

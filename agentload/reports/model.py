@@ -16,9 +16,10 @@ Shape (JSON)::
                                           # steps when null
       "resources": ResourceReport | null, # agentload.resources.ResourceSampler.report()
       "token_reductions": [float],        # per request/context, 0..1 (0.7 = 70 % fewer tokens)
-      "cache_hit_rate": [{"t": seconds, "hit_rate": 0..1}],
+      "cache_hit_rate": [{"t": seconds, "hit_rate": 0..1, "hits"?: int, "misses"?: int}],
       "strategies": [{"strategy": "full"|"selective"|"cached", "tokens_per_request"?,
-                      "p50_ms"?, "p99_ms"?, "cpu_ms_per_request"?, "bytes_per_request"?}],
+                      "p50_ms"?, "p99_ms"?, "cpu_ms_per_request"?, "bytes_per_request"?,
+                      "requests"?: int}],                  # requests measured per strategy
       "selection_quality": [{"suite": str, "cases": int, "metrics": {name: float}}],
       "journey": [{"catalog": str, "track": str, "step": int, "workflow": str,
                    "everything": int, "agents": int, "progressive": int}]  # delivered tokens
@@ -48,6 +49,7 @@ TABLE_IDS: dict[str, str] = {
     "headline": "table-headline",
     "knee": "table-knee",
     "strategies": "table-strategies",
+    "cache": "table-cache-hit-rate",
     "quality": "table-selection-quality",
     "journey": "table-journey-tokens",
 }
@@ -68,10 +70,12 @@ class StepPoint(BaseModel):
 
 
 class CachePoint(BaseModel):
-    """Cache hit rate (0..1) at ``t`` seconds into the run."""
+    """Cache hit rate (0..1) at ``t`` seconds into the run, and the counts it is from (if known)."""
 
     t: float
     hit_rate: float = Field(ge=0.0, le=1.0)
+    hits: int | None = None
+    misses: int | None = None
 
 
 class StrategyRow(BaseModel):
@@ -83,6 +87,7 @@ class StrategyRow(BaseModel):
     p99_ms: float | None = None
     cpu_ms_per_request: float | None = None
     bytes_per_request: float | None = None
+    requests: int | None = None  # measured requests behind the latency figures
 
 
 class QualityRow(BaseModel):

@@ -137,9 +137,17 @@ async def test_given_uncached_request_without_worker_when_getting_then_202_and_o
     assert state["state"] == "PENDING" and state["ready"] is False
 
 
-async def test_given_unknown_task_id_when_polling_then_pending_per_celery(api: Api) -> None:
+async def test_given_unknown_task_id_when_polling_then_404_while_an_issued_queued_one_is_pending(
+    api: Api, redis_client: redis.Redis
+) -> None:
     resp = await api.http.get("/api/v1/tasks/does-not-exist")
-    assert resp.status_code == 200 and resp.json()["state"] == "PENDING"
+    assert resp.status_code == 404 and resp.json()["detail"].startswith("unknown task id: never issued here")
+    issued = (await api.http.get(SEL, params={"request": "plan the sprint for the payments team"})).json()
+    assert redis_client.get(keys.issued_task_key(issued["task_id"])) == "agentload.select_text"
+    assert 0 < redis_client.ttl(keys.issued_task_key(issued["task_id"])) <= keys.TASK_RESULT_TTL_S
+    assert (await api.http.get(issued["poll_url"])).json()["state"] == "PENDING"  # queued: no worker here
+    redis_client.delete(keys.issued_task_key(issued["task_id"]))  # as when its record expires
+    assert (await api.http.get(issued["poll_url"])).status_code == 404
 
 
 # ---------------------------------------------------------------- strategy flag

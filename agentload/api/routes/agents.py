@@ -14,6 +14,7 @@ from agentload.api.auth import require_token
 from agentload.api.errors import validation_response
 from agentload.api.failures import AUTH, BODY, REDIS_DOWN, VALIDATION, problem
 from agentload.api.problems import NotReady, shown
+from agentload.api.redact import task_kwargs
 from agentload.api.responses import DeliveredResponse, ORJSONResponse
 from agentload.api.routes.deps import runtime, task_links
 from agentload.api.runtime import Runtime
@@ -134,6 +135,6 @@ async def preload(body: PreloadBody, rt: Runtime = Depends(runtime)) -> Any:
         Context(**context)
     except ValidationError as exc:
         return validation_response(exc.errors())
-    task_id = await rt.enqueuer.send(tasknames.PRELOAD_CONTEXT, {
-        "context": context, "project_id": body.project_id, "user_id": body.user_id})
+    sent = await task_kwargs(rt.redis, rt.settings, context, project_id=body.project_id, user_id=body.user_id)
+    task_id = await rt.enqueuer.send(tasknames.PRELOAD_CONTEXT, sent)
     return ORJSONResponse(task_links(task_id), status_code=202)
