@@ -32,7 +32,7 @@ from typing import Any
 import httpx
 import redis
 
-from agentload.api.localrun import RedisProcess, free_port
+from agentload.redis_server import RedisProcess, free_port
 
 READY_TIMEOUT_S = 60.0
 

@@ -173,7 +173,7 @@ async def run(args: argparse.Namespace, bases: dict[str, tuple[str, int]], redis
 
 
 def main(argv: list[str] | None = None) -> int:
-    from agentload.api.localrun import RedisProcess, free_port, publish_real_catalog, start_uvicorn, stop_process
+    from tests.harness import RedisProcess, free_port, publish_real_catalog, start_uvicorn, stop_process
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--duration", type=float, default=3.0, help="measured seconds per point")

@@ -87,7 +87,7 @@ def redis_ceiling(port: int) -> float | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from agentload.api.localrun import (
+    from tests.harness import (
         RedisProcess,
         free_port,
         publish_real_catalog,

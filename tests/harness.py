@@ -1,16 +1,16 @@
-"""Local processes for benchmarks, the journey and tests: a private Redis, uvicorn servers.
+"""Local servers for tests and benchmarks: uvicorn on a free port, the catalog published into a Redis.
 
 Real processes on free loopback ports, owned by the caller (started with ``Popen``, never
-daemonised), so they can be stopped and restarted by pid: a test stops Redis mid-request to
-see the 503 and restarts it on the same port to see recovery. Nothing here is used when
-serving; it exists so measurements run against the same servers production runs.
+daemonised), so they can be stopped and restarted by pid, and measurements run against the
+same servers production runs. Nothing here is used when serving. The private Redis itself
+(``RedisProcess``, ``free_port``) is product code, ``agentload.redis_server`` (``agentload
+serve`` starts one); it is re-exported here so a test or benchmark imports its harness from
+one place.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -21,51 +21,9 @@ from typing import Any
 import httpx
 import redis
 
+from agentload.redis_server import RedisProcess, free_port
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-class RedisProcess:
-    """``redis-server`` without persistence on a fixed free port; ``stop``/``start`` keep the port."""
-
-    def __init__(self, port: int | None = None) -> None:
-        if shutil.which("redis-server") is None:
-            raise RuntimeError("redis-server is not installed (apt-get install -y redis-server)")
-        self.port = port or free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self, timeout_s: float = 10.0) -> RedisProcess:
-        self.proc = subprocess.Popen(
-            ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
-             "--appendonly", "no", "--loglevel", "warning"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            try:
-                if client.ping():
-                    client.close()
-                    return self
-            except redis.ConnectionError:
-                time.sleep(0.02)
-        self.stop()
-        raise RuntimeError(f"redis-server did not answer on port {self.port}")
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self.proc = None
+__all__ = ["RedisProcess", "free_port", "publish_real_catalog", "start_uvicorn", "stop_process", "wait_http"]
 
 
 def wait_http(url: str, timeout_s: float = 20.0, proc: subprocess.Popen[bytes] | None = None) -> None:
@@ -92,7 +50,7 @@ def start_uvicorn(app: str, port: int, env: Mapping[str, str] | None = None, *, 
         args.append("--factory")
     if app_dir:
         args += ["--app-dir", app_dir]
-    proc = subprocess.Popen(args, env={**os.environ, **(env or {})}, cwd=str(Path(__file__).parents[2]))
+    proc = subprocess.Popen(args, env={**os.environ, **(env or {})}, cwd=str(Path(__file__).parents[1]))
     try:
         wait_http(f"http://127.0.0.1:{port}{ready_path}", proc=proc)
     except Exception:

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from agentload.catalog import Catalog, EmptyCatalog, load_catalog, require_agents
 from agentload.context import Context
-from agentload.evaluation import evaluate_one, expand_suites, public, read_scenarios, summarize
+from agentload.measure.evaluation import evaluate_one, expand_suites, public, read_scenarios, summarize
 from agentload.project import merge, read_project
 from agentload.selection.engine import STRATEGIES, SelectionConfig, Selector
 from agentload.settings import get_settings
@@ -182,14 +182,14 @@ def journey(
     no API needed) and report the tokens each step delivers under three loading strategies.
     """
     if tokens:
-        from agentload.journey_tokens import journey_tokens_main
+        from agentload.measure.journey_tokens import journey_tokens_main
         from agentload.settings import get_settings
 
         roots = catalog or [get_settings().catalog_path]
         for root in roots:
             load_checked(root)  # exit 2 naming the path, before any server starts
         raise typer.Exit(journey_tokens_main(roots, as_json=as_json, store=store))
-    from agentload.journey import journey_main
+    from agentload.measure.journey import journey_main
 
     raise typer.Exit(journey_main(api_base_url=api, mcp=mcp, track=track, field_type=field_type, as_json=as_json))
 
@@ -202,7 +202,7 @@ def demo(
     logs: Annotated[Path | None, typer.Option("--logs", help="folder with the stack's pid files")] = None,
 ) -> None:
     """Drive a running stack end to end (used by `make demo`) and print a summary."""
-    from agentload.demo import print_summary, run_demo
+    from agentload.measure.demo import print_summary, run_demo
 
     print_summary(run_demo(api, scenarios, report, logs))
 
@@ -223,13 +223,13 @@ def serve(
     raise typer.Exit(run(project, state=state_dir, api_port=port, mcp_port=mcp_port))
 
 
-def _register_perf() -> None:
-    from agentload.cli import perf
+def _register_measurement() -> None:
+    from agentload.measure import cli as measure_cli
 
-    perf.register(app)
+    measure_cli.register(app)
 
 
-_register_perf()
+_register_measurement()
 
 
 def main() -> None:

@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from agentload.jobs.params import BenchmarkParams, LoadTestParams, as_params
+from agentload.measure.jobs.params import BenchmarkParams, LoadTestParams, as_params
 from agentload.settings import get_settings
 
 console = Console(stderr=True)
@@ -76,8 +76,8 @@ def report(
                                                       help="more suites (a shell-expanded glob)")] = None,
 ) -> None:
     """Write the HTML report (plots and tables) from the stored results; prints its path."""
-    from agentload.evaluation import expand_suites
-    from agentload.reporting import write_report
+    from agentload.measure.evaluation import expand_suites
+    from agentload.measure.report.collect import write_report
 
     try:
         suites = expand_suites([*(scenarios or []), *(more or [])])
@@ -133,7 +133,7 @@ def loadtest(
     pid: Annotated[list[str] | None, typer.Option("--pid", help="process to sample, name=pid (repeatable)")] = None,
 ) -> None:
     """Run a load test in this process with a progress bar and store it like the job does."""
-    from agentload.jobs.perf import run_load_test
+    from agentload.measure.jobs.loadtest import run_load_test
 
     try:
         step_list = [int(x) for x in steps.split(",")] if steps else None
@@ -218,7 +218,7 @@ def benchmark(
            "base_url": api}
     p: BenchmarkParams = _validated(BenchmarkParams, {k: v for k, v in raw.items() if v is not None})
     if local:
-        from agentload.jobs.benchmark import run_benchmark
+        from agentload.measure.jobs.benchmark import run_benchmark
 
         with _bar() as bar:
             task = bar.add_task("tokens", total=None)

@@ -21,14 +21,14 @@ import redis
 from rich.console import Console
 from rich.table import Table
 
-from agentload.analysis import breach_text
 from agentload.api.enqueue import build_client
 from agentload.catalog import load_catalog, require_agents
-from agentload.cli.perf import follow
-from agentload.evaluation import evaluate_one, layout_name, read_scenarios, suite_catalog, summarize
-from agentload.journey import journey_main
-from agentload.journey_tokens import format_tokens, ledger_rows, measure_catalog
-from agentload.reporting import write_report
+from agentload.measure.analysis import breach_text
+from agentload.measure.cli import follow
+from agentload.measure.evaluation import evaluate_one, layout_name, read_scenarios, suite_catalog, summarize
+from agentload.measure.journey import journey_main
+from agentload.measure.journey_tokens import format_tokens, ledger_rows, measure_catalog
+from agentload.measure.report.collect import write_report
 from agentload.selection.engine import SelectionConfig, Selector
 from agentload.settings import Settings, get_settings
 from models import repository

@@ -21,7 +21,7 @@ from agentload.selection.orchestrator import find_orchestrator, orchestrators
 from agentload.selection.rules import Picks, structured_picks, structured_work
 from agentload.selection.skillsel import SkillIndex
 from agentload.selection.team import TeamFacts
-from agentload.selection.textsel import TextSelector, split_clauses
+from agentload.selection.text_pick import TextSelector, split_clauses
 from agentload.selection.version import scorer_version
 from agentload.settings import Settings
 from agentload.tokens import count_tokens

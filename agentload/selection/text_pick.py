@@ -21,7 +21,7 @@ from agentload.selection.focus import segments, term_weights
 from agentload.selection.lexicon import expansions
 from agentload.selection.models import Reason
 from agentload.selection.semantic import SemanticIndex
-from agentload.selection.text import TextIndex
+from agentload.selection.text_index import TextIndex
 from agentload.selection.tokenize import tokenize
 
 if TYPE_CHECKING:

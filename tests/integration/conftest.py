@@ -23,8 +23,8 @@ import pytest
 from celery import Celery
 from celery.exceptions import TimeoutError as CeleryTimeoutError
 
-from agentload.api.localrun import RedisProcess
 from agentload.settings import Settings
+from tests.harness import RedisProcess
 from workers.config import build_config
 from workers.queues import Queue, TaskName
 

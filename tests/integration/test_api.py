@@ -20,10 +20,10 @@ import redis
 
 from agentload import keys
 from agentload.api.app import create_app
-from agentload.api.localrun import RedisProcess, publish_real_catalog
 from agentload.api.runtime import Runtime
 from agentload.settings import Settings
 from agentload.tokens import count_tokens
+from tests.harness import RedisProcess, publish_real_catalog
 
 TOKEN = "test-token-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

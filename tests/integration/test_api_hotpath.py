@@ -13,8 +13,8 @@ import redis
 
 from agentload import keys
 from agentload.api.app import create_app
-from agentload.api.localrun import publish_real_catalog
 from agentload.api.redislink import open_link
+from tests.harness import publish_real_catalog
 from tests.integration.test_api import AUTH, SEL, api_settings
 
 CONTEXTS: list[dict[str, Any]] = [

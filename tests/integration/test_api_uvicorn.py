@@ -14,8 +14,8 @@ import httpx
 import pytest
 import redis
 
-from agentload.api.localrun import free_port, publish_real_catalog, start_uvicorn, stop_process
-from agentload.journey import run_journey
+from agentload.measure.journey import run_journey
+from tests.harness import free_port, publish_real_catalog, start_uvicorn, stop_process
 
 TOKEN = "uvicorn-test-token-0123456789"
 
@@ -69,7 +69,7 @@ def test_given_two_api_workers_when_serving_then_both_processes_answer_hot_selec
                              "--log-level", "warning"],
                             env={**os.environ, "AGENTLOAD_REDIS_URL": redis_url, "AGENTLOAD_API_WORKERS": "2"})
     try:
-        from agentload.api.localrun import wait_http
+        from tests.harness import wait_http
 
         wait_http(f"http://127.0.0.1:{port}/healthz", proc=proc)
         children = psutil.Process(proc.pid).children()

@@ -14,7 +14,7 @@ from mcp import Client, StdioServerParameters
 from mcp.shared.exceptions import MCPError
 from mcp.types import INVALID_PARAMS
 
-from agentload.api.localrun import publish_real_catalog
+from tests.harness import publish_real_catalog
 
 REPO = Path(__file__).resolve().parents[2]
 

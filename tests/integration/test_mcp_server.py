@@ -14,12 +14,12 @@ import redis
 from mcp import Client, StdioServerParameters
 
 from agentload.api import livestats
-from agentload.api.localrun import free_port, publish_real_catalog, stop_process, wait_http
 from agentload.api.runtime import make_redis
 from agentload.cache.payloads import step_chains
 from agentload.catalog import load_catalog
 from agentload.settings import Settings
 from agentload.tokens import count_tokens
+from tests.harness import free_port, publish_real_catalog, stop_process, wait_http
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -25,11 +25,11 @@ from celery import Celery
 
 from agentload import jobs, keys
 from agentload.api.app import create_app
-from agentload.api.localrun import publish_real_catalog
 from agentload.catalog import load_catalog
 from agentload.context import Context
 from agentload.selection.engine import SelectionConfig, Selector
 from agentload.settings import Settings
+from tests.harness import publish_real_catalog
 
 TOKEN = "test-token-0123456789abcdef"
 SEL = "/api/v1/agents/optimized-loading"

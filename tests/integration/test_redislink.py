@@ -15,10 +15,10 @@ from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from agentload import keys
-from agentload.api.localrun import RedisProcess
 from agentload.api.redislink import RedisLink, open_link, pack
 from agentload.cache.codec import dumps
 from agentload.cache.store import CatalogStore
+from tests.harness import RedisProcess
 
 
 def test_given_arguments_when_packed_then_they_are_resp_bulk_strings() -> None:

@@ -123,7 +123,7 @@ def test_given_a_folder_without_bmad_when_served_then_exit_2_naming_it(tmp_path:
 
 
 def test_given_no_redis_or_no_catalog_when_the_mcp_server_starts_then_it_says_what_to_run(tmp_path: Path) -> None:
-    from agentload.api.localrun import RedisProcess, free_port
+    from tests.harness import RedisProcess, free_port
 
     cmd = [sys.executable, "-m", "agentload.mcp_server", "--transport", "stdio"]
     nothing = {**os.environ, "AGENTLOAD_REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}

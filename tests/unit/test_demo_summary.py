@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from agentload import demo
-from agentload.analysis import degradation_analysis
+from agentload.measure import demo
+from agentload.measure.analysis import degradation_analysis
 
 
 def _load_test_row(load_test: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> str:

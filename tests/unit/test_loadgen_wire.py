@@ -22,9 +22,11 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import StreamingResponse
 from test_loadgen import serve
 
-from agentload.loadgen import LoadLimits, LoadSpec, RequestSpec, Scenario, mixed, project_id, run_load
-from agentload.loadgen.clients import classify, uses_wire
-from agentload.loadgen.wire import WireClient, WireError, read_response
+from agentload.measure.loadgen.clients import classify, uses_wire
+from agentload.measure.loadgen.runner import run_load
+from agentload.measure.loadgen.scenarios import RequestSpec, Scenario, mixed, project_id
+from agentload.measure.loadgen.spec import LoadLimits, LoadSpec
+from agentload.measure.loadgen.wire import WireClient, WireError, read_response
 
 LIMITS = LoadLimits(max_users=20, max_rate=500.0, max_duration_s=5.0)
 CONTEXTS = [{"track": "bmad-method", "phase": "planning", "has_ui": True, "workflow_history": ["a", "b"]}]

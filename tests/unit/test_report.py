@@ -11,11 +11,12 @@ from pathlib import Path
 from hdrh.histogram import HdrHistogram
 from plotly.offline import get_plotlyjs
 
-from agentload.analysis import degradation_analysis
-from agentload.reports import PLOT_IDS, TABLE_IDS, ReportData, StepPoint, StrategyRow, render_report
-from agentload.reports.explain import strategy_notes, tail_rank
-from agentload.reports.figures import errors_vs_users
-from agentload.resources import ResourceSampler
+from agentload.measure.analysis import degradation_analysis
+from agentload.measure.report.data import PLOT_IDS, TABLE_IDS, ReportData, StepPoint, StrategyRow
+from agentload.measure.report.explain import strategy_notes, tail_rank
+from agentload.measure.report.figures import errors_vs_users
+from agentload.measure.report.html import render_report
+from agentload.measure.resources import ResourceSampler
 
 USERS = [1, 5, 10, 25, 50, 100, 200]
 

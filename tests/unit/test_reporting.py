@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from _fixtures import BUNDLED, bundled_selector
 
-from agentload.analysis import degradation_analysis
 from agentload.context import Context
-from agentload.reporting import build_report_data, write_report
-from agentload.reports import PLOT_IDS
-from agentload.resources import ResourceSampler
+from agentload.measure.analysis import degradation_analysis
+from agentload.measure.report.collect import build_report_data, write_report
+from agentload.measure.report.data import PLOT_IDS
+from agentload.measure.resources import ResourceSampler
 from agentload.settings import Settings
 from models import migrate, repository
 

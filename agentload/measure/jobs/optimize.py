@@ -30,12 +30,12 @@ from agentload.cache.publish import store_selection
 from agentload.cache.state import selection_config
 from agentload.catalog import Catalog
 from agentload.context import Context, Resolved
-from agentload.evaluation import evaluate_one, summarize
-from agentload.jobs import support
-from agentload.jobs.params import OptimizeParams
 from agentload.jobs.runtime import STATE, redis_client, selector_for_current
-from agentload.jobs.support import Progress
 from agentload.jobs.tuning import load_tuned, store_tuned, tuned_settings
+from agentload.measure.evaluation import evaluate_one, summarize
+from agentload.measure.jobs import support
+from agentload.measure.jobs.params import OptimizeParams
+from agentload.measure.jobs.support import Progress
 from agentload.selection.engine import SelectionConfig, Selector
 from agentload.settings import Settings, get_settings
 from models import repository

@@ -16,7 +16,7 @@ from typing import Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from agentload.context import Context
-from agentload.loadgen.spec import LoadLimits, check_target
+from agentload.measure.loadgen.spec import LoadLimits, check_target
 from agentload.settings import Settings
 
 JOB_ID = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"

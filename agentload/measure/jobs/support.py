@@ -25,7 +25,7 @@ from agentload import keys
 from agentload.cache.codec import text
 from agentload.cache.contexts import enumerate_contexts
 from agentload.context import ResolverData
-from agentload.loadgen.scenarios import (
+from agentload.measure.loadgen.scenarios import (
     SELECTION_PATH,
     RequestSpec,
     Scenario,

@@ -18,9 +18,9 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from agentload.loadgen.scenarios import RequestSpec
-from agentload.loadgen.spec import LoadSpec, TargetRefused
-from agentload.loadgen.wire import WireClient, WireError
+from agentload.measure.loadgen.scenarios import RequestSpec
+from agentload.measure.loadgen.spec import LoadSpec, TargetRefused
+from agentload.measure.loadgen.wire import WireClient, WireError
 
 HttpClient = Literal["auto", "wire", "httpx"]
 

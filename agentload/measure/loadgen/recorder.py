@@ -15,8 +15,8 @@ from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
-from agentload.analysis import percentile
-from agentload.loadgen.models import LatencySummary, LoadResult, SecondSample
+from agentload.measure.analysis import percentile
+from agentload.measure.loadgen.results import LatencySummary, LoadResult, SecondSample
 
 HIST_LOWEST_US = 1
 HIST_HIGHEST_US = 60_000_000

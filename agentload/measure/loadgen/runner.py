@@ -21,11 +21,11 @@ from typing import Protocol
 
 import httpx
 
-from agentload.loadgen.clients import HttpClient, Sender, classify, open_sender
-from agentload.loadgen.models import LoadResult
-from agentload.loadgen.recorder import Outcome, Recorder
-from agentload.loadgen.scenarios import RequestSpec, ScenarioFn
-from agentload.loadgen.spec import LoadSpec, TargetRefused, check_target
+from agentload.measure.loadgen.clients import HttpClient, Sender, classify, open_sender
+from agentload.measure.loadgen.recorder import Outcome, Recorder
+from agentload.measure.loadgen.results import LoadResult
+from agentload.measure.loadgen.scenarios import RequestSpec, ScenarioFn
+from agentload.measure.loadgen.spec import LoadSpec, TargetRefused, check_target
 from agentload.settings import get_settings
 
 log = logging.getLogger(__name__)

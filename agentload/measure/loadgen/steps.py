@@ -15,10 +15,10 @@ from typing import Any, ParamSpec, TypeVar
 
 import httpx
 
-from agentload.loadgen.models import StepResult
-from agentload.loadgen.runner import CancelFlag, ProgressCallback, run_load
-from agentload.loadgen.scenarios import ScenarioFn
-from agentload.loadgen.spec import LoadLimits, LoadSpec
+from agentload.measure.loadgen.results import StepResult
+from agentload.measure.loadgen.runner import CancelFlag, ProgressCallback, run_load
+from agentload.measure.loadgen.scenarios import ScenarioFn
+from agentload.measure.loadgen.spec import LoadLimits, LoadSpec
 
 DEFAULT_USER_STEPS: tuple[int, ...] = (1, 5, 10, 25, 50, 100, 200)
 StepCallback = Callable[[StepResult], None]

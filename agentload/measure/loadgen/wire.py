@@ -24,7 +24,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
-from agentload.loadgen.scenarios import RequestSpec
+from agentload.measure.loadgen.scenarios import RequestSpec
 
 HEADER_LIMIT = 64 * 1024  # status line + headers; a longer head is a protocol error
 _BLOCK = 64 * 1024

@@ -1,17 +1,5 @@
-"""Reports that turn stored measurements into something a person can read offline."""
+"""The offline HTML report: what it shows (``data.ReportData``), how it is drawn (``figures``,
+``explain``, ``html``) and where its numbers come from (``collect``: stored runs and metrics).
 
-from agentload.reports.html import build_html, render_report
-from agentload.reports.model import (
-    PLOT_IDS,
-    TABLE_IDS,
-    CachePoint,
-    QualityRow,
-    ReportData,
-    StepPoint,
-    StrategyRow,
-)
-
-__all__ = [
-    "PLOT_IDS", "TABLE_IDS", "CachePoint", "QualityRow", "ReportData", "StepPoint", "StrategyRow",
-    "build_html", "render_report",
-]
+This ``__init__`` imports nothing: import from the modules.
+"""

@@ -24,11 +24,11 @@ import redis
 
 from agentload.cache.state import selection_config
 from agentload.catalog import load_catalog
-from agentload.evaluation import evaluate_one, read_scenarios, summarize
 from agentload.jobs.tuning import tuned_settings
-from agentload.reports import CachePoint, QualityRow, ReportData, StepPoint, StrategyRow, render_report
-from agentload.reports.model import JourneyStep
-from agentload.resources import ResourceReport
+from agentload.measure.evaluation import evaluate_one, read_scenarios, summarize
+from agentload.measure.report.data import CachePoint, JourneyStep, QualityRow, ReportData, StepPoint, StrategyRow
+from agentload.measure.report.html import render_report
+from agentload.measure.resources import ResourceReport
 from agentload.selection.engine import Selector
 from agentload.settings import Settings, get_settings
 from models import repository

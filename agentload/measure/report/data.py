@@ -14,7 +14,7 @@ Shape (JSON)::
                  "error_rate"}],                               # from loadgen StepResult
       "degradation": {...} | null,        # analysis.degradation_analysis(); computed from
                                           # steps when null
-      "resources": ResourceReport | null, # agentload.resources.ResourceSampler.report()
+      "resources": ResourceReport | null, # agentload.measure.resources.ResourceSampler.report()
       "token_reductions": [float],        # per request/context, 0..1 (0.7 = 70 % fewer tokens)
       "cache_hit_rate": [{"t": seconds, "hit_rate": 0..1, "hits"?: int, "misses"?: int}],
       "strategies": [{"strategy": "full"|"selective"|"cached", "tokens_per_request"?,
@@ -32,7 +32,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agentload.resources import ResourceReport
+from agentload.measure.resources import ResourceReport
 
 PLOT_IDS: dict[str, str] = {
     "latency": "plot-latency-vs-users",

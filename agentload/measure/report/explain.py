@@ -18,7 +18,7 @@ Every figure quoted comes from the rows; a note appears only when the rows show 
 
 from __future__ import annotations
 
-from agentload.reports.model import StrategyRow
+from agentload.measure.report.data import StrategyRow
 
 TAIL_REQUESTS = 100  # below this many requests, the p99 is one of the two slowest
 

@@ -11,7 +11,7 @@ from typing import Any
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from agentload.reports.model import ReportData
+from agentload.measure.report.data import ReportData
 
 HEIGHT = 420
 _STRATEGY_METRICS = (

@@ -16,10 +16,10 @@ from typing import Any
 
 from plotly.offline import get_plotlyjs
 
-from agentload.analysis import breach_text, degradation_analysis, percentile
-from agentload.reports import figures
-from agentload.reports.explain import strategy_notes
-from agentload.reports.model import PLOT_IDS, TABLE_IDS, ReportData
+from agentload.measure.analysis import breach_text, degradation_analysis, percentile
+from agentload.measure.report import figures
+from agentload.measure.report.data import PLOT_IDS, TABLE_IDS, ReportData
+from agentload.measure.report.explain import strategy_notes
 
 FigureFn = Callable[[ReportData], Any]
 _CSS = """
