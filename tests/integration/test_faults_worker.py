@@ -42,8 +42,8 @@ from faults import (
 from agentload import keys
 from agentload.cache.refresh import refresh_catalog
 from agentload.cache.state import WorkerState
+from agentload.measure.synthetic import make_synthetic_catalog
 from agentload.settings import Settings
-from agentload.synthetic import make_synthetic_catalog
 from workers.config import visibility_timeout
 from workers.queues import TaskName
 

@@ -164,7 +164,7 @@ def test_given_manifest_without_additive_counts_when_slicing_then_every_text_com
 
 def test_given_synthetic_catalog_when_computing_then_selections_equal_the_selectors_own(tmp_path: Path) -> None:
     """At scale (hundreds of agents, long manifests) the sliced texts are still exact."""
-    from agentload.synthetic import make_synthetic_catalog
+    from agentload.measure.synthetic import make_synthetic_catalog
 
     selector = Selector(load_catalog(make_synthetic_catalog(BUNDLED, tmp_path / "syn", 200)))
     selections, carried, _ = compute_selections(selector)
