@@ -13,7 +13,7 @@ from agentload.api.schemas import SelectionQuery, query_parameters
 
 ROOT = Path(__file__).resolve().parents[2]
 THIN_PATH = [*sorted((ROOT / "agentload" / "api").rglob("*.py")), ROOT / "agentload" / "mcp_server.py",
-             ROOT / "agentload" / "journey.py"]
+             ROOT / "agentload" / "measure" / "journey.py"]
 
 
 def top_level_imports(path: Path) -> set[str]:

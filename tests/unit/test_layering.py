@@ -5,6 +5,9 @@
 * The pure domain modules import no infrastructure at all (Redis, SQL, Celery, ORM models).
 * The API enqueues by task *name*: it never imports ``workers`` or ``tasks``.
 * ``tasks/`` stay thin: each task declares ``name`` and ``queue`` and has a short body.
+* Measurement tools (``agentload/measure``) are reached from product code only at its edges
+  (the CLI, the perf-job route's parameter check); nothing in the package imports the test
+  harnesses under ``tests/``.
 """
 
 from __future__ import annotations
@@ -17,10 +20,14 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PKG = ROOT / "agentload"
-PURE_PATTERNS = ("catalog*", "selection*", "project", "tokens.py", "delivered.py", "context.py", "accounting.py")
+PURE_PATTERNS = ("catalog*", "selection*", "project", "tokens.py", "delivered.py", "context.py")
 MAX_TASK_BODY_STATEMENTS = 4
 #: the only modules in agentload/ allowed to import celery/kombu: the API's publishing client
 CELERY_CLIENT_MODULES = {PKG / "api" / "enqueue.py"}
+MEASURE = PKG / "measure"
+#: product modules that may import ``agentload.measure``: the commands that run measurements and
+#: the route that validates a perf job's parameters before enqueueing it
+MEASURE_EDGES = {PKG / "cli" / "main.py", PKG / "api" / "routes" / "perf_jobs.py"}
 
 
 def python_files(paths: Iterable[Path]) -> Iterator[Path]:
@@ -83,9 +90,26 @@ def test_pure_domain_imports_no_infrastructure() -> None:
     forbidden = {"redis", "sqlalchemy", "celery", "kombu", "models", "psycopg", "fastapi"}
     assert violations(files, forbidden) == []
     # and nothing in-package that is itself infrastructure
-    infra = {"agentload.cache", "agentload.api", "agentload.jobs"}
+    infra = {"agentload.cache", "agentload.api", "agentload.jobs", "agentload.measure"}
     bad = [f"{p.relative_to(ROOT)} imports {m}" for p in files for m in imported_modules(p) if m in infra]
     assert bad == []
+
+
+def test_pure_patterns_name_modules_that_exist() -> None:
+    missing = [pattern for pattern in PURE_PATTERNS if not list(PKG.glob(pattern))]
+    assert missing == []
+
+
+def test_product_code_reaches_measurement_tools_only_at_its_edges() -> None:
+    product = [f for f in python_files([PKG]) if MEASURE not in f.parents]
+    bad = [f"{p.relative_to(ROOT)} imports {m}" for p in product if p not in MEASURE_EDGES
+           for m in imported_modules(p) if m == "agentload.measure" or m.startswith("agentload.measure.")]
+    assert bad == []
+    assert all(edge.exists() for edge in MEASURE_EDGES)
+
+
+def test_no_package_module_imports_the_test_harnesses() -> None:
+    assert violations(python_files([PKG, ROOT / "workers", ROOT / "tasks", ROOT / "models"]), {"tests"}) == []
 
 
 def test_api_enqueues_by_name_only() -> None:
