@@ -29,7 +29,7 @@ At sub-millisecond server times the tools' own client-side cost decides that rat
 built in advance, same users, rate and queries): the lowest time a client can measure
 here, showing which tool the gap belongs to.
 
-    .venv/bin/python benchmarks/loadgen_crosscheck.py [--rate 100] [--users 10] [--duration 10] [--client wire]
+    .venv/bin/python benchmarks/loadgen_crosscheck.py [--rate 100] [--users 10] [--duration 10] [--client aiohttp]
                                                       [--floor]
 """
 
@@ -202,8 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=100.0, help="total requests/s for both generators")
     parser.add_argument("--users", type=int, default=10)
     parser.add_argument("--duration", type=float, default=10.0, help="measured seconds")
-    parser.add_argument("--client", choices=["wire", "httpx"], default="wire",
-                        help="our HTTP client: the lean keep-alive wire client (default) or httpx")
+    parser.add_argument("--client", choices=["aiohttp", "httpx"], default="aiohttp",
+                        help="our HTTP client: aiohttp (default) or httpx")
     parser.add_argument("--floor", action="store_true", help="also time a bare blocking-socket client (reference)")
     args = parser.parse_args(argv)
 

@@ -64,7 +64,7 @@ def make_app() -> FastAPI:
 
 @contextmanager
 def serve(app: FastAPI, **options: Any) -> Iterator[str]:
-    """``app`` on uvicorn in a thread on a free 127.0.0.1 port; yields its base URL (also used by the wire tests)."""
+    """``app`` on uvicorn in a thread on a free 127.0.0.1 port; yields its base URL (also used by the client tests)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]

@@ -6,9 +6,9 @@ due requests wait for one, and their latency still counts from the *intended* ti
 is what avoids coordinated omission: a closed loop would quietly stop sending while the
 server stalls and report only the one slow request, hiding the queue everyone else saw.
 
-Requests go out through ``clients.open_sender``: the lean keep-alive ``WireClient`` for
-http:// targets (its client-side cost is part of every latency we report), httpx for
-https:// targets and injected test transports.
+Requests go out through ``clients.open_sender``: aiohttp's keep-alive pool for real targets
+(its client-side cost, measured there, is part of every latency we report), httpx for
+injected test transports.
 """
 
 from __future__ import annotations
@@ -162,8 +162,8 @@ async def run_load(
     """Run one open-model load test; refuses non-local targets before opening any socket.
 
     ``allowed_base_url`` defaults to ``Settings.api_base_url``. ``transport`` is for tests
-    or in-process targets (it implies httpx). ``http_client`` forces ``wire`` or ``httpx``
-    (e.g. to compare them); ``auto`` takes the wire client for http:// without a transport.
+    or in-process targets (it implies httpx). ``http_client`` forces ``aiohttp`` or ``httpx``
+    (e.g. to compare them); ``auto`` takes aiohttp unless a transport is injected.
     ``progress_cb(elapsed_s, sent, completed, errors)`` is called about once per second
     (counts include warm-up) and once at the end.
     """
