@@ -36,7 +36,7 @@ from models import repository
 # a log file or pipe reports 80 columns; the evaluation table needs about 120
 console = Console(width=max(120, shutil.get_terminal_size((120, 40)).columns))
 STRUCTURED: dict[str, str | int] = {"track": "bmad-method", "field_type": "greenfield", "phase": 2, "has_ui": "true"}
-LAYOUTS = Path(__file__).resolve().parents[1] / "data" / "bmad-layouts"  # real trees, bundled for the demo
+LAYOUTS = Path(__file__).resolve().parents[2] / "data" / "bmad-layouts"  # real trees, bundled for the demo
 FREE_TEXT = "we need a risk-based test plan for the checkout epic before anyone writes code"
 
 

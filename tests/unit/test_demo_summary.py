@@ -33,3 +33,8 @@ def test_given_a_load_test_when_summarising_then_the_first_breach_is_said_in_wor
     text = _load_test_row({"degradation": degradation_analysis(STEPS, p99_threshold_ms=threshold)}, monkeypatch)
     assert said in text
     assert "None" not in text and "{" not in text and "'index'" not in text
+
+
+def test_given_the_bundled_layouts_when_the_demo_evaluates_suites_then_it_finds_them() -> None:
+    """Each suite is evaluated on the layout it names; a wrong folder would evaluate all on the default catalog."""
+    assert demo.LAYOUTS.is_dir() and any(tree.is_dir() for tree in demo.LAYOUTS.iterdir())
