@@ -25,8 +25,8 @@ from celery.exceptions import TimeoutError as CeleryTimeoutError
 
 from agentload.api.localrun import RedisProcess
 from agentload.settings import Settings
+from agentload.tasknames import Queue, TaskName
 from workers.config import build_config
-from workers.queues import Queue, TaskName
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 WORKER_READY_TIMEOUT_S = 60.0
