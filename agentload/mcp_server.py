@@ -25,14 +25,15 @@ from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field, ValidationError
 from redis.exceptions import OutOfMemoryError, RedisError
 
+from agentload.api.lookup import definitions, look_up, record
 from agentload.api.problems import NotReady, TooManyMisses, describe, redis_failure, shown
-from agentload.api.project_context import ProjectRefused, complete_context
+from agentload.api.project_context import ProjectRefused
 from agentload.api.runtime import Runtime, close_runtime, open_runtime
-from agentload.api.service import NO_CATALOG, NotPrecomputed, UnknownContext, manifest_page, selection_event
+from agentload.api.service import NO_CATALOG, NotPrecomputed, UnknownContext, manifest_page
 from agentload.cache.store import CatalogNotPublished
-from agentload.context import Context
 from agentload.delivered import with_delivered
 from agentload.mcp_checks import BearerToken, EventStreamAccept, startup_problem
+from agentload.mcp_context import OPTION_DEFAULTS, SELECT_SIGNATURE
 from agentload.mcp_errors import ClearErrorsServer
 from agentload.settings import Settings, get_settings
 
@@ -44,7 +45,6 @@ INSTRUCTIONS = (
     "it references with their tokens), load_file for one of those files when the step needs it. "
     "Every result reports delivered_tokens: what it adds to your context."
 )
-DEFAULT_WAIT_MS = 2000
 logger = logging.getLogger(__name__)
 READ_ONLY = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
@@ -109,30 +109,11 @@ class AgentloadMCP:
     ) -> CallToolResult:
         return await self._measured("list_agents", lambda: self._list(offset, limit))
 
-    async def select_agents(
-        self,
-        track: Annotated[str | None, Field(description="BMad track, e.g. bmad-method, quick-flow")] = None,
-        field_type: Annotated[str | None, Field(description="greenfield or brownfield")] = None,
-        phase: Annotated[int | str | None, Field(
-            description="Phase: a number (0-20) or the catalog's name for it, e.g. 2 or \"2-planning\"")] = None,
-        complexity_level: Annotated[int | None, Field(description="BMad scale level 0-4")] = None,
-        has_ui: Annotated[bool | None, Field(description="Whether the project has a user interface")] = None,
-        user_role: Annotated[str | None, Field(description="Role of the person asking")] = None,
-        workflow_history: Annotated[list[str] | None, Field(description="Workflows already done")] = None,
-        next_workflow: Annotated[str | None, Field(description="Workflow about to run, e.g. prd")] = None,
-        request: Annotated[str | None, Field(description="Free-text description of the task")] = None,
-        project_id: Annotated[str | None, Field(description="Fill missing fields from its stored state")] = None,
-        project_path: Annotated[str | None, Field(description="Fill missing fields from this project folder's BMad "
-                                                  "files (absolute path; the served project by default)")] = None,
-        include_definitions: Annotated[bool, Field(description="Embed each agent's full text")] = False,
-        wait_ms: Annotated[int, Field(description="On a cache miss, wait this long for a worker")] = DEFAULT_WAIT_MS,
-    ) -> CallToolResult:
-        given = {"track": track, "field_type": field_type, "phase": phase,
-                 "complexity_level": complexity_level, "has_ui": has_ui, "user_role": user_role,
-                 "workflow_history": workflow_history, "next_workflow": next_workflow, "request": request}
-        return await self._measured("select_agents", lambda: self._select(
-            {k: v for k, v in given.items() if v not in (None, [])}, project_id, project_path, include_definitions,
-            wait_ms))
+    async def select_agents(self, **arguments: Any) -> CallToolResult:  # noqa: ANN401 - see SELECT_SIGNATURE
+        """The tool's parameters are the context's fields plus ``SELECT_OPTIONS`` (``mcp_context``)."""
+        options = {name: arguments.pop(name, default) for name, default in OPTION_DEFAULTS.items()}
+        given = {k: v for k, v in arguments.items() if v not in (None, [])}
+        return await self._measured("select_agents", lambda: self._select(given, **options))
 
     async def load_agent(
         self, agent_id: Annotated[str, Field(description="Agent id from list_agents or select_agents")]
@@ -149,6 +130,8 @@ class AgentloadMCP:
     ) -> CallToolResult:
         return await self._measured("load_file", lambda: self._load_file(path))
 
+    select_agents.__signature__ = SELECT_SIGNATURE  # type: ignore[attr-defined]  # what the SDK reads
+
     # ------------------------------------------------------------------ implementations
     async def _list(self, offset: int, limit: int) -> Result:
         if limit < 1 or limit > self.settings.max_page_size or offset < 0:
@@ -160,30 +143,26 @@ class AgentloadMCP:
             raise ToolError(NO_CATALOG)
         return manifest_page(version, manifest, limit, offset), [], None
 
-    async def _select(self, given: dict[str, Any], project_id: str | None, project_path: str | None, full: bool,
-                      wait_ms: int) -> Result:
+    async def _select(self, given: dict[str, Any], project_id: str | None, project_path: str | None,
+                      include_definitions: bool, wait_ms: int) -> Result:
         rt = self.runtime
-        started = time.perf_counter()  # the stored state, then the project's files, under the client's fields
-        given, report = await complete_context(rt, given, project_id=project_id, project_path=project_path)
-        try:
-            ctx = Context(**given)
-        except ValidationError as exc:
-            raise ToolError(describe(exc.errors())[0]) from exc
+        started = time.perf_counter()
         # MCP clients are trusted (stdio: the user's own assistant; HTTP: AGENTLOAD_MCP_TOKEN): no
         # per-client budget on misses, only the global cap on misses in flight
-        outcome = await rt.service.select(ctx, max(0, min(wait_ms, self.settings.max_wait_ms)))
-        if outcome.status == "pending":
-            return {"status": "pending", "task_id": outcome.task_id, "version": outcome.version,
+        try:
+            looked = await look_up(rt, given, project_id=project_id, project_path=project_path,
+                                   wait_ms=max(0, min(wait_ms, self.settings.max_wait_ms)))
+        except ValidationError as exc:
+            raise ToolError(describe(exc.errors())[0]) from exc
+        if looked.pending:
+            return {"status": "pending", "task_id": looked.outcome.task_id, "version": looked.outcome.version,
                     "message": "A worker is computing this selection; call select_agents again shortly."}, [], None
-        body = outcome.body()
-        body.update({"status": "ready", **({"project": report} if report else {})})
+        body = {**looked.body(), "status": "ready"}
         texts = [body.pop("manifest")] if body.get("manifest") else []  # as text: no JSON escaping
-        if full:
-            defs = await rt.service.definitions(outcome.version, [a["id"] for a in body["agents"]])
-            texts += [str(defs.get(a["id"], {}).get("text") or "") for a in body["agents"]]
-        event = selection_event(outcome, source="mcp", latency_ms=(time.perf_counter() - started) * 1000,
-                                project=project_id)
-        return body, texts, event
+        if include_definitions:
+            texts += [text or "" for text in (await definitions(rt, looked)).values()]
+        record(rt, looked, source="mcp", started=started, project=project_id)
+        return body, texts, None
 
     async def _load(self, agent_id: str) -> Result:
         rt = self.runtime

@@ -21,7 +21,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import ARRAY, Dialect
+from sqlalchemy import ARRAY, CHAR, Dialect, Uuid
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.types import TypeDecorator, TypeEngine
@@ -53,11 +53,16 @@ def compare_column_type(
     inspected_type: TypeEngine[Any],
     metadata_type: TypeEngine[Any],
 ) -> bool | None:
-    """Alembic's ``compare_type`` hook, adding what its default misses: ``TEXT`` vs ``TEXT[]``.
+    """Alembic's ``compare_type`` hook, adding what its default misses (``TEXT`` vs ``TEXT[]``)
+    and leaving out what is no difference: on SQLite a ``Uuid`` (32 hex characters) in a
+    column declared ``CHAR(36)`` by revision 0001 (SQLite enforces no length; revision 0003
+    rewrote the values).
 
-    Returns True for a difference, None to let Alembic's own comparison decide the rest.
+    Returns True for a difference, False for none, None to let Alembic's own comparison decide.
     """
     stored = _storage_type(metadata_type, context.dialect)
+    if context.dialect.name == "sqlite" and isinstance(stored, Uuid):
+        return not isinstance(inspected_type, CHAR)
     if isinstance(stored, ARRAY) != isinstance(inspected_type, ARRAY):
         return True
     if isinstance(stored, ARRAY) and isinstance(inspected_type, ARRAY):

@@ -33,8 +33,8 @@ from kombu.exceptions import OperationalError
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from agentload import keys
-from agentload.api.tasknames import QUEUE_DEFAULT, TASK_QUEUE
 from agentload.settings import Settings
+from agentload.tasknames import Queue, TaskName, queue_of, task_routes
 
 READY_STATES = frozenset({"SUCCESS", "FAILURE", "REVOKED"})
 
@@ -65,8 +65,8 @@ def build_client(settings: Settings, timeout_s: float = 1.0) -> Celery:
         redis_retry_on_timeout=False,
         result_backend_always_retry=False,
         task_send_sent_event=True,  # Flower shows API-sent tasks as "sent"
-        task_default_queue=QUEUE_DEFAULT,  # never Celery's unconsumed "celery" queue
-        task_routes={name: {"queue": queue} for name, queue in TASK_QUEUE.items()},
+        task_default_queue=Queue.DEFAULT.value,  # never Celery's unconsumed "celery" queue
+        task_routes=task_routes(),
     )
     return app
 
@@ -78,7 +78,7 @@ class Enqueuer:
         self.app = app
         self.issued_ttl = issued_ttl
 
-    async def send(self, name: str, kwargs: dict[str, Any], task_id: str | None = None) -> str:
+    async def send(self, name: TaskName, kwargs: dict[str, Any], task_id: str | None = None) -> str:
         """Publish ``name`` with JSON ``kwargs``; returns the task id (chosen here, so a
         caller can record it, e.g. for debounce, before the message is out)."""
         task_id = task_id or str(uuid.uuid4())
@@ -88,10 +88,10 @@ class Enqueuer:
             raise RedisConnectionError(f"cannot enqueue {name}: {exc}") from exc
         return task_id
 
-    def _send(self, name: str, kwargs: dict[str, Any], task_id: str) -> None:
+    def _send(self, name: TaskName, kwargs: dict[str, Any], task_id: str) -> None:
         # recorded before publishing: a client polling at once must not get a 404
         self.app.backend.client.set(keys.issued_task_key(task_id), name, ex=self.issued_ttl)
-        self.app.send_task(name, kwargs=kwargs, queue=TASK_QUEUE.get(name), task_id=task_id)
+        self.app.send_task(name.value, kwargs=kwargs, queue=queue_of(name).value, task_id=task_id)
 
     async def state(self, task_id: str) -> dict[str, Any] | None:
         """State, progress meta and result of a task as the result backend knows it; None for

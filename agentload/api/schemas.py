@@ -10,15 +10,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agentload.context import Context, Phase
+from agentload.context import Context, ProjectState
 
 SAFE_ID = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
 ProjectId = Field(default=None, pattern=SAFE_ID, max_length=128,
                   description="Project id (letters, digits, ._:@-)", examples=["acme-shop"])
 
 
-class SelectionQuery(BaseModel):
-    """Query parameters of the selection GET, validated in one pydantic call.
+class SelectionQuery(Context):
+    """Query parameters of the selection GET: the context (``agentload.context``) and how to
+    answer, validated in one pydantic call.
 
     Why not one FastAPI ``Query`` per parameter: FastAPI validates each separately and that
     costs ~90 us per request, more than the Redis read; this model is parsed directly from
@@ -26,20 +27,6 @@ class SelectionQuery(BaseModel):
     Unknown parameters are rejected (a typo is a 422 naming it, not a silently wider answer).
     """
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    track: str | None = Field(None, max_length=100, description="BMad track", examples=["bmad-method"])
-    field_type: str | None = Field(None, max_length=100, description="greenfield or brownfield",
-                                   examples=["greenfield"])
-    phase: Phase = Field(None, examples=[2])
-    complexity_level: int | None = Field(None, ge=0, le=4, description="BMad scale level 0-4")
-    has_ui: bool | None = Field(None, description="Whether the project has a user interface")
-    user_role: str | None = Field(None, max_length=100, description="Role of the person asking")
-    workflow_history: list[str] = Field(default_factory=list,
-                                        description="Workflows done so far (repeat the parameter)")
-    next_workflow: str | None = Field(None, max_length=200, description="Workflow about to run",
-                                      examples=["prd"])
-    request: str | None = Field(None, description="Free-text request (<= settings.max_request_chars)")
     project_id: str | None = Field(None, pattern=SAFE_ID, max_length=128,
                                    description="Fill missing fields from this project's stored state")
     project_path: str | None = Field(None, min_length=1, max_length=4096,
@@ -81,21 +68,14 @@ class PreloadBody(BaseModel):
     user_id: str | None = Field(default=None, pattern=SAFE_ID, max_length=128)
 
 
-class WorkflowState(BaseModel):
-    """Where a project stands in its BMad path; feeds selection defaults and prediction."""
+class WorkflowState(ProjectState):
+    """Where a project stands in its BMad path (``agentload.context.ProjectState``); feeds
+    selection defaults and prediction."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, json_schema_extra={
         "examples": [{"track": "bmad-method", "field_type": "greenfield", "phase": 2,
                       "complexity_level": 3, "has_ui": True, "workflow_history": ["brainstorm-project",
                       "research", "product-brief"], "next_workflow": "prd"}]})
-
-    track: str | None = Field(default=None, max_length=100)
-    field_type: str | None = Field(default=None, max_length=100)
-    phase: Phase = None
-    complexity_level: int | None = Field(default=None, ge=0, le=4)
-    has_ui: bool | None = None
-    workflow_history: list[str] = Field(default_factory=list)
-    next_workflow: str | None = Field(default=None, max_length=200)
 
 
 class StrategyBody(BaseModel):

@@ -31,6 +31,7 @@ from agentload.measure.journey_tokens import format_tokens, ledger_rows, measure
 from agentload.measure.report.collect import write_report
 from agentload.selection.engine import SelectionConfig, Selector
 from agentload.settings import Settings, get_settings
+from agentload.tasknames import TaskName
 from models import repository
 
 # a log file or pipe reports 80 columns; the evaluation table needs about 120
@@ -53,11 +54,11 @@ def _wait_http(client: httpx.Client, path: str, timeout_s: float) -> None:
         time.sleep(0.2)
 
 
-def _task(settings: Settings, name: str, kwargs: dict[str, Any], timeout_s: float) -> Any:  # noqa: ANN401
+def _task(settings: Settings, name: TaskName, kwargs: dict[str, Any], timeout_s: float) -> Any:  # noqa: ANN401
     """Send a task by name and wait for its JSON result (the worker does the work)."""
     app = build_client(settings, timeout_s=5.0)
     try:
-        result = app.send_task(name, kwargs=kwargs)  # routed by the client's task_routes
+        result = app.send_task(name.value, kwargs=kwargs)  # routed by the client's task_routes
         deadline = time.monotonic() + timeout_s
         while not result.ready():  # polled: this client does not subscribe to result channels
             if time.monotonic() > deadline:
@@ -128,11 +129,11 @@ def run_demo(api: str, scenarios: Path | None, report: Path, logs: Path | None) 
     with httpx.Client(base_url=api, timeout=30.0, trust_env=False) as client:
         console.rule("1. services")
         _wait_http(client, "/healthz", 60)
-        pong = _task(settings, "agentload.ping", {}, 60)
+        pong = _task(settings, TaskName.PING, {}, 60)
         console.print(f"API up at {api}; worker {pong.get('hostname')} answers")
 
         console.rule("2. preload of the bundled catalog (Celery task agentload.preload)")
-        pre = _task(settings, "agentload.preload", {"full": True}, 300)
+        pre = _task(settings, TaskName.PRELOAD, {"full": True}, 300)
         console.print({k: pre.get(k) for k in ("version", "agents", "selections", "total_ms", "skipped") if k in pre})
         _wait_http(client, "/readyz", 30)
         figures["catalog_version"] = pre.get("version")
@@ -190,8 +191,8 @@ def run_demo(api: str, scenarios: Path | None, report: Path, logs: Path | None) 
         console.print(f"load test {load['state']}: {result.get('status')}")
 
         console.rule("8. metric flushes (the beat's tasks) and the report")
-        figures["flush_events"] = _task(settings, "agentload.flush_selection_events", {}, 60)
-        figures["flush_stats"] = _task(settings, "agentload.flush_cache_stats", {}, 60)
+        figures["flush_events"] = _task(settings, TaskName.FLUSH_SELECTION_EVENTS, {}, 60)
+        figures["flush_stats"] = _task(settings, TaskName.FLUSH_CACHE_STATS, {}, 60)
         client_r = redis.Redis.from_url(settings.redis_url)
         try:
             suites = sorted(scenarios.glob("*.jsonl")) if scenarios is not None and scenarios.is_dir() else None

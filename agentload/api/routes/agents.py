@@ -8,7 +8,6 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from pydantic import ValidationError
 
-from agentload.api import tasknames
 from agentload.api.answers import AgentDocument, FileDocument, ManifestPage, TaskAccepted, WorkItemDocument
 from agentload.api.auth import require_token
 from agentload.api.errors import validation_response
@@ -21,6 +20,7 @@ from agentload.api.runtime import Runtime
 from agentload.api.schemas import PreloadBody
 from agentload.api.service import NO_CATALOG, manifest_page
 from agentload.context import Context
+from agentload.tasknames import TaskName
 
 router = APIRouter(tags=["agents"])
 CONTEXT_KEYS = set(Context.model_fields)
@@ -136,5 +136,5 @@ async def preload(body: PreloadBody, rt: Runtime = Depends(runtime)) -> Any:
     except ValidationError as exc:
         return validation_response(exc.errors())
     sent = await task_kwargs(rt.redis, rt.settings, context, project_id=body.project_id, user_id=body.user_id)
-    task_id = await rt.enqueuer.send(tasknames.PRELOAD_CONTEXT, sent)
+    task_id = await rt.enqueuer.send(TaskName.PRELOAD_CONTEXT, sent)
     return ORJSONResponse(task_links(task_id), status_code=202)

@@ -8,7 +8,6 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query
 
 from agentload import keys
-from agentload.api import tasknames
 from agentload.api.answers import TaskAccepted
 from agentload.api.auth import require_token
 from agentload.api.failures import AUTH, REDIS_DOWN, VALIDATION
@@ -18,6 +17,7 @@ from agentload.api.responses import ORJSONResponse
 from agentload.api.routes.deps import runtime, task_links
 from agentload.api.runtime import Runtime
 from agentload.cache.codec import text
+from agentload.tasknames import TaskName
 
 router = APIRouter(tags=["cache"])
 
@@ -64,7 +64,7 @@ async def enqueue_refresh(rt: Runtime, full: bool) -> dict[str, Any]:
             return {**task_links(existing), "debounced": True}
         return {"debounced": True}  # window closed in between
     try:
-        await rt.enqueuer.send(tasknames.REFRESH, {"force": full}, task_id=task_id)
+        await rt.enqueuer.send(TaskName.REFRESH, {"force": full}, task_id=task_id)
     except Exception:
         await rt.redis.delete(keys.REFRESH_DEBOUNCE)
         raise

@@ -20,7 +20,7 @@ import anyio.to_thread
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
 
 from agentload import keys
-from agentload.api import history, tasknames
+from agentload.api import history
 from agentload.api.answers import CancelRequested, TaskAccepted
 from agentload.api.auth import require_token
 from agentload.api.errors import validation_response
@@ -40,6 +40,7 @@ from agentload.measure.jobs.params import (
     load_limit_errors,
 )
 from agentload.measure.loadgen.spec import LoadLimits, TargetRefused, check_target
+from agentload.tasknames import TaskName
 
 log = logging.getLogger("agentload.api")
 router = APIRouter(tags=["performance"])
@@ -59,7 +60,7 @@ def _refused(errors: list[FieldError], base_url: str | None, rt: Runtime) -> ORJ
     return validation_response(items) if items else None
 
 
-async def _enqueue(rt: Runtime, name: str, params: dict[str, Any]) -> ORJSONResponse:
+async def _enqueue(rt: Runtime, name: TaskName, params: dict[str, Any]) -> ORJSONResponse:
     task_id = str(uuid.uuid4())
     await rt.enqueuer.send(name, {"params": {**params, "job_id": task_id}}, task_id=task_id)
     return ORJSONResponse(task_links(task_id), status_code=202)
@@ -73,7 +74,7 @@ async def _enqueue(rt: Runtime, name: str, params: dict[str, Any]) -> ORJSONResp
              dependencies=[Depends(require_token)], responses=JOB_RESPONSES)
 async def load_test(body: LoadTestParams, rt: Runtime = Depends(runtime)) -> Any:
     bad = _refused(load_limit_errors(body, LoadLimits.from_settings(rt.settings), rt.settings), body.base_url, rt)
-    return bad or await _enqueue(rt, tasknames.LOAD_TEST, as_params(body))
+    return bad or await _enqueue(rt, TaskName.LOAD_TEST, as_params(body))
 
 
 @router.post("/api/v1/performance/benchmark", status_code=202, response_model=TaskAccepted,
@@ -84,7 +85,7 @@ async def load_test(body: LoadTestParams, rt: Runtime = Depends(runtime)) -> Any
 async def benchmark(body: BenchmarkParams, rt: Runtime = Depends(runtime)) -> Any:
     bad = _refused(benchmark_limit_errors(body, LoadLimits.from_settings(rt.settings), rt.settings),
                    body.base_url, rt)
-    return bad or await _enqueue(rt, tasknames.BENCHMARK, as_params(body))
+    return bad or await _enqueue(rt, TaskName.BENCHMARK, as_params(body))
 
 
 @router.post("/api/v1/performance/optimize", status_code=202, response_model=TaskAccepted,
@@ -94,7 +95,7 @@ async def benchmark(body: BenchmarkParams, rt: Runtime = Depends(runtime)) -> An
              "the catalog is republished with them.",
              dependencies=[Depends(require_token)], responses=JOB_RESPONSES)
 async def optimize(body: OptimizeParams, rt: Runtime = Depends(runtime)) -> Any:
-    return await _enqueue(rt, tasknames.OPTIMIZE, as_params(body))
+    return await _enqueue(rt, TaskName.OPTIMIZE, as_params(body))
 
 
 @router.post("/api/v1/performance/jobs/{task_id}/cancel", status_code=202, response_model=CancelRequested,

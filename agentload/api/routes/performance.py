@@ -15,7 +15,7 @@ from agentload.api.problems import database_failure
 from agentload.api.responses import ORJSONResponse
 from agentload.api.routes.deps import runtime
 from agentload.api.runtime import Runtime
-from agentload.api.tasknames import QUEUES
+from agentload.tasknames import Queue
 
 log = logging.getLogger("agentload.api")
 router = APIRouter(tags=["performance"])
@@ -42,7 +42,7 @@ async def performance_metrics(history_limit: int = Query(50, ge=0, le=500), rt: 
     endpoints = await livestats.endpoint_stats(rt.redis)
     tools = await livestats.tool_stats(rt.redis)
     async with rt.redis.pipeline(transaction=False) as pipe:
-        for queue in QUEUES:
+        for queue in Queue:
             pipe.llen(queue)
         pipe.llen(keys.SELECTION_EVENTS)
         *depths, pending = await pipe.execute()
@@ -50,7 +50,7 @@ async def performance_metrics(history_limit: int = Query(50, ge=0, le=500), rt: 
     sel = tools.get("select_agents", {})
     mcp = int(sel.get("calls", 0)) - int(sel.get("errors", 0))
     live = {"endpoints": endpoints, "selections_served": {"api": api, "mcp": mcp, "total": api + mcp},
-            "cache": await rt.store.status(), "queues": dict(zip(QUEUES, depths, strict=True)),
+            "cache": await rt.store.status(), "queues": {q.value: n for q, n in zip(Queue, depths, strict=True)},
             "events_pending": pending, "mcp": tools}
     past: dict[str, Any] = {}
     if history_limit:

@@ -22,17 +22,16 @@ from agentload.api.answers import SELECTION_EXAMPLE, LoaderStatus, SelectionAnsw
 from agentload.api.auth import has_token
 from agentload.api.errors import validation_response
 from agentload.api.failures import REDIS_DOWN, VALIDATION, problem
-from agentload.api.project_context import ProjectRefused, complete_context
+from agentload.api.lookup import definitions, look_up, record
+from agentload.api.project_context import ProjectRefused
 from agentload.api.responses import DeliveredResponse, ORJSONResponse
 from agentload.api.routes.deps import task_links
 from agentload.api.runtime import Runtime
 from agentload.api.schemas import SelectionQuery, query_parameters
-from agentload.api.service import NotPrecomputed, UnknownContext, selection_event
-from agentload.context import Context
+from agentload.api.service import NotPrecomputed, UnknownContext
+from agentload.context import CONTEXT_FIELDS
 
 router = APIRouter(tags=["selection"])
-CONTEXT_FIELDS = ("track", "field_type", "phase", "complexity_level", "has_ui", "user_role",
-                  "workflow_history", "next_workflow", "request")
 STATUS_EXAMPLE = {"status": "ready", "strategy": "selective", "version": "20250101T000000-ab12cd",
                   "published_at": 1735689600.0, "selections": 182, "agents": 10,
                   "baseline_tokens": 5504, "errors": [], "error_count": 0}
@@ -74,37 +73,29 @@ async def optimized_loading(request: Request) -> Any:
     q, given = parsed
     if not given and q.project_id is None and q.project_path is None:
         return ORJSONResponse(await loader_status(rt))
-    report: dict[str, Any] | None = None
-    if q.project_id is not None or q.project_path is not None or rt.settings.default_project is not None:
-        try:
-            given, report = await complete_context(rt, given, project_id=q.project_id, project_path=q.project_path)
-        except ProjectRefused as exc:
-            raise HTTPException(exc.status, str(exc)) from exc
-    try:
-        ctx = Context(**given)
-    except ValidationError as exc:
-        return validation_response(exc.errors())
     try:
         # the per-client budget on uncached requests is for anonymous callers; services that
         # send the API token (load tests, the demo, backends) are trusted
         client = None if has_token(request) else (request.client.host if request.client else "anonymous")
-        outcome = await rt.service.select(ctx, q.wait_ms, client=client)
+        looked = await look_up(rt, given, project_id=q.project_id, project_path=q.project_path,
+                               wait_ms=q.wait_ms, client=client)
+    except ProjectRefused as exc:
+        raise HTTPException(exc.status, str(exc)) from exc
+    except ValidationError as exc:
+        return validation_response(exc.errors())
     except (UnknownContext, NotPrecomputed) as exc:
         raise HTTPException(404, str(exc)) from exc
-    if outcome.status == "pending":
-        assert outcome.task_id is not None
+    if looked.pending:
+        assert looked.outcome.task_id is not None
         status_url = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        return ORJSONResponse({**task_links(outcome.task_id), "status_url": status_url, "debounced": False},
+        return ORJSONResponse({**task_links(looked.outcome.task_id), "status_url": status_url, "debounced": False},
                               status_code=202)
-    body = outcome.body()
-    if report is not None:
-        body["project"] = report
+    body = looked.body()
     if q.include == "full":
-        defs = await rt.service.definitions(outcome.version, [a["id"] for a in body["agents"]])
-        body["agents"] = [{**a, "text": defs.get(a["id"], {}).get("text")} for a in body["agents"]]
-    started = getattr(request.state, "started", None) or time.perf_counter()
-    rt.telemetry.add_event(selection_event(outcome, source="api", project=q.project_id, user=q.user_id,
-                                           latency_ms=(time.perf_counter() - started) * 1000))
+        texts = await definitions(rt, looked)
+        body["agents"] = [{**a, "text": texts.get(a["id"])} for a in body["agents"]]
+    record(rt, looked, source="api", project=q.project_id, user=q.user_id,
+           started=getattr(request.state, "started", None) or time.perf_counter())
     return DeliveredResponse(body)
 
 
