@@ -2,7 +2,7 @@
 
 Nothing here is on the request path or needed to publish a catalog; product code imports
 from it only at its edges (the CLI registers the measurement commands, the API validates a
-perf job's parameters with ``measure.jobs.params``, the Celery tasks call ``measure.jobs``).
+perf job's parameters with ``measure.params``, the Celery tasks call ``measure.jobs``).
 
 * ``loadgen``: the open-model HTTP load generator;
 * ``resources``: CPU/memory/Redis sampling of the processes under load;

@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from agentload.measure.jobs.params import BenchmarkParams, LoadTestParams, as_params
+from agentload.measure.params import BenchmarkParams, LoadTestParams, as_params
 from agentload.settings import get_settings
 
 console = Console(stderr=True)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from agentload.measure.jobs.params import (
+from agentload.measure.loadgen.spec import LoadLimits, TargetRefused
+from agentload.measure.params import (
     BenchmarkParams,
     LoadTestParams,
     OptimizeParams,
@@ -15,7 +16,6 @@ from agentload.measure.jobs.params import (
     raise_for,
     target_url,
 )
-from agentload.measure.loadgen.spec import LoadLimits, TargetRefused
 from agentload.settings import Settings
 
 LIMITS = LoadLimits(max_users=50, max_rate=500.0, max_duration_s=30.0)

@@ -1,6 +1,6 @@
 """Performance jobs: start a benchmark, load test or optimisation, cancel one, read stored results.
 
-Starting a job validates the body with the job's own parameter model (``agentload.measure.jobs.params``)
+Starting a job validates the body with the job's own parameter model (``agentload.measure.params``)
 and the operator's limits, refuses a load target that is neither loopback nor the configured
 API (422 with the reason, before anything is enqueued or sent), then enqueues the task *by
 name* on the ``long`` queue and answers 202 with a ``poll_url``. The task id doubles as the
@@ -30,7 +30,8 @@ from agentload.api.problems import database_failure
 from agentload.api.responses import ORJSONResponse
 from agentload.api.routes.deps import runtime, task_links
 from agentload.api.runtime import Runtime
-from agentload.measure.jobs.params import (
+from agentload.measure.loadgen.spec import LoadLimits, TargetRefused, check_target
+from agentload.measure.params import (
     BenchmarkParams,
     FieldError,
     LoadTestParams,
@@ -39,7 +40,6 @@ from agentload.measure.jobs.params import (
     benchmark_limit_errors,
     load_limit_errors,
 )
-from agentload.measure.loadgen.spec import LoadLimits, TargetRefused, check_target
 from agentload.tasknames import TaskName
 
 log = logging.getLogger("agentload.api")

@@ -31,11 +31,11 @@ from agentload.jobs.runtime import STATE, redis_client, selector_for_current
 from agentload.jobs.tuning import load_tuned, tuned_settings
 from agentload.measure.analysis import compare
 from agentload.measure.jobs import support
-from agentload.measure.jobs.params import BenchmarkParams, benchmark_limit_errors, raise_for, target_url
 from agentload.measure.jobs.support import Progress
 from agentload.measure.loadgen.results import LoadResult
 from agentload.measure.loadgen.runner import run_load_sync
 from agentload.measure.loadgen.spec import LoadLimits, LoadSpec
+from agentload.measure.params import BenchmarkParams, benchmark_limit_errors, raise_for, target_url
 from agentload.measure.resources import ResourceSampler
 from agentload.selection.engine import Selector
 from agentload.settings import Settings, get_settings

@@ -18,13 +18,13 @@ from typing import Any
 from agentload.jobs.runtime import redis_client
 from agentload.measure.analysis import degradation_analysis
 from agentload.measure.jobs import support
-from agentload.measure.jobs.params import KIND_BY_MODE, LoadTestParams, load_limit_errors, raise_for, target_url
 from agentload.measure.jobs.support import Progress
 from agentload.measure.loadgen.results import StepResult
 from agentload.measure.loadgen.runner import run_load
 from agentload.measure.loadgen.scenarios import Scenario
 from agentload.measure.loadgen.spec import LoadLimits, LoadSpec
 from agentload.measure.loadgen.steps import step_test, stress_ramp
+from agentload.measure.params import KIND_BY_MODE, LoadTestParams, load_limit_errors, raise_for, target_url
 from agentload.measure.resources import ResourceReport, ResourceSampler
 from agentload.settings import Settings, get_settings
 from models import repository

@@ -34,8 +34,8 @@ from agentload.jobs.runtime import STATE, redis_client, selector_for_current
 from agentload.jobs.tuning import load_tuned, store_tuned, tuned_settings
 from agentload.measure.evaluation import evaluate_one, summarize
 from agentload.measure.jobs import support
-from agentload.measure.jobs.params import OptimizeParams
 from agentload.measure.jobs.support import Progress
+from agentload.measure.params import OptimizeParams
 from agentload.selection.engine import SelectionConfig, Selector
 from agentload.settings import Settings, get_settings
 from models import repository
