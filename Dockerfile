@@ -25,4 +25,4 @@ RUN useradd --create-home --uid 10001 agentload
 USER agentload
 
 EXPOSE 8000 5555
-CMD ["python", "-m", "agentload.api.serve", "--host", "0.0.0.0", "--port", "8000"]
+CMD ["python", "-m", "agentload.api.serve", "--host", "0.0.0.0", "--port", "8000", "--workers", "2"]

@@ -20,7 +20,7 @@ help:
 	@echo "make deps   - install missing OS packages (redis-server, postgresql-15) or say what to install"
 	@echo "make venv   - create .venv and install the project with dev extras (only when pyproject changes)"
 	@echo "make test   - unit + integration tests with coverage (real Redis, Postgres, Celery processes)"
-	@echo "make lint   - ruff + mypy"
+	@echo "make lint   - ruff + mypy --strict (agentload, workers, tasks, models, beat_schedule.py)"
 	@echo "make bench  - run every benchmarks/*.py"
 	@echo "make demo   - run scripts/demo.sh"
 	@echo "make clean  - remove caches and build artefacts (keeps .venv)"
@@ -50,7 +50,7 @@ test: deps venv
 
 lint: venv
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy agentload
+	$(VENV)/bin/mypy --strict agentload workers tasks models beat_schedule.py
 
 bench: venv
 	@shopt -s nullglob; scripts=(benchmarks/*.py); \

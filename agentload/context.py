@@ -52,26 +52,30 @@ def _phase_value(value: int | str | None) -> int | str | None:
 #: Declared once; the API query, the stored workflow state and the MCP tool use it.
 Phase = Annotated[
     int | str | None,
-    Field(union_mode="left_to_right",
+    Field(union_mode="left_to_right", examples=[2, "2-planning"],
           description="Phase of the catalog: a number (0-20) or its name, e.g. 2, \"2-planning\", \"plan\""),
     AfterValidator(_phase_value),
 ]
 
 
-class Context(BaseModel):
-    """What a client knows about a project at the moment it needs agents."""
+class ProjectState(BaseModel):
+    """Where a project stands in its BMad path: the part of a context a project keeps between
+    calls. Declared once: ``Context`` adds what a caller asks with; the API's stored workflow
+    state, its query model and the MCP tool's parameters are derived from these two classes.
+    """
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    track: str | None = Field(default=None, max_length=100)
-    field_type: str | None = Field(default=None, max_length=100)
+    track: str | None = Field(default=None, max_length=100, description="BMad track", examples=["bmad-method"])
+    field_type: str | None = Field(default=None, max_length=100, description="greenfield or brownfield",
+                                   examples=["greenfield"])
     phase: Phase = None
-    complexity_level: int | None = Field(default=None, ge=0, le=4)
-    has_ui: bool | None = None
-    user_role: str | None = Field(default=None, max_length=100)
-    workflow_history: list[str] = Field(default_factory=list, max_length=200)
-    next_workflow: str | None = Field(default=None, max_length=200)
-    request: str | None = Field(default=None, max_length=4000)
+    complexity_level: int | None = Field(default=None, ge=0, le=4, description="BMad scale level 0-4")
+    has_ui: bool | None = Field(default=None, description="Whether the project has a user interface")
+    workflow_history: list[str] = Field(default_factory=list, max_length=200,
+                                        description="Workflows done so far, oldest first")
+    next_workflow: str | None = Field(default=None, max_length=200, description="Workflow about to run",
+                                      examples=["prd"])
 
     @field_validator("workflow_history")
     @classmethod
@@ -84,10 +88,26 @@ class Context(BaseModel):
                                  "as its own item (repeat the query parameter: workflow_history=a&workflow_history=b)")
         return [v.strip() for v in value if v and v.strip()]
 
-    @field_validator("track", "field_type", "next_workflow", "user_role", "request")
+    @field_validator("track", "field_type", "next_workflow")
     @classmethod
     def _empty_is_none(cls, value: str | None) -> str | None:
         return value or None
+
+
+class Context(ProjectState):
+    """What a client knows about a project at the moment it needs agents."""
+
+    user_role: str | None = Field(default=None, max_length=100, description="Role of the person asking")
+    request: str | None = Field(default=None, max_length=4000, description="Free-text request")
+
+    @field_validator("user_role", "request")
+    @classmethod
+    def _empty_text_is_none(cls, value: str | None) -> str | None:
+        return value or None
+
+
+#: The context's fields, in declaration order: what a selection may be asked with.
+CONTEXT_FIELDS: tuple[str, ...] = tuple(Context.model_fields)
 
 
 class PhaseFacts(BaseModel):
@@ -96,6 +116,15 @@ class PhaseFacts(BaseModel):
     required: list[str] = Field(default_factory=list)  # workflow ids
     ui: list[str] = Field(default_factory=list)  # conditional on a UI
     all: list[str] = Field(default_factory=list)  # every workflow, in path order
+
+
+class OutputFacts(BaseModel):
+    """What one workflow leaves in a project: names as its catalog gives them ("prd", "epics and
+    stories", "prd.md") and the folders it writes to (config names such as ``planning_artifacts``
+    or paths; empty: the layout's document folders)."""
+
+    names: list[str]
+    locations: list[str] = Field(default_factory=list)
 
 
 class TrackFacts(BaseModel):
@@ -108,6 +137,7 @@ class TrackFacts(BaseModel):
     phases: list[PhaseFacts]
     owners: dict[str, list[str]]  # workflow id -> agent ids
     sequence: list[str] = Field(default_factory=list)  # whole-path order, when phases interleave
+    outputs: dict[str, OutputFacts] = Field(default_factory=dict)  # workflow id -> what it leaves
 
 
 class ResolverData(BaseModel):

@@ -116,6 +116,16 @@ SELECTION_CONFIG = f"{BASE}:flag:selection_config"
 BENCHMARK_LOCK = f"{BASE}:lock:benchmark"
 
 
+#: how long Celery keeps a task's result (``result_expires``): for polling, not an archive
+TASK_RESULT_TTL_S = 3600
+
+
+def issued_task_key(task_id: str) -> str:
+    """Set when the API or the MCP server enqueues ``task_id`` (value: the task name), so polling
+    can tell an id it issued (``PENDING`` while queued) from one it never issued (404)."""
+    return f"{BASE}:tasks:issued:{task_id}"
+
+
 JOB_CANCEL_TTL_S = 24 * 3600  # a cancel request outlives any job's time limit
 
 
@@ -129,6 +139,12 @@ def events_flush_key(flush_id: str) -> str:
     return f"{STATS}:flushing:{flush_id}:selection_events"
 #: selection events that cannot become rows (bad JSON or types), kept aside for inspection
 SELECTION_EVENTS_DEAD = f"{STATS}:selection_events:dead"
+
+
+def request_text_key(ref: str) -> str:
+    """A user's free-text request handed to a task by reference (``AGENTLOAD_REDACT_REQUEST_TEXT``):
+    the text, with a TTL, read by the worker and deleted once its selection is stored."""
+    return f"{BASE}:private:request:{ref}"
 
 
 def miss_rate_key(client: str, window: int) -> str:

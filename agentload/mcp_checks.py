@@ -1,14 +1,17 @@
-"""What the MCP server checks before it serves, and the HTTP transport's optional guard.
+"""What the MCP server checks before it serves, and what wraps its HTTP transport.
 
-Kept apart from ``mcp_server`` (the tools) because neither is about what the tools answer:
+Kept apart from ``mcp_server`` (the tools) because none of it is about what the tools answer:
 one says at start-up what to run when Redis or the catalog is missing, instead of failing at
-the first tool call; the other refuses HTTP requests without the configured bearer token.
+the first tool call; one refuses HTTP requests without the configured bearer token; one
+answers clients that accept only ``text/event-stream``.
 """
 
 from __future__ import annotations
 
 import hmac
 from typing import Any
+
+from starlette.datastructures import Headers, MutableHeaders
 
 from agentload import keys
 from agentload.settings import Settings
@@ -53,3 +56,55 @@ class BearerToken:
                 await send({"type": "http.response.body", "body": body})
                 return
         await self.app(scope, receive, send)
+
+
+class EventStreamAccept:
+    """ASGI shim for POSTs whose ``Accept`` names ``text/event-stream`` but not JSON.
+
+    The server runs the SDK's JSON response mode (one JSON body per request, no stream to hold
+    open), in which the SDK answers 406 to such a client. The streamable HTTP transport lets a
+    server answer a POST with an SSE stream instead, so this shim asks the SDK for JSON and
+    sends the same JSON-RPC message back as one ``event: message`` of a ``text/event-stream``
+    body. Other requests, and answers that are not a 200 JSON body, pass through unchanged.
+    Why not the SDK's SSE mode for everyone: it would refuse JSON-only clients instead.
+    """
+
+    def __init__(self, app: Any) -> None:  # noqa: ANN401 - any ASGI app
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:  # noqa: ANN401 - ASGI
+        if scope["type"] != "http" or scope["method"] != "POST" or not _sse_only(Headers(scope=scope)):
+            await self.app(scope, receive, send)
+            return
+        headers = MutableHeaders(scope=dict(scope, headers=list(scope["headers"])))
+        headers["accept"] = "application/json"
+        start: dict[str, Any] = {}
+        chunks: list[bytes] = []
+
+        async def buffered(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                start.update(message)
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body"):
+                    await _answer(send, start, b"".join(chunks))
+            else:
+                await send(message)
+
+        await self.app({**scope, "headers": headers.raw}, receive, buffered)
+
+
+def _sse_only(headers: Headers) -> bool:
+    kinds = {part.split(";")[0].strip().lower() for part in headers.get("accept", "").split(",")}
+    return bool(kinds & {"text/event-stream", "text/*"}) and not kinds & {"application/json", "application/*", "*/*"}
+
+
+async def _answer(send: Any, start: dict[str, Any], body: bytes) -> None:  # noqa: ANN401 - ASGI send
+    headers = MutableHeaders(raw=list(start.get("headers", [])))
+    if start.get("status") == 200 and headers.get("content-type", "").startswith("application/json"):
+        body = b"event: message\r\n" + b"".join(b"data: " + line + b"\r\n" for line in body.splitlines()) + b"\r\n"
+        headers["content-type"] = "text/event-stream"
+        headers["cache-control"] = "no-cache"
+        headers["content-length"] = str(len(body))
+    await send({**start, "headers": headers.raw})
+    await send({"type": "http.response.body", "body": body})

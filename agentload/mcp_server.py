@@ -26,13 +26,16 @@ from pydantic import Field, ValidationError
 from redis.exceptions import OutOfMemoryError, RedisError
 
 from agentload import mcp_search
+from agentload.api.lookup import definitions, look_up, record
 from agentload.api.problems import NotReady, TooManyMisses, describe, redis_failure, shown
+from agentload.api.project_context import ProjectRefused
 from agentload.api.runtime import Runtime, close_runtime, open_runtime
-from agentload.api.service import NO_CATALOG, NotPrecomputed, UnknownContext, manifest_page, selection_event
+from agentload.api.service import NO_CATALOG, NotPrecomputed, UnknownContext, manifest_page
 from agentload.cache.store import CatalogNotPublished
-from agentload.context import Context
 from agentload.delivered import with_delivered
-from agentload.mcp_checks import BearerToken, startup_problem
+from agentload.mcp_checks import BearerToken, EventStreamAccept, startup_problem
+from agentload.mcp_context import OPTION_DEFAULTS, SELECT_SIGNATURE
+from agentload.mcp_errors import ClearErrorsServer
 from agentload.settings import Settings, get_settings
 
 INSTRUCTIONS = (
@@ -44,7 +47,6 @@ INSTRUCTIONS = (
     "In a large catalog the manifest lists only the closest agents: search_catalog finds any other. "
     "Every result reports delivered_tokens: what it adds to your context."
 )
-DEFAULT_WAIT_MS = 2000
 logger = logging.getLogger(__name__)
 READ_ONLY = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
@@ -59,15 +61,17 @@ class AgentloadMCP:
     def __init__(self, settings: Settings | None = None, log_level: LogLevel = "WARNING") -> None:
         self.settings = settings or get_settings()
         self._runtime: Runtime | None = None
-        self.server: MCPServer[Any] = MCPServer("agentload", instructions=INSTRUCTIONS, version="0.1.0",
-                                                lifespan=self._lifespan, log_level=log_level)
+        # the SDK's server with clear argument errors (unknown ones refused) and prompts/get errors
+        self.server: MCPServer[Any] = ClearErrorsServer("agentload", instructions=INSTRUCTIONS, version="0.1.0",
+                                                        lifespan=self._lifespan, log_level=log_level)
         self.server.add_tool(self.list_agents, name="list_agents", annotations=READ_ONLY, structured_output=False,
                              description="The agent manifest: one line per agent (paged by offset/limit).")
         self.server.add_tool(self.select_agents, name="select_agents", annotations=READ_ONLY,
                              structured_output=False,
                              description="The agents to load for a project context, with reasons and token "
-                             "figures. Every field is optional; project_id fills missing ones from the "
-                             "project's stored workflow state.")
+                             "figures. Every field is optional; what you leave out comes from the project's "
+                             "stored state (project_id), then its BMad files (project_path, or the served "
+                             "project); `project` in the answer says which file gave what.")
         self.server.add_tool(self.load_agent, name="load_agent", annotations=READ_ONLY, structured_output=False,
                              description="One agent's definition file by id: a small JSON header (ids of "
                              "the work items its menu runs), then the file's text.")
@@ -108,27 +112,11 @@ class AgentloadMCP:
     ) -> CallToolResult:
         return await self.measured("list_agents", lambda: self._list(offset, limit))
 
-    async def select_agents(
-        self,
-        track: Annotated[str | None, Field(description="BMad track, e.g. bmad-method, quick-flow")] = None,
-        field_type: Annotated[str | None, Field(description="greenfield or brownfield")] = None,
-        phase: Annotated[int | str | None, Field(
-            description="Phase: a number (0-20) or the catalog's name for it, e.g. 2 or \"2-planning\"")] = None,
-        complexity_level: Annotated[int | None, Field(description="BMad scale level 0-4")] = None,
-        has_ui: Annotated[bool | None, Field(description="Whether the project has a user interface")] = None,
-        user_role: Annotated[str | None, Field(description="Role of the person asking")] = None,
-        workflow_history: Annotated[list[str] | None, Field(description="Workflows already done")] = None,
-        next_workflow: Annotated[str | None, Field(description="Workflow about to run, e.g. prd")] = None,
-        request: Annotated[str | None, Field(description="Free-text description of the task")] = None,
-        project_id: Annotated[str | None, Field(description="Fill missing fields from this project")] = None,
-        include_definitions: Annotated[bool, Field(description="Embed each agent's full text")] = False,
-        wait_ms: Annotated[int, Field(description="On a cache miss, wait this long for a worker")] = DEFAULT_WAIT_MS,
-    ) -> CallToolResult:
-        given = {"track": track, "field_type": field_type, "phase": phase,
-                 "complexity_level": complexity_level, "has_ui": has_ui, "user_role": user_role,
-                 "workflow_history": workflow_history, "next_workflow": next_workflow, "request": request}
-        return await self.measured("select_agents", lambda: self._select(
-            {k: v for k, v in given.items() if v not in (None, [])}, project_id, include_definitions, wait_ms))
+    async def select_agents(self, **arguments: Any) -> CallToolResult:  # noqa: ANN401 - see SELECT_SIGNATURE
+        """The tool's parameters are the context's fields plus ``SELECT_OPTIONS`` (``mcp_context``)."""
+        options = {name: arguments.pop(name, default) for name, default in OPTION_DEFAULTS.items()}
+        given = {k: v for k, v in arguments.items() if v not in (None, [])}
+        return await self.measured("select_agents", lambda: self._select(given, **options))
 
     async def load_agent(
         self, agent_id: Annotated[str, Field(description="Agent id from list_agents or select_agents")]
@@ -145,6 +133,8 @@ class AgentloadMCP:
     ) -> CallToolResult:
         return await self.measured("load_file", lambda: self._load_file(path))
 
+    select_agents.__signature__ = SELECT_SIGNATURE  # type: ignore[attr-defined]  # what the SDK reads
+
     # ------------------------------------------------------------------ implementations
     async def _list(self, offset: int, limit: int) -> Result:
         if limit < 1 or limit > self.settings.max_page_size or offset < 0:
@@ -156,34 +146,26 @@ class AgentloadMCP:
             raise ToolError(NO_CATALOG)
         return manifest_page(version, manifest, limit, offset), [], None
 
-    async def _select(self, given: dict[str, Any], project_id: str | None, full: bool, wait_ms: int) -> Result:
+    async def _select(self, given: dict[str, Any], project_id: str | None, project_path: str | None,
+                      include_definitions: bool, wait_ms: int) -> Result:
         rt = self.runtime
         started = time.perf_counter()
-        if project_id is not None:
-            state = await rt.store.get_workflow_state(project_id)
-            if state is None:
-                raise ToolError(f"unknown project {project_id!r}: store its workflow state first")
-            given = {**{k: v for k, v in state.items() if k in Context.model_fields and v not in (None, [])},
-                     **given}
-        try:
-            ctx = Context(**given)
-        except ValidationError as exc:
-            raise ToolError(describe(exc.errors())[0]) from exc
         # MCP clients are trusted (stdio: the user's own assistant; HTTP: AGENTLOAD_MCP_TOKEN): no
         # per-client budget on misses, only the global cap on misses in flight
-        outcome = await rt.service.select(ctx, max(0, min(wait_ms, self.settings.max_wait_ms)))
-        if outcome.status == "pending":
-            return {"status": "pending", "task_id": outcome.task_id, "version": outcome.version,
+        try:
+            looked = await look_up(rt, given, project_id=project_id, project_path=project_path,
+                                   wait_ms=max(0, min(wait_ms, self.settings.max_wait_ms)))
+        except ValidationError as exc:
+            raise ToolError(describe(exc.errors())[0]) from exc
+        if looked.pending:
+            return {"status": "pending", "task_id": looked.outcome.task_id, "version": looked.outcome.version,
                     "message": "A worker is computing this selection; call select_agents again shortly."}, [], None
-        body = outcome.body()
-        body["status"] = "ready"
+        body = {**looked.body(), "status": "ready"}
         texts = [body.pop("manifest")] if body.get("manifest") else []  # as text: no JSON escaping
-        if full:
-            defs = await rt.service.definitions(outcome.version, [a["id"] for a in body["agents"]])
-            texts += [str(defs.get(a["id"], {}).get("text") or "") for a in body["agents"]]
-        event = selection_event(outcome, source="mcp", latency_ms=(time.perf_counter() - started) * 1000,
-                                project=project_id)
-        return body, texts, event
+        if include_definitions:
+            texts += [text or "" for text in (await definitions(rt, looked)).values()]
+        record(rt, looked, source="mcp", started=started, project=project_id)
+        return body, texts, None
 
     async def _load(self, agent_id: str) -> Result:
         rt = self.runtime
@@ -228,7 +210,7 @@ class AgentloadMCP:
             header, tokens = with_delivered(meta, texts)
             error = False
             return CallToolResult(content=[TextContent(type="text", text=t) for t in (header, *texts)])
-        except (UnknownContext, NotPrecomputed, NotReady, CatalogNotPublished, TooManyMisses) as exc:
+        except (UnknownContext, NotPrecomputed, NotReady, CatalogNotPublished, TooManyMisses, ProjectRefused) as exc:
             raise ToolError(str(exc)) from exc
         except OutOfMemoryError as exc:
             raise ToolError("Redis is out of memory: nothing new can be stored; retry later") from exc
@@ -266,7 +248,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     import uvicorn
 
-    app = server.streamable_http_app(json_response=True, host=args.host)
+    app = EventStreamAccept(server.streamable_http_app(json_response=True, host=args.host))
     guarded = BearerToken(app, settings.mcp_token) if settings.mcp_token else app
     uvicorn.run(guarded, host=args.host, port=args.port, log_level=args.log_level.lower())
 

@@ -14,6 +14,7 @@ from agentload.catalog import Catalog, PathFile, PathPhase, PathWorkflow
 from agentload.catalog.workflows import short_name
 from agentload.context import (
     Context,
+    OutputFacts,
     PhaseFacts,
     Resolved,
     ResolverData,
@@ -69,11 +70,13 @@ def _merged_help(catalog: Catalog) -> list[PathFile]:
 
 
 def _phase_facts(ph: PathPhase, owners: dict[str, list[str]], aliases: dict[str, str],
-                 file_to_id: dict[str, str]) -> PhaseFacts:
+                 file_to_id: dict[str, str], outputs: dict[str, OutputFacts]) -> PhaseFacts:
     facts = PhaseFacts(phase=ph.phase, label=norm_id(ph.name) if ph.name else "")
     for w in ph.workflows:
         wid = norm_id(w.id)
         facts.all.append(wid)
+        if w.outputs and wid not in outputs:
+            outputs[wid] = OutputFacts(names=list(w.outputs), locations=list(w.output_locations))
         if _is_ui(w.condition):
             facts.ui.append(wid)
         elif w.kind == "required" or (w.kind == "conditional" and ph.kind != "optional"):
@@ -100,7 +103,8 @@ def build_resolver_data(catalog: Catalog, level_tracks: dict[int, str]) -> Resol
     tracks: list[TrackFacts] = []
     for pf in _merged_help(catalog):
         owners: dict[str, list[str]] = {}
-        phases = [_phase_facts(ph, owners, aliases, file_to_id) for ph in pf.phases]
+        outputs: dict[str, OutputFacts] = {}
+        phases = [_phase_facts(ph, owners, aliases, file_to_id, outputs) for ph in pf.phases]
         for w in pf.anytime:
             _own(w, norm_id(w.id), owners, aliases, file_to_id)
         tracks.append(
@@ -112,6 +116,7 @@ def build_resolver_data(catalog: Catalog, level_tracks: dict[int, str]) -> Resol
                 phases=phases,
                 owners=owners,
                 sequence=[norm_id(w) for w in pf.sequence],
+                outputs=outputs,
             )
         )
     for work in catalog.work_items.values():

@@ -4,6 +4,8 @@ Starts, on the embedded defaults and loopback only: a private Redis, a SQLite da
 (migrated), one Celery worker for every queue, beat (scheduled refresh: edits to the project's
 BMad files are picked up), the API (``agentload.api.serve``) and the MCP server over HTTP. The
 project's catalog is published *before* anything says ready, so the first selection is a hit.
+The project is the default project of both servers: a selection call's missing fields come
+from its own BMad status files and finished work (``agentload.project``).
 It then prints the MCP configuration for Claude Code, Claude Desktop and Cursor (also written
 to ``mcp.json`` in the state folder), and on Ctrl-C (or when any part dies) stops everything it
 started.
@@ -30,7 +32,7 @@ from typing import Any
 import httpx
 import redis
 
-from agentload.api.localrun import RedisProcess, free_port
+from agentload.redis_server import RedisProcess, free_port
 
 READY_TIMEOUT_S = 60.0
 
@@ -84,7 +86,8 @@ def state_dir(project: Path) -> Path:
 
 def mcp_configs(python: str, env: dict[str, str], mcp_url: str) -> dict[str, Any]:
     """The MCP server entries to paste: stdio (the client starts it) and HTTP (already running)."""
-    server_env = {k: env[k] for k in ("AGENTLOAD_REDIS_URL", "AGENTLOAD_CATALOG_PATH", "AGENTLOAD_DATABASE_URL")}
+    server_env = {k: env[k] for k in ("AGENTLOAD_REDIS_URL", "AGENTLOAD_CATALOG_PATH", "AGENTLOAD_DATABASE_URL",
+                                      "AGENTLOAD_PROJECT_ROOTS", "AGENTLOAD_DEFAULT_PROJECT") if k in env}
     args = ["-m", "agentload.mcp_server", "--transport", "stdio"]
     stdio = {"command": python, "args": args, "env": server_env}
     http: dict[str, Any] = {"type": "http", "url": mcp_url}
@@ -141,7 +144,9 @@ def serve(project: Path, *, state: Path | None = None, api_port: int | None = No
     api_port, mcp_port = api_port or free_port(), mcp_port or free_port()
     env = {**os.environ, "AGENTLOAD_ENV": "development", "AGENTLOAD_REDIS_URL": server.url,
            "AGENTLOAD_CATALOG_PATH": str(project), "AGENTLOAD_DATABASE_URL": f"sqlite:///{state / 'agentload.db'}",
-           "AGENTLOAD_API_BASE_URL": f"http://127.0.0.1:{api_port}"}
+           "AGENTLOAD_API_BASE_URL": f"http://127.0.0.1:{api_port}",
+           # selections read the project's own status files for what a call leaves out
+           "AGENTLOAD_PROJECT_ROOTS": json.dumps([str(project)]), "AGENTLOAD_DEFAULT_PROJECT": str(project)}
     stack = Stack(project, state, server, env["AGENTLOAD_API_BASE_URL"], f"http://127.0.0.1:{mcp_port}/mcp", env)
     try:
         from models import migrate

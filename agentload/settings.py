@@ -29,6 +29,11 @@ class Settings(BaseSettings):
     redis_url: str = "redis://127.0.0.1:6379/0"
     database_url: str = Field(default_factory=lambda: f"sqlite:///{Path.cwd() / 'agentload.db'}")
     catalog_path: Path = REPO_ROOT / "data" / "bmad-method-v6"
+    # projects whose BMad files (status files, finished work) the API and MCP server may read
+    # (``project_path``; JSON list in the environment), and the one read for calls naming none
+    # (``agentload serve --project`` sets both); empty: project files are never read
+    project_roots: list[Path] = Field(default_factory=list)
+    default_project: Path | None = None
     api_token: str = DEFAULT_API_TOKEN
     flower_password: str = DEFAULT_FLOWER_PASSWORD
     strategy: Strategy = "selective"
@@ -94,6 +99,10 @@ class Settings(BaseSettings):
     miss_rate_per_client: int = Field(default=120, ge=1)
     max_pending_misses: int = Field(default=2000, ge=1)
     text_selection_ttl_s: int = Field(default=900, ge=60)  # how long a computed free-text selection stays
+    # users' free-text requests stay out of task messages (Flower, task events, the result
+    # backend's stored arguments): the API and MCP server keep the text in Redis for
+    # text_selection_ttl_s under a random key and pass the task that key (agentload/api/redact.py)
+    redact_request_text: bool = True
     catalog_max_file_bytes: int = 1_000_000
 
     # the API's listener (agentload.api.serve): a connection that sends no request for this
@@ -103,6 +112,12 @@ class Settings(BaseSettings):
     # the MCP server over HTTP: when set, every request needs ``Authorization: Bearer <token>``
     mcp_token: str | None = None
     api_limit_concurrency: int = Field(default=1000, ge=1)
+    # cached selection GETs answered before FastAPI's router over one pipelined Redis connection
+    # (``api.hotpath``); off: every request takes the route (same answers, about 3x the CPU)
+    hot_path: bool = True
+    # API processes of ``python -m agentload.api.serve`` (uvicorn workers, one event loop each):
+    # one per core the API may use; compose and the image run 2
+    api_workers: int = Field(default=1, ge=1)
 
     # load tests
     loadtest_max_users: int = 500

@@ -1,7 +1,7 @@
 """End-to-end journey benchmark: every workflow of each BMad path, through the API and MCP.
 
 Starts a private Redis (or uses ``--redis-url``), publishes the repository's catalog, starts
-the API with uvicorn (1 worker) and walks ``agentload.journey.run_journey`` over every path
+the API with uvicorn (1 worker) and walks ``agentload.measure.journey.run_journey`` over every path
 file (track x field type), ``--repeat`` times, with the MCP server over stdio (default) or
 streamable HTTP (``--mcp http``). Prints each journey's per-step times and the p50/p99 of:
 storing the state (PUT), the selection GET, each ``load_agent`` over MCP, and a whole step.
@@ -23,20 +23,20 @@ from mcp import Client
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from agentload.api.localrun import (  # noqa: E402
+from agentload.measure.journey import (  # noqa: E402
+    default_mcp_command,
+    format_report,
+    mcp_target,
+    run_journey,
+    summarize,
+)
+from tests.harness import (  # noqa: E402
     RedisProcess,
     free_port,
     publish_real_catalog,
     start_uvicorn,
     stop_process,
     wait_http,
-)
-from agentload.journey import (  # noqa: E402
-    default_mcp_command,
-    format_report,
-    mcp_target,
-    run_journey,
-    summarize,
 )
 
 TOKEN = "journey-benchmark-token-0123456789"

@@ -2,7 +2,7 @@
 
 For the bundled catalog and each installed tree (v4, v6 compiled, v6.12 skills), every track
 is walked through the real MCP tools (a private Redis holds the published catalog) and each
-step's delivered tokens are summed per strategy (``agentload.journey_tokens``).
+step's delivered tokens are summed per strategy (``agentload.measure.journey_tokens``).
 
     .venv/bin/python benchmarks/journey_tokens.py [--json] [--store]
 
@@ -18,7 +18,7 @@ import time
 
 from _common import BUNDLED_CATALOG, LAYOUTS_DIR
 
-from agentload.journey_tokens import journey_tokens_main
+from agentload.measure.journey_tokens import journey_tokens_main
 
 TREES = [BUNDLED_CATALOG, *(LAYOUTS_DIR / name for name in
                             ("v4.44.3-installed", "v6.0.4-installed", "v6.12.0-installed"))]

@@ -5,7 +5,7 @@ a free loopback port. Then, one after the other (never together: they would shar
 drives the selection endpoint with every structured context of the published catalog at the
 same total rate with the same number of users:
 
-* ``agentload.loadgen`` (open model, HDR histograms);
+* ``agentload.measure.loadgen`` (open model, HDR histograms);
 * Locust headless (``locust -f <generated locustfile> --headless -u N -r N --run-time T``),
   each user sending once per period ``users / rate``. Locust's ``constant_throughput``
   anchors every user's period at its spawn time; the users of a spawn batch start together,
@@ -29,7 +29,7 @@ At sub-millisecond server times the tools' own client-side cost decides that rat
 built in advance, same users, rate and queries): the lowest time a client can measure
 here, showing which tool the gap belongs to.
 
-    .venv/bin/python benchmarks/loadgen_crosscheck.py [--rate 100] [--users 10] [--duration 10] [--client wire]
+    .venv/bin/python benchmarks/loadgen_crosscheck.py [--rate 100] [--users 10] [--duration 10] [--client aiohttp]
                                                       [--floor]
 """
 
@@ -116,7 +116,9 @@ def server_delta(before: dict[str, int], after: dict[str, int]) -> dict[str, flo
 
 
 def ours(base_url: str, contexts: list[dict[str, Any]], args: argparse.Namespace) -> dict[str, float]:
-    from agentload.loadgen import LoadLimits, LoadSpec, run_load_sync, selection_reads
+    from agentload.measure.loadgen.runner import run_load_sync
+    from agentload.measure.loadgen.scenarios import selection_reads
+    from agentload.measure.loadgen.spec import LoadLimits, LoadSpec
 
     limits = LoadLimits(max_users=args.users, max_rate=args.rate, max_duration_s=args.duration + 5)
     spec = LoadSpec.with_limits(limits, base_url=base_url, users=args.users, rate=args.rate,
@@ -132,7 +134,7 @@ def ours(base_url: str, contexts: list[dict[str, Any]], args: argparse.Namespace
 def locust(base_url: str, contexts: list[dict[str, Any]], args: argparse.Namespace, tmp: Path) -> dict[str, float]:
     from urllib.parse import urlencode
 
-    from agentload.loadgen import context_params
+    from agentload.measure.loadgen.scenarios import context_params
 
     queries = tmp / "queries.json"
     samples = tmp / "samples.json"
@@ -172,7 +174,7 @@ def floor(base_url: str, contexts: list[dict[str, Any]], args: argparse.Namespac
     """Reference without a client library: blocking sockets, prebuilt requests, round-robin over users."""
     from urllib.parse import urlencode, urlsplit
 
-    from agentload.loadgen import context_params
+    from agentload.measure.loadgen.scenarios import context_params
 
     parts = urlsplit(base_url)
     requests = [(f"GET /api/v1/agents/optimized-loading?{urlencode(context_params(c))} HTTP/1.1\r\n"
@@ -200,15 +202,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=100.0, help="total requests/s for both generators")
     parser.add_argument("--users", type=int, default=10)
     parser.add_argument("--duration", type=float, default=10.0, help="measured seconds")
-    parser.add_argument("--client", choices=["wire", "httpx"], default="wire",
-                        help="our HTTP client: the lean keep-alive wire client (default) or httpx")
+    parser.add_argument("--client", choices=["aiohttp", "httpx"], default="aiohttp",
+                        help="our HTTP client: aiohttp (default) or httpx")
     parser.add_argument("--floor", action="store_true", help="also time a bare blocking-socket client (reference)")
     args = parser.parse_args(argv)
 
     import redis
 
-    from agentload.api.localrun import RedisProcess, free_port, publish_real_catalog, start_uvicorn, stop_process
-    from agentload.jobs.support import catalog_contexts
+    from agentload.measure.jobs.support import catalog_contexts
+    from tests.harness import RedisProcess, free_port, publish_real_catalog, start_uvicorn, stop_process
 
     redis_proc = RedisProcess().start()
     api = None

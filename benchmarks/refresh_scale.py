@@ -1,6 +1,6 @@
 """Refresh and answers at scale: 1,000 vs 10,000 synthetic agents, side by side in one run.
 
-For each size, a catalog is generated (``agentload.synthetic``) and a fresh worker process
+For each size, a catalog is generated (``agentload.measure.synthetic``) and a fresh worker process
 (this script with ``--child``) refreshes it against a throw-away Redis, on command:
 
 * full rebuild: a forced refresh in the warm worker (every file re-hashed, every selection
@@ -40,8 +40,8 @@ from cache_refresh import edit_one_agent, redis_server
 from agentload import keys
 from agentload.catalog import load_catalog
 from agentload.context import Context
+from agentload.measure.synthetic import make_synthetic_catalog, recalled, synthetic_suites
 from agentload.selection.engine import SelectionConfig, Selector
-from agentload.synthetic import make_synthetic_catalog, recalled, synthetic_suites
 
 TARGETS = {"rebuild_ratio": 12.0, "rss_mib": 2048.0, "served_s": 2.0, "tokens": 3000}
 

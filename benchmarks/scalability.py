@@ -2,7 +2,7 @@
 
 Starts a private Redis, publishes the bundled catalog and starts the real API (uvicorn, one
 worker process) on a free loopback port, then drives it with the open-model generator
-(``agentload.loadgen``): every virtual user reads selections of the catalog's own structured
+(``agentload.measure.loadgen``): every virtual user reads selections of the catalog's own structured
 contexts at ``--user-rate`` requests/s (a user with think time), so 200 users offer
 200 x user-rate requests/s. Step test 1..200 users, then a stress ramp at a higher per-user
 rate until errors > 1 % or p99 > 1 s, and the degradation analysis (knee, saturation).
@@ -30,11 +30,12 @@ def main(argv: list[str] | None = None) -> int:
 
     import redis
 
-    from agentload.analysis import degradation_analysis
-    from agentload.api.localrun import RedisProcess, free_port, publish_real_catalog, start_uvicorn, stop_process
-    from agentload.jobs.support import catalog_contexts
-    from agentload.loadgen import LoadSpec, selection_reads, step_test_sync, stress_ramp_sync
-    from agentload.loadgen.spec import LoadLimits
+    from agentload.measure.analysis import degradation_analysis
+    from agentload.measure.jobs.support import catalog_contexts
+    from agentload.measure.loadgen.scenarios import selection_reads
+    from agentload.measure.loadgen.spec import LoadLimits, LoadSpec
+    from agentload.measure.loadgen.steps import step_test_sync, stress_ramp_sync
+    from tests.harness import RedisProcess, free_port, publish_real_catalog, start_uvicorn, stop_process
 
     redis_proc = RedisProcess().start()
     api = None

@@ -23,7 +23,7 @@ from typing import Any
 from _common import BUNDLED_CATALOG, LAYOUTS_DIR, SCENARIOS_DIR, fmt_pct, read_jsonl, suite_files, table
 
 from agentload.catalog import load_catalog
-from agentload.evaluation import evaluate_one, layout_name, suite_catalog, summarize
+from agentload.measure.evaluation import evaluate_one, layout_name, suite_catalog, summarize
 from agentload.selection.engine import SelectionConfig, Selector
 
 STRATEGIES = ("selective", "full")

@@ -36,8 +36,8 @@ from _common import (
 
 from agentload.catalog import Catalog, load_catalog
 from agentload.context import Context
+from agentload.measure.synthetic import make_synthetic_catalog
 from agentload.selection.engine import Selector
-from agentload.synthetic import make_synthetic_catalog
 
 STRUCTURED_P99_TARGET_NS = 1_000_000  # structured p99 < 1 ms
 FREETEXT_P99_TARGET_NS = 10_000_000  # free-text p99 < 10 ms at 1000 agents

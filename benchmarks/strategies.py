@@ -2,7 +2,7 @@
 
 Starts a private Redis, publishes the bundled catalog, starts the real API (uvicorn, one
 worker) on a free loopback port and migrates a throwaway SQLite database; then calls the
-benchmark *job function* (``agentload.jobs.benchmark.run_benchmark``) directly, so the figures
+benchmark *job function* (``agentload.measure.jobs.benchmark.run_benchmark``) directly, so the figures
 are produced and stored exactly as the Celery job would. The workload is every structured
 context of the catalog plus, when ``../shared/scenarios`` is present, the free-text requests
 of its request suite. CPU per request is the API process's.
@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-requests", action="store_true", help="structured contexts only")
     args = parser.parse_args(argv)
 
-    from agentload.api.localrun import RedisProcess, free_port, publish_real_catalog, start_uvicorn, stop_process
+    from tests.harness import RedisProcess, free_port, publish_real_catalog, start_uvicorn, stop_process
 
     requests_file = SCENARIOS_DIR / "bmm-requests.jsonl"
     texts = [] if args.no_requests or not requests_file.exists() else [
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
             migrate.upgrade(db)
             published = publish_real_catalog(redis_proc.url)
             api = start_uvicorn("agentload.api.app:app", port, env)
-            from agentload.jobs.benchmark import run_benchmark
+            from agentload.measure.jobs.benchmark import run_benchmark
 
             print(f"catalog {published.get('version')}; API pid {api.pid} on :{port}; "
                   f"{args.rate:g} req/s x {args.duration:g} s per strategy; {len(texts)} free-text requests",

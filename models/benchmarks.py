@@ -12,11 +12,11 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, Integer, Text, func
+from sqlalchemy import Index, Integer, Text, Uuid, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import BENCHMARK_KINDS, BENCHMARK_STATUSES, Base, one_of
-from models.types import GUID, JSONDocument, UTCDateTime, utcnow
+from models.types import JSONDocument, UTCDateTime, utcnow
 
 
 class PerformanceBenchmark(Base):
@@ -29,7 +29,7 @@ class PerformanceBenchmark(Base):
         Index("ix_performance_benchmarks_kind_started_at", "kind", "started_at"),
     )
 
-    id: Mapped[uuid.UUID] = mapped_column(GUID(), primary_key=True, default=uuid.uuid4)
+    id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True, default=uuid.uuid4)
     name: Mapped[str] = mapped_column(Text())
     kind: Mapped[str] = mapped_column(Text())
     status: Mapped[str] = mapped_column(Text(), default="running", index=True)

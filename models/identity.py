@@ -10,11 +10,11 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Text, func
+from sqlalchemy import Text, Uuid, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base
-from models.types import GUID, UTCDateTime, utcnow
+from models.types import UTCDateTime, utcnow
 
 
 class User(Base):
@@ -22,7 +22,7 @@ class User(Base):
 
     __tablename__ = "users"
 
-    id: Mapped[uuid.UUID] = mapped_column(GUID(), primary_key=True, default=uuid.uuid4)
+    id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True, default=uuid.uuid4)
     external_id: Mapped[str] = mapped_column(Text(), unique=True)
     role: Mapped[str | None] = mapped_column(Text())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, server_default=func.now())
@@ -33,7 +33,7 @@ class Project(Base):
 
     __tablename__ = "projects"
 
-    id: Mapped[uuid.UUID] = mapped_column(GUID(), primary_key=True, default=uuid.uuid4)
+    id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True, default=uuid.uuid4)
     external_id: Mapped[str] = mapped_column(Text(), unique=True)
     name: Mapped[str | None] = mapped_column(Text())
     track: Mapped[str | None] = mapped_column(Text())

@@ -14,11 +14,11 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, Text, false, func
+from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, Text, Uuid, false, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import CACHE_TYPES, METRIC_CATEGORIES, Base, one_of
-from models.types import GUID, JSONDocument, TextArray, UTCDateTime, utcnow
+from models.types import JSONDocument, TextArray, UTCDateTime, utcnow
 
 #: BIGSERIAL on PostgreSQL; plain INTEGER on SQLite so the key is the autoincrementing rowid.
 BigIntKey = BigInteger().with_variant(Integer(), "sqlite")
@@ -29,11 +29,11 @@ def _recorded_at() -> Mapped[datetime]:
 
 
 def _user_fk() -> Mapped[uuid.UUID | None]:
-    return mapped_column(GUID(), ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    return mapped_column(Uuid(), ForeignKey("users.id", ondelete="SET NULL"), index=True)
 
 
 def _project_fk() -> Mapped[uuid.UUID | None]:
-    return mapped_column(GUID(), ForeignKey("projects.id", ondelete="SET NULL"), index=True)
+    return mapped_column(Uuid(), ForeignKey("projects.id", ondelete="SET NULL"), index=True)
 
 
 class PerformanceMetric(Base):
@@ -59,7 +59,7 @@ class PerformanceMetric(Base):
     labels: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument())
     strategy: Mapped[str | None] = mapped_column(Text(), index=True)
     benchmark_id: Mapped[uuid.UUID | None] = mapped_column(
-        GUID(), ForeignKey("performance_benchmarks.id", ondelete="SET NULL"), index=True
+        Uuid(), ForeignKey("performance_benchmarks.id", ondelete="SET NULL"), index=True
     )
 
 

@@ -4,6 +4,8 @@ Deployments call ``upgrade(url)`` (or ``python -m models.migrate upgrade``) at s
 configuration is built in code with ``script_location`` pointing inside this package, so the
 migrations ship with the wheel and work from any working directory. ``schema_diff`` is the
 drift check: an empty list means the ORM metadata and the migrated database agree.
+``schema_problem`` is the read-only check commands that only read results (``agentload
+report``) run first, so they say what to run instead of failing on a missing table.
 """
 
 from __future__ import annotations
@@ -12,14 +14,16 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, NamedTuple
 
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import ARRAY, Dialect
+from sqlalchemy import ARRAY, CHAR, Dialect, Uuid
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from models.session import get_engine, normalize_url
@@ -49,11 +53,16 @@ def compare_column_type(
     inspected_type: TypeEngine[Any],
     metadata_type: TypeEngine[Any],
 ) -> bool | None:
-    """Alembic's ``compare_type`` hook, adding what its default misses: ``TEXT`` vs ``TEXT[]``.
+    """Alembic's ``compare_type`` hook, adding what its default misses (``TEXT`` vs ``TEXT[]``)
+    and leaving out what is no difference: on SQLite a ``Uuid`` (32 hex characters) in a
+    column declared ``CHAR(36)`` by revision 0001 (SQLite enforces no length; revision 0003
+    rewrote the values).
 
-    Returns True for a difference, None to let Alembic's own comparison decide the rest.
+    Returns True for a difference, False for none, None to let Alembic's own comparison decide.
     """
     stored = _storage_type(metadata_type, context.dialect)
+    if context.dialect.name == "sqlite" and isinstance(stored, Uuid):
+        return not isinstance(inspected_type, CHAR)
     if isinstance(stored, ARRAY) != isinstance(inspected_type, ARRAY):
         return True
     if isinstance(stored, ARRAY) and isinstance(inspected_type, ARRAY):
@@ -80,6 +89,45 @@ def current(url: str) -> str | None:
 def head() -> str | None:
     """The newest revision shipped in this package."""
     return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+def shown_url(url: str) -> str:
+    """``url`` as it may be printed: the password masked."""
+    return make_url(normalize_url(url)).render_as_string(hide_password=True)
+
+
+class SchemaProblem(NamedTuple):
+    """Why a database cannot be read: ``kind`` is ``absent`` (no SQLite file), ``unreachable``
+    (connecting or reading failed), ``unmigrated`` (no agentload tables) or ``outdated`` (an
+    older revision than this code's); ``detail`` says it in words."""
+
+    kind: Literal["absent", "unreachable", "unmigrated", "outdated"]
+    detail: str
+
+
+def schema_problem(url: str) -> SchemaProblem | None:
+    """Why the database at ``url`` cannot be read yet, or None when it is migrated to head.
+
+    Never creates anything: a SQLite file that does not exist is reported before any
+    connection (connecting would leave an empty file behind).
+    """
+    parsed = make_url(normalize_url(url))
+    name = parsed.database
+    on_disk = parsed.get_backend_name() == "sqlite" and name and name != ":memory:" and "mode=memory" not in name
+    if on_disk and not Path(str(name)).expanduser().is_file():
+        return SchemaProblem("absent", f"no database file at {name}")
+    try:
+        revision = current(url)
+    except SQLAlchemyError as exc:
+        lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        return SchemaProblem("unreachable", f"cannot read the database ({type(exc).__name__}: "
+                                            f"{lines[0] if lines else 'no message'})")
+    if revision is None:
+        return SchemaProblem("unmigrated", "the database has no agentload tables (it was never migrated)")
+    newest = head()
+    if revision != newest:
+        return SchemaProblem("outdated", f"the database schema is at revision {revision}, this version needs {newest}")
+    return None
 
 
 def schema_diff(url: str) -> list[Any]:

@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 
 from models.identity import Project, User
 from models.metrics import AgentLoadingMetric, CachePerformance, PerformanceMetric, TokenOptimization
-from models.rows import to_datetime
 from models.support import accepts_url, clamp_limit, to_json
+from models.types import as_utc
 
 GROUP_BY = ("strategy", "user", "project", "day")
 
@@ -61,7 +61,7 @@ def token_usage_summary(
     elif group_by == "project":
         stmt = stmt.outerjoin(Project, t.project_id == Project.id)
     if since is not None:
-        stmt = stmt.where(t.recorded_at >= to_datetime(since))
+        stmt = stmt.where(t.recorded_at >= as_utc(since))
     order = [key.desc()] if group_by == "day" else [baseline.desc(), key]
     stmt = stmt.group_by(key).order_by(*order).limit(clamp_limit(limit))
     out = []

@@ -22,7 +22,6 @@ from sqlalchemy import insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from models import rows as row_specs
 from models.base import Base
 from models.benchmark_store import create_benchmark, get_benchmark, list_benchmarks, update_benchmark
 from models.identity import Project, User
@@ -34,6 +33,14 @@ from models.reports import (
     recent_performance_metrics,
     recent_token_optimization,
     token_usage_summary,
+)
+from models.rows import (
+    AgentLoadingRow,
+    CachePerformanceRow,
+    MetricRow,
+    PerformanceMetricRow,
+    TokenOptimizationRow,
+    normalize,
 )
 from models.support import accepts_url, to_json
 from models.types import utcnow
@@ -131,21 +138,10 @@ def _resolve_identities(session: Session, rows: list[dict[str, Any]]) -> None:
 
 
 def _insert(
-    session: Session,
-    model: type[Base],
-    spec: row_specs.Spec,
-    rows: Sequence[Mapping[str, Any]],
-    fill: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
-    identities: bool = False,
+    session: Session, model: type[Base], row_model: type[MetricRow], rows: Sequence[Mapping[str, Any]]
 ) -> int:
-    if isinstance(rows, Mapping):
-        raise TypeError(f"{model.__tablename__}: pass a list of row dicts, not a single dict")
-    table = model.__tablename__
-    clean = [row_specs.normalize(row, spec, index=i, table=table) for i, row in enumerate(rows)]
-    if fill is not None:
-        clean = [fill(row) for row in clean]
-    if identities:
-        _resolve_identities(session, clean)
+    clean = normalize(row_model, rows)
+    _resolve_identities(session, clean)
     if clean:
         session.execute(insert(model), clean)
     return len(clean)
@@ -154,36 +150,22 @@ def _insert(
 @accepts_url
 def insert_token_optimization(session: Session, rows: Sequence[Mapping[str, Any]]) -> int:
     """Insert savings rows; ``reduction`` defaults to ``1 - optimized/baseline``. Returns count."""
-    return _insert(
-        session,
-        TokenOptimization,
-        row_specs.TOKEN_OPTIMIZATION,
-        rows,
-        row_specs.fill_token_optimization,
-        identities=True,
-    )
+    return _insert(session, TokenOptimization, TokenOptimizationRow, rows)
 
 
 @accepts_url
 def insert_agent_loading_metrics(session: Session, rows: Sequence[Mapping[str, Any]]) -> int:
     """Insert loading decisions; ``agents_count`` defaults to ``len(agents_loaded)``."""
-    return _insert(
-        session,
-        AgentLoadingMetric,
-        row_specs.AGENT_LOADING,
-        rows,
-        row_specs.fill_agent_loading,
-        identities=True,
-    )
+    return _insert(session, AgentLoadingMetric, AgentLoadingRow, rows)
 
 
 @accepts_url
 def insert_cache_performance(session: Session, rows: Sequence[Mapping[str, Any]]) -> int:
     """Insert cache counter snapshots; ``hit_rate`` defaults to ``hits / (hits + misses)``."""
-    return _insert(session, CachePerformance, row_specs.CACHE_PERFORMANCE, rows, row_specs.fill_cache_performance)
+    return _insert(session, CachePerformance, CachePerformanceRow, rows)
 
 
 @accepts_url
 def insert_performance_metrics(session: Session, rows: Sequence[Mapping[str, Any]]) -> int:
     """Insert named measurements (``category`` in baseline/optimization/benchmark/live)."""
-    return _insert(session, PerformanceMetric, row_specs.PERFORMANCE_METRIC, rows)
+    return _insert(session, PerformanceMetric, PerformanceMetricRow, rows)

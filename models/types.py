@@ -4,7 +4,8 @@ Production runs on PostgreSQL 15, where UUID, JSONB and TEXT[] are indexable, co
 queryable. Development, unit tests and single-user installs run on a SQLite file. Each type
 here is a ``TypeDecorator`` whose ``load_dialect_impl`` picks the native type on PostgreSQL
 and a portable one elsewhere, and whose bind/result processing makes Python code see the same
-values (``uuid.UUID``, ``dict``/``list``, ``list[str]``, aware UTC ``datetime``) on both.
+values (``dict``/``list``, ``list[str]``, aware UTC ``datetime``) on both. UUID keys need no
+type here: SQLAlchemy's own ``Uuid`` is ``UUID`` on PostgreSQL and 32 hex characters elsewhere.
 
 The Alembic migrations spell the same storage with plain ``with_variant`` types instead of
 importing this module, so that old migrations never change when application code does; the
@@ -13,12 +14,11 @@ metadata/migration comparison test keeps the two in step.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import CHAR, JSON, DateTime, Dialect, Text
+from sqlalchemy import JSON, DateTime, Dialect, Text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
@@ -30,31 +30,15 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class GUID(TypeDecorator[uuid.UUID]):
-    """UUID primary/foreign keys: ``UUID`` on PostgreSQL, ``CHAR(36)`` text elsewhere.
+def as_utc(value: datetime | str) -> datetime:
+    """``datetime`` or ISO-8601 string -> aware UTC ``datetime`` (naive means UTC already).
 
-    Accepts ``uuid.UUID`` or its string form on the way in (Celery payloads carry strings)
-    and always returns ``uuid.UUID``.
+    Raises ``ValueError`` for a string that is not ISO-8601, ``TypeError`` for other types.
     """
-
-    impl = CHAR(36)
-    cache_ok = True
-
-    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
-        if dialect.name == "postgresql":
-            return dialect.type_descriptor(postgresql.UUID(as_uuid=True))
-        return dialect.type_descriptor(CHAR(36))
-
-    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
-        if value is None:
-            return None
-        as_uuid = value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
-        return as_uuid if dialect.name == "postgresql" else str(as_uuid)
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> uuid.UUID | None:
-        if value is None or isinstance(value, uuid.UUID):
-            return value
-        return uuid.UUID(str(value))
+    parsed = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if not isinstance(parsed, datetime):
+        raise TypeError(f"expected a datetime or ISO string, got {type(value).__name__}")
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 class JSONDocument(TypeDecorator[Any]):
@@ -116,15 +100,10 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_bind_param(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        if isinstance(value, str):
-            value = datetime.fromisoformat(value)
-        if not isinstance(value, datetime):
-            raise TypeError(f"expected a datetime or ISO string, got {type(value).__name__}")
-        aware = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        aware = as_utc(value)
         return aware if dialect.name == "postgresql" else aware.replace(tzinfo=None)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        parsed = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+        return as_utc(value if isinstance(value, datetime) else str(value))

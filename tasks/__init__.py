@@ -1,1 +1,3 @@
-"""Thin Celery task wrappers: name, queue and retry policy here; the work is in ``agentload.jobs``."""
+"""Thin Celery tasks, each declared ``@agentload_task(TaskName.X)`` (name here, queue from
+``agentload.tasknames.ROUTES``); the work is in ``agentload.jobs``. ``workers.app`` registers
+every module of this package, so a new module needs no list updated."""

@@ -7,10 +7,8 @@ import socket
 import time
 from typing import Any
 
-from celery import Task, shared_task
-
-from workers.base import AgentloadTask
-from workers.queues import Queue, TaskName
+from agentload.tasknames import TaskName
+from workers.base import AgentloadTask, agentload_task
 
 
 def describe_process(hostname: str | None = None) -> dict[str, Any]:
@@ -23,7 +21,7 @@ def describe_process(hostname: str | None = None) -> dict[str, Any]:
     }
 
 
-@shared_task(bind=True, name=TaskName.PING.value, queue=Queue.DEFAULT.value, base=AgentloadTask)
-def ping(self: Task) -> dict[str, Any]:
+@agentload_task(TaskName.PING, bind=True, retry=False)
+def ping(self: AgentloadTask) -> dict[str, Any]:
     """No retry policy: a ping that needs a retry is exactly what a readiness check must see."""
     return describe_process(self.request.hostname)

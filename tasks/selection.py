@@ -4,22 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from celery import shared_task
-
 from agentload import jobs
-from workers.base import RETRY_POLICY
-from workers.queues import Queue, TaskName
+from agentload.tasknames import TaskName
+from workers.base import agentload_task
 
 
-@shared_task(name=TaskName.PRELOAD_CONTEXT.value, queue=Queue.DEFAULT.value, **RETRY_POLICY)
+@agentload_task(TaskName.PRELOAD_CONTEXT)
 def preload_context(
-    context: dict[str, Any], project_id: str | None = None, user_id: str | None = None
+    context: dict[str, Any], project_id: str | None = None, user_id: str | None = None,
+    request_key: str | None = None,
 ) -> dict[str, Any]:
-    """Select and cache the agents for one context (plus predicted next steps)."""
-    return jobs.preload_context(context, project_id, user_id)
+    """Select and cache the agents for one context (plus predicted next steps); ``request_key``
+    names the request text in Redis when it was kept out of this message."""
+    return jobs.preload_context(context, project_id, user_id, request_key)
 
 
-@shared_task(name=TaskName.SELECT_TEXT.value, queue=Queue.DEFAULT.value, **RETRY_POLICY)
-def select_text(context: dict[str, Any]) -> dict[str, Any]:
-    """Select for a free-text request and cache the result."""
-    return jobs.select_and_cache(context)
+@agentload_task(TaskName.SELECT_TEXT)
+def select_text(context: dict[str, Any], request_key: str | None = None) -> dict[str, Any]:
+    """Select for a free-text request and cache the result; ``request_key`` names the text in
+    Redis when it was kept out of this message."""
+    return jobs.select_and_cache(context, request_key)

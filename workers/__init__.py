@@ -1,5 +1,6 @@
 """Celery plumbing: the app, queues, base task and signal handlers.
 
-Kept import-light on purpose: ``beat_schedule`` imports ``workers.queues`` and
-``workers.app`` imports ``beat_schedule``, so this package must not import the app.
+Kept import-light on purpose: ``workers.app`` imports ``beat_schedule`` and the ``tasks``
+modules, which import ``workers.base``, so this package must not import the app. Task and
+queue names are not here but in ``agentload.tasknames``, which the API shares.
 """

@@ -1,7 +1,10 @@
-"""Base task class and the shared retry policy.
+"""Base task class, the shared retry policy and ``agentload_task``, the typed task decorator.
 
 Tasks are thin wrappers around ``agentload.jobs``; the base class adds what every task
 needs (timing logs, a progress reporter) so the task bodies stay a few lines long.
+``agentload_task(TaskName.X)`` is the only way a task is declared: the name is written once,
+the queue comes from ``agentload.tasknames.ROUTES``, and because Celery's own decorators are
+untyped the wrapper gives mypy the task's real signature back.
 """
 
 from __future__ import annotations
@@ -9,11 +12,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Concatenate, Literal, ParamSpec, Protocol, TypeVar, cast, overload
 
 import redis.exceptions
 import sqlalchemy.exc
-from celery import Task
+from celery import Task, shared_task
+
+from agentload.tasknames import TaskName, queue_of
 
 logger = logging.getLogger("agentload.tasks")
 
@@ -75,3 +80,49 @@ RETRY_POLICY: dict[str, Any] = {
     "retry_jitter": True,
     "max_retries": 5,
 }
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+R_co = TypeVar("R_co", covariant=True)
+
+
+class QueuedTask(Protocol[P, R_co]):
+    """A registered task as callers see it: called directly it runs in-process with the
+    function's own signature (bound tasks without ``self``); ``delay`` sends it to its queue."""
+
+    name: str
+    queue: str
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R_co: ...
+
+    def delay(self, *args: P.args, **kwargs: P.kwargs) -> Any: ...  # celery.result.AsyncResult
+
+
+@overload
+def agentload_task(
+    name: TaskName, *, bind: Literal[False] = False, retry: bool = True
+) -> Callable[[Callable[P, R]], QueuedTask[P, R]]: ...
+
+
+@overload
+def agentload_task(
+    name: TaskName, *, bind: Literal[True], retry: bool = True
+) -> Callable[[Callable[Concatenate[AgentloadTask, P], R]], QueuedTask[P, R]]: ...
+
+
+def agentload_task(name: TaskName, *, bind: bool = False, retry: bool = True) -> Callable[[Any], Any]:
+    """Register the decorated function as the Celery task ``name`` on its routed queue.
+
+    ``bind=True`` passes the running ``AgentloadTask`` as first argument (task id, progress).
+    ``retry`` (default) applies ``RETRY_POLICY``; ``retry=False`` is for tasks whose failure
+    must be seen at once (the readiness ping). Raises ``KeyError`` at import time when ``name``
+    has no queue in ``ROUTES``.
+    """
+    options: dict[str, Any] = dict(RETRY_POLICY) if retry else {"base": AgentloadTask}
+    options.update(name=name.value, queue=queue_of(name).value, bind=bind)
+
+    def register(fn: Callable[..., Any]) -> Any:
+        return cast(Any, shared_task(**options)(fn))
+
+    return register

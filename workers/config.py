@@ -11,11 +11,20 @@ from typing import Any
 from kombu.entity import Exchange
 from kombu.entity import Queue as KombuQueue
 
+from agentload import keys
 from agentload.settings import Settings
-from workers.queues import Queue, long_task_names, metrics_task_names, task_routes
+from agentload.tasknames import LONG_QUEUES, METRICS_QUEUES, Queue, names_on, task_routes
 
 #: results are for polling progress/outcome of jobs, not an archive (history lives in SQL)
-RESULT_EXPIRES_S = 3600  # task results (the API polls them); long jobs keep theirs in SQL
+RESULT_EXPIRES_S = keys.TASK_RESULT_TTL_S  # task results (the API polls them); long jobs keep theirs in SQL
+
+
+def _kombu_queue(queue: Queue) -> KombuQueue:
+    """The kombu declaration of ``queue``: a direct exchange and routing key of the same name.
+    (kombu's constructors carry no annotations, hence the two ignores.)"""
+    exchange = Exchange(queue.value, type="direct")  # type: ignore[no-untyped-call]
+    made: KombuQueue = KombuQueue(queue.value, exchange, routing_key=queue.value)  # type: ignore[no-untyped-call]
+    return made
 
 
 def visibility_timeout(settings: Settings) -> int:
@@ -34,8 +43,8 @@ def long_task_annotations(settings: Settings) -> dict[str, dict[str, int]]:
     long = {"soft_time_limit": settings.long_task_soft_time_limit_s, "time_limit": settings.long_task_time_limit_s}
     short = {"soft_time_limit": settings.metrics_task_soft_time_limit_s,
              "time_limit": settings.metrics_task_time_limit_s}
-    out = {name: dict(long) for name in long_task_names()}
-    out.update({name: dict(short) for name in metrics_task_names()})
+    out = {name: dict(long) for name in names_on(LONG_QUEUES)}
+    out.update({name: dict(short) for name in names_on(METRICS_QUEUES)})
     return out
 
 
@@ -67,7 +76,7 @@ def build_config(settings: Settings) -> dict[str, Any]:
         "task_annotations": long_task_annotations(settings),
         # routing: names map to queues so send_task(name) needs no task import
         "task_default_queue": Queue.DEFAULT.value,
-        "task_queues": tuple(KombuQueue(q.value, Exchange(q.value, type="direct"), routing_key=q.value) for q in Queue),
+        "task_queues": tuple(_kombu_queue(q) for q in Queue),
         "task_routes": task_routes(),
         "task_create_missing_queues": False,
         # observability: Flower sees sent/started/succeeded for every task

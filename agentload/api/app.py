@@ -17,8 +17,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
 
-from agentload.api import errors
+from agentload.api import errors, openapi
 from agentload.api.guard import Guard
+from agentload.api.hotpath import PATH as HOT_PATH
+from agentload.api.hotpath import HotPath
 from agentload.api.middleware import PromMetrics, Telemetry
 from agentload.api.responses import ORJSONResponse
 from agentload.api.routes import (
@@ -41,7 +43,8 @@ Context-aware agent loading for BMad Method projects.
 
 The request path only reads selections that Celery workers precomputed into Redis; a miss is
 handed to a worker (`202` + `poll_url`). Mutating endpoints need `Authorization: Bearer <token>`.
-Errors are JSON `{"detail": ...}`: 422 names the bad field, 503 means Redis is unreachable.
+Errors are JSON `{"detail": ...}` (the `Problem` schema): 422 names the bad field in `detail` and lists
+each one in `errors`, 503 means Redis (or the database) is unreachable.
 """
 
 TAGS = [
@@ -80,24 +83,32 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
 
     # fastapi-offline: the same FastAPI app, with /docs and /redoc served from bundled Swagger UI
     # and ReDoc files (FastAPI's own pages load them from a CDN: a blank page offline)
+    # one schema per model (no `-Input`/`-Output` pairs): answers are documented as the models
+    # validate, which is how a generated client reads them
     app = FastAPIOffline(title="agentload", version="0.1.0", description=DESCRIPTION, openapi_tags=TAGS,
-                         lifespan=lifespan, default_response_class=ORJSONResponse)
+                         lifespan=lifespan, default_response_class=ORJSONResponse,
+                         separate_input_output_schemas=False, generate_unique_id_function=openapi.operation_id)
     app.state.settings = settings
     app.state.prom = prom
     errors.install(app)
+    openapi.install(app)
     for module in (health, selection, agents, catalog, tasks, projects, cache, flags, performance, perf_jobs):
         app.include_router(module.router)  # selection before agents: its path beats /agents/{agent_id}
 
     @app.get("/metrics", tags=["health"], summary="Prometheus metrics of this process",
              response_class=Response,
-             responses={200: {"content": {CONTENT_TYPE_LATEST: {"example": "agentload_http_requests_total"
-                                                                "{method=\"GET\",route=\"/healthz\","
-                                                                "status=\"200\"} 3.0"}}}})
-    async def metrics(_: Request) -> Response:
+             responses={200: {"content": {CONTENT_TYPE_LATEST: {
+                 "schema": {"type": "string"},
+                 "example": "agentload_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"} 3.0"}}}})
+    async def prometheus_metrics(_: Request) -> Response:
         return Response(generate_latest(prom.registry), media_type=CONTENT_TYPE_LATEST)
 
     # Guard (token of mutating requests, body size) runs before any parsing; Telemetry outside it
     # still counts what the guard refused
+    # the cached selection GET answered before the router (``api.hotpath``), inside the guard
+    if settings.hot_path:
+        hot_route = next(r for r in selection.router.routes if getattr(r, "path", None) == HOT_PATH)
+        app.add_middleware(HotPath, prom=prom, route=hot_route)
     app.add_middleware(Guard, token=settings.api_token, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(Telemetry, prom=prom)
     return app

@@ -39,10 +39,3 @@ async def require_token(
     """FastAPI dependency: the route runs only with a valid token."""
     check_token(request.app.state.settings, credentials)
 
-
-AUTH_RESPONSES: dict[int | str, dict[str, object]] = {
-    401: {"description": "Missing bearer token (see `WWW-Authenticate`)",
-          "content": {"application/json": {"example": {"detail": "missing bearer token"}}}},
-    403: {"description": "Wrong bearer token",
-          "content": {"application/json": {"example": {"detail": "invalid bearer token"}}}},
-}

@@ -44,7 +44,9 @@ async def _on_validation(_: Request, exc: Exception) -> Response:
     return validation_response(exc.errors())
 
 
-async def _on_redis(request: Request, exc: Exception) -> Response:
+async def on_redis(request: Request, exc: Exception) -> Response:
+    """503 for a Redis connection failure or timeout: "overloaded" when this process's pool ran
+    dry (Redis is fine), else "Redis is unavailable" naming the kind of failure only."""
     prom = getattr(request.app.state, "prom", None)
     if is_overload(exc):  # the pool was exhausted: this process is overloaded, Redis is fine
         if prom is not None:
@@ -84,8 +86,8 @@ def install(app: FastAPI) -> None:
     """Register the handlers on ``app``."""
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(ValidationError, _on_validation)
-    app.add_exception_handler(RedisConnectionError, _on_redis)
-    app.add_exception_handler(RedisTimeoutError, _on_redis)
+    app.add_exception_handler(RedisConnectionError, on_redis)
+    app.add_exception_handler(RedisTimeoutError, on_redis)
     app.add_exception_handler(OutOfMemoryError, _on_redis_oom)
     app.add_exception_handler(NotReady, _on_not_ready)
     app.add_exception_handler(TooManyMisses, _on_too_many)

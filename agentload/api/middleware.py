@@ -36,6 +36,10 @@ class PromMetrics:
         )
         # refusals by cause: "overloaded" (this process's Redis pool was exhausted: Redis is
         # fine) is not "redis_unavailable", which is what operators page on
+        # selection GETs answered by ``api.hotpath`` ("served") or passed on to the route ("declined":
+        # not a plain hit, or a Redis error the route then answers)
+        self.hot_path = Counter("agentload_hot_path_total", "Selection GETs by hot-path outcome", ("outcome",),
+                                registry=self.registry)
         self.refused = Counter("agentload_http_refused_total", "503 answers by cause", ("cause",),
                                registry=self.registry)
 

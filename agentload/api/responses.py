@@ -4,6 +4,10 @@ FastAPI's own ``ORJSONResponse`` is deprecated in the installed version; this eq
 keeps orjson for payloads we build as dicts (selections carry multi-KB manifest text, which
 orjson serialises several times faster than the stdlib) and lets the hot path send bytes it
 already has without a decode/encode round trip.
+
+It subclasses Starlette's ``JSONResponse`` (same constructor, own ``render``) because FastAPI
+documents a route's ``response_model`` only for JSON response classes: with a plain
+``Response`` subclass every answer was declared ``{"type": "string"}``.
 """
 
 from __future__ import annotations
@@ -11,12 +15,12 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from starlette.responses import Response
+from starlette.responses import JSONResponse
 
 from agentload.delivered import HEADER, body_tokens
 
 
-class ORJSONResponse(Response):
+class ORJSONResponse(JSONResponse):
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:

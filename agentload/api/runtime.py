@@ -8,7 +8,7 @@ piling up behind redis-py's default 5 s timeout with exponential back-off.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import redis as redis_sync
 from redis.asyncio import BlockingConnectionPool, Redis
@@ -20,8 +20,10 @@ from redis.exceptions import ResponseError
 
 from agentload.api.enqueue import Enqueuer, build_client
 from agentload.api.livestats import TelemetryBuffer
+from agentload.api.redislink import RedisLink, open_link
 from agentload.api.service import SelectionService
 from agentload.cache.store import CatalogStore
+from agentload.project import ProjectCache
 from agentload.settings import Settings
 
 SOCKET_TIMEOUT_S = 1.0
@@ -36,6 +38,8 @@ class Runtime:
     service: SelectionService
     sync_redis: redis_sync.Redis  # for the few synchronous cache helpers, run in threads
     telemetry: TelemetryBuffer
+    link: RedisLink | None = None  # the hot path's pipelined connection (``api.redislink``)
+    projects: ProjectCache = field(default_factory=ProjectCache)  # readings of project files
 
 
 class ConnectedFirstPool(BlockingConnectionPool):
@@ -100,11 +104,13 @@ def open_runtime(settings: Settings) -> Runtime:
     sync = redis_sync.Redis.from_url(settings.redis_url, socket_timeout=SOCKET_TIMEOUT_S,
                                      socket_connect_timeout=SOCKET_TIMEOUT_S)
     return Runtime(settings, redis, store, enqueuer, SelectionService(store, redis, enqueuer, settings), sync,
-                   TelemetryBuffer(redis))
+                   TelemetryBuffer(redis), open_link(settings.redis_url, SOCKET_TIMEOUT_S))
 
 
 async def close_runtime(runtime: Runtime) -> None:
     await runtime.telemetry.aclose()
     runtime.enqueuer.close()
     runtime.sync_redis.close()
+    if runtime.link is not None:
+        runtime.link.close()
     await runtime.redis.aclose()

@@ -75,7 +75,8 @@ def main(argv: list[str] | None = None) -> None:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=8000)
-    ap.add_argument("--workers", type=int, default=1, help="API processes (uvicorn workers)")
+    ap.add_argument("--workers", type=int, default=get_settings().api_workers,
+                    help="API processes (uvicorn workers; default AGENTLOAD_API_WORKERS, 1)")
     ap.add_argument("--log-level", default="info")
     args = ap.parse_args(argv)
     soft, hard = raise_fd_limit()

@@ -22,12 +22,13 @@ from redis.asyncio import Redis
 from agentload import keys
 from agentload.api.enqueue import Enqueuer
 from agentload.api.problems import NotReady, TooManyMisses
-from agentload.api.tasknames import SELECT_TEXT
+from agentload.api.redact import task_kwargs
 from agentload.cache.codec import text
 from agentload.cache.store import CatalogNotPublished, CatalogStore
 from agentload.context import Context, Resolved
 from agentload.resolve import resolve
 from agentload.settings import Settings, get_settings
+from agentload.tasknames import TaskName
 
 PENDING_TTL_S = 15  # a lost task is retried by the next miss after this long
 NO_CATALOG = "no catalog version is published yet (the preload has not run); retry shortly"
@@ -130,7 +131,8 @@ class SelectionService:
         if await self.redis.set(marker, task_id, nx=True, ex=PENDING_TTL_S):
             context = ctx.model_dump(mode="json", exclude_defaults=True)
             try:
-                return await self.enqueuer.send(SELECT_TEXT, {"context": context}, task_id=task_id)
+                sent = await task_kwargs(self.redis, self.limits, context)  # the text by reference
+                return await self.enqueuer.send(TaskName.SELECT_TEXT, sent, task_id=task_id)
             except Exception:
                 await self.redis.delete(marker)
                 raise

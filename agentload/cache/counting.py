@@ -11,6 +11,7 @@ is carried to the type's *next* call (``Timings``) and lags by one read per proc
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 CACHE_TYPES = ("agent_definitions", "user_context", "workflow_state", "selections")
@@ -18,7 +19,8 @@ CACHE_TYPES = ("agent_definitions", "user_context", "workflow_state", "selection
 # KEYS: 1 CURRENT_VERSION, 2 STRATEGY, 3 key to read, 4 key read instead when strategy=full,
 #       5 stats hash
 # ARGV: 1 expected version ("" = no check), 2 time to add (us), 3 timed reads to add,
-#       4 "1" when KEYS[4] applies
+#       4 "1" when KEYS[4] applies, 5 "1" to count hits only (a probe whose caller, on a miss,
+#       takes the full path that counts it)
 # allow-oom (Redis 7 script flag): the read keeps working when Redis is out of memory under
 # noeviction; its only writes are counters on existing fields, a few bytes at most
 READ_COUNTED = """#!lua flags=allow-oom
@@ -33,7 +35,7 @@ if ARGV[4] == '1' and strategy == 'full' then key = KEYS[4] end
 local value = redis.call('GET', key)
 if value then
   redis.call('HINCRBY', KEYS[5], 'hits', 1)
-else
+elseif ARGV[5] ~= '1' then
   redis.call('HINCRBY', KEYS[5], 'misses', 1)
 end
 if tonumber(ARGV[3]) > 0 then
@@ -42,6 +44,7 @@ if tonumber(ARGV[3]) > 0 then
 end
 return {cur, strategy, value}
 """
+READ_COUNTED_SHA = hashlib.sha1(READ_COUNTED.encode()).hexdigest()  # noqa: S324 - Redis' script id
 
 
 @dataclass

@@ -11,14 +11,15 @@ says so and the lookup re-resolves against it. Redis connection errors propagate
 from __future__ import annotations
 
 import time
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 import redis.asyncio as aioredis
+from redis.exceptions import ResponseError
 
 from agentload import keys
 from agentload.cache.codec import dumps, loads, text
 from agentload.cache.contexts import FULL_KEY
-from agentload.cache.counting import CACHE_TYPES, READ_COUNTED, Timings
+from agentload.cache.counting import CACHE_TYPES, READ_COUNTED, READ_COUNTED_SHA, Timings
 from agentload.cache.integrity import required_keys
 from agentload.cache.manifests import ManifestReader, ManifestUnavailable
 from agentload.cache.stats import hit_summary
@@ -30,6 +31,23 @@ from agentload.settings import get_settings
 MAX_SWITCHES = 5  # version changes tolerated within one lookup before giving up
 RESOLVER_CACHE = 4  # versions whose resolver data a process keeps
 GAP_SAMPLE = 16  # index members a readiness probe checks
+
+
+class Link(Protocol):
+    """A connection that sends one command and returns its reply (``api.redislink``)."""
+
+    async def call(self, *args: Any) -> Any: ...  # noqa: ANN401 - a RESP reply
+
+
+async def _eval_counted(link: Link, script_keys: list[str], args: list[Any]) -> Any:  # noqa: ANN401 - RESP
+    """The counted read by its SHA; on ``NOSCRIPT`` (a restarted Redis) by its source, which
+    caches it again."""
+    try:
+        return await link.call("EVALSHA", READ_COUNTED_SHA, len(script_keys), *script_keys, *args)
+    except ResponseError as exc:
+        if not str(exc).startswith("NOSCRIPT"):
+            raise
+        return await link.call("EVAL", READ_COUNTED, len(script_keys), *script_keys, *args)
 
 
 class CatalogNotPublished(LookupError):
@@ -103,17 +121,38 @@ class CatalogStore:
     async def _read(self, cache_type: str, key: str, *, expect: str = "", full_key: str | None = None,
                     ) -> tuple[str | None, str | None, Any]:
         """(current version or None, strategy flag, parsed value) in one round trip."""
+        cur, strategy, raw = await self._counted(cache_type, key, expect, full_key, hits_only=False)
+        return cur, strategy, loads(raw)
+
+    async def _counted(self, cache_type: str, key: str, expect: str, full_key: str | None, *,
+                       hits_only: bool, link: Link | None = None) -> tuple[str | None, str | None, bytes | None]:
         us, n = self.timings.take(cache_type)
+        script_keys = [keys.CURRENT_VERSION, keys.STRATEGY, key, full_key or key, keys.stats_key(cache_type)]
+        args: list[str | int] = [expect, us, n, "1" if full_key else "0", "1" if hits_only else "0"]
         try:
-            reply = await self._script(
-                keys=[keys.CURRENT_VERSION, keys.STRATEGY, key, full_key or key, keys.stats_key(cache_type)],
-                args=[expect, us, n, "1" if full_key else "0"],
-            )
+            if link is None:
+                reply = await self._script(keys=script_keys, args=args)
+            else:
+                reply = await _eval_counted(link, script_keys, args)
         except BaseException:
             self.timings.restore(cache_type, us, n)
             raise
         cur, strategy, raw = cast(list[Any], reply)
-        return text(cur), text(strategy), loads(raw)
+        return text(cur), text(strategy), raw
+
+    async def probe_selection(self, version: str, selection_key: str, link: Link | None = None,
+                              ) -> tuple[str | None, str | None, bytes | None]:
+        """(current version, strategy flag, stored selection bytes or None) of a selection
+        resolved against ``version``, in one round trip; counts a hit, never a miss (the
+        caller of a miss or of a changed version takes ``get_selection``, which counts it).
+        For the API's hot path (``api.hotpath``), over its ``link`` when given."""
+        return await self._counted("selections", keys.selection_key(version, selection_key), version,
+                                   keys.selection_key(version, FULL_KEY), hits_only=True, link=link)
+
+    @property
+    def known_version(self) -> str | None:
+        """The version this process last saw current (None before its first read)."""
+        return self._version
 
     async def get_selection(self, ctx: Context) -> tuple[str, Resolved, dict[str, Any] | None]:
         """(version, resolved context, stored selection or None); counts ``selections``."""

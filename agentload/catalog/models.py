@@ -72,6 +72,11 @@ class PathWorkflow(BaseModel):
     text: str = ""  # purpose / output / note, for retrieval
     after: list[str] = Field(default_factory=list)  # ids it comes after (module-help ``preceded-by``)
     before: list[str] = Field(default_factory=list)  # ids it comes before (``followed-by``)
+    # what it leaves in a project (module-help ``outputs``: "prd", "epics and stories"; v4 ``creates``:
+    # "prd.md") and where (module-help ``output-location``: config names or paths; none: the layout's
+    # document folders): a project's files then show which work is done
+    outputs: list[str] = Field(default_factory=list)
+    output_locations: list[str] = Field(default_factory=list)
 
 
 class PathPhase(BaseModel):

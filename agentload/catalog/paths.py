@@ -165,6 +165,8 @@ def parse_module_help(file: str, text: str, resolve: RefResolver) -> PathFile:
             text=_col(row, "description", "purpose"),
             after=_ids(_col(row, "preceded-by")),
             before=_ids(_col(row, "followed-by")),
+            outputs=_ids(_col(row, "outputs")),
+            output_locations=_ids(_col(row, "output-location")),
         )))
     if not rows:
         raise ValueError("no row names a workflow or skill")

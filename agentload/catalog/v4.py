@@ -28,6 +28,7 @@ _YAML_BLOCK = re.compile(r"^```ya?ml[^\n]*\n(.*?)^```[ \t]*$", re.M | re.S)
 _TOKEN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
 _TASK_KIND = "tasks"
 _ARTIFACT_KEYS = ("uses", "action", "creates", "updates", "validates")
+_FILE_NAME = re.compile(r"^[\w.-]+\.[A-Za-z]\w*$")  # "prd.md", not "sharded_docs" (a label)
 
 
 @dataclass(frozen=True)
@@ -251,6 +252,12 @@ def _match(step: dict[str, Any], cands: list[tuple[MenuItem, str, bool]]) -> Men
     return found or exact(_text(step.get("notes")), compound_only=True)
 
 
+def _created_files(step: dict[str, Any]) -> list[str]:
+    """The files a step ``creates`` (``prd.md``; v4 saves them in the project's docs folders)."""
+    names = (_text(step.get("creates")).split("(")[0]).split()
+    return [n for n in names if _FILE_NAME.match(n)]
+
+
 def _steps(sequence: list[Any]) -> list[dict[str, Any]]:
     """Sequence entries as dicts; a routing step's ``routes`` become conditional steps."""
     out: list[dict[str, Any]] = []
@@ -304,6 +311,7 @@ def parse_v4_workflow(
             kind="optional" if condition or optional else "required",
             workflow_file=cmd.workflow_file if cmd else None, command=cmd.name if cmd else None,
             text="\n".join([notes, *extra]).strip()[:MAX_FIELD_CHARS],
+            outputs=_created_files(step),
         ))
     return PathFile(
         file=path, stem=path.rsplit("/", 1)[-1].rsplit(".", 1)[0], track=_text(wf.get("id")) or None,

@@ -16,7 +16,8 @@ from pydantic import ValidationError
 
 from agentload.catalog import Catalog, EmptyCatalog, load_catalog, require_agents
 from agentload.context import Context
-from agentload.evaluation import evaluate_one, public, read_scenarios, summarize
+from agentload.measure.evaluation import evaluate_one, expand_suites, public, read_scenarios, summarize
+from agentload.project import merge, read_project
 from agentload.selection.engine import STRATEGIES, SelectionConfig, Selector
 from agentload.settings import get_settings
 
@@ -78,39 +79,65 @@ def _check_strategy(strategy: str) -> None:
 
 @app.command()
 def select(
-    context_json: Annotated[str, typer.Option("--context-json", help="context object as JSON")],
+    context_json: Annotated[str, typer.Option("--context-json", help="context object as JSON")] = "{}",
     catalog: CatalogOpt = None,
     strategy: StrategyOpt = "selective",
+    project: Annotated[Path | None, typer.Option("--project", help="fill what the context leaves out from this "
+                                                 "project's BMad files (default catalog: the project)")] = None,
 ) -> None:
-    """Print the selection for one context as JSON."""
+    """Print the selection for one context as JSON (with ``project``: which file gave what)."""
     _check_strategy(strategy)
     try:
         given = orjson.loads(context_json)
         if not isinstance(given, dict):
             raise typer.BadParameter("expected a JSON object, e.g. '{\"phase\": 2}'", param_hint="--context-json")
-        ctx = Context(**given)
+        Context(**given)
     except orjson.JSONDecodeError as exc:
         raise typer.BadParameter(f"not JSON: {exc}", param_hint="--context-json") from exc
     except (ValidationError, TypeError) as exc:
         raise typer.BadParameter(str(exc), param_hint="--context-json") from exc
-    sel = build_selector(catalog).select(ctx, strategy)
-    sys.stdout.write(orjson.dumps(sel.model_dump(mode="json"), option=orjson.OPT_INDENT_2).decode() + "\n")
+    if project is not None and not project.is_dir():
+        raise typer.BadParameter(f"{project} is not a folder", param_hint="--project")
+    selector = build_selector(catalog or project)
+    report = None
+    if project is not None:
+        given, report = merge({k: v for k, v in given.items() if v not in (None, [])},
+                              read_project(project, selector.resolver))
+    body = selector.select(Context(**given), strategy).model_dump(mode="json")
+    if report:
+        body["project"] = report
+    sys.stdout.write(orjson.dumps(body, option=orjson.OPT_INDENT_2).decode() + "\n")
 
 
 @app.command("eval")
 def evaluate(
-    scenarios: Annotated[list[Path], typer.Option("--scenarios", help="JSONL suite (repeatable)")],
+    scenarios: Annotated[list[Path] | None, typer.Option("--scenarios", help="JSONL suite: a file, a folder of "
+                                                         "*.jsonl or a quoted glob (repeatable)")] = None,
+    more: Annotated[list[Path] | None, typer.Argument(
+        metavar="[SUITE]...", help="more suites, e.g. the files a shell glob expands to after --scenarios",
+        show_default=False)] = None,
     catalog: CatalogOpt = None,
     strategy: StrategyOpt = "selective",
     as_json: Annotated[bool, typer.Option("--json", help="summary as one JSON line")] = False,
 ) -> None:
-    """One JSON line per scenario (id, agents, loaded/manifest/baseline tokens) and a summary."""
+    """One JSON line per scenario (id, agents, loaded/manifest/baseline tokens) and a summary.
+
+    ``--scenarios DIR/*.jsonl`` works both ways: unquoted, the shell's expansion lands in
+    ``[SUITE]...``; quoted, the pattern is expanded here.
+    """
     _check_strategy(strategy)
+    try:
+        suites = expand_suites([*(scenarios or []), *(more or [])])
+    except FileNotFoundError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--scenarios") from exc
+    if not suites:
+        raise typer.BadParameter("give at least one suite, e.g. --scenarios data/scenarios/*.jsonl",
+                                 param_hint="--scenarios")
     selector = build_selector(catalog)
     summaries: dict[str, dict[str, object]] = {}
     every: list[dict[str, object]] = []
     out = sys.stdout
-    for suite in scenarios:
+    for suite in suites:
         lines = []
         try:
             for scenario in read_scenarios(suite):
@@ -155,14 +182,14 @@ def journey(
     no API needed) and report the tokens each step delivers under three loading strategies.
     """
     if tokens:
-        from agentload.journey_tokens import journey_tokens_main
+        from agentload.measure.journey_tokens import journey_tokens_main
         from agentload.settings import get_settings
 
         roots = catalog or [get_settings().catalog_path]
         for root in roots:
             load_checked(root)  # exit 2 naming the path, before any server starts
         raise typer.Exit(journey_tokens_main(roots, as_json=as_json, store=store))
-    from agentload.journey import journey_main
+    from agentload.measure.journey import journey_main
 
     raise typer.Exit(journey_main(api_base_url=api, mcp=mcp, track=track, field_type=field_type, as_json=as_json))
 
@@ -175,7 +202,7 @@ def demo(
     logs: Annotated[Path | None, typer.Option("--logs", help="folder with the stack's pid files")] = None,
 ) -> None:
     """Drive a running stack end to end (used by `make demo`) and print a summary."""
-    from agentload.demo import print_summary, run_demo
+    from agentload.measure.demo import print_summary, run_demo
 
     print_summary(run_demo(api, scenarios, report, logs))
 
@@ -196,13 +223,13 @@ def serve(
     raise typer.Exit(run(project, state=state_dir, api_port=port, mcp_port=mcp_port))
 
 
-def _register_perf() -> None:
-    from agentload.cli import perf
+def _register_measurement() -> None:
+    from agentload.measure import cli as measure_cli
 
-    perf.register(app)
+    measure_cli.register(app)
 
 
-_register_perf()
+_register_measurement()
 
 
 def main() -> None:

@@ -85,8 +85,8 @@ def event_rows(raw: bytes | str) -> tuple[dict[str, Any], dict[str, Any]]:
               "baseline_tokens": event.get("full_context_tokens" if delivered else "baseline_tokens"),
               "optimized_tokens": event.get("context_tokens" if delivered else "optimized_tokens"),
               "reduction": event.get("reduction"), "agents": event.get("agents") or []}
-    rows.normalize(loading, rows.AGENT_LOADING, index=0, table="agent_loading_metrics")
-    rows.normalize(tokens, rows.TOKEN_OPTIMIZATION, index=0, table="token_optimization")
+    rows.validate_row(rows.AgentLoadingRow, loading)
+    rows.validate_row(rows.TokenOptimizationRow, tokens)
     return loading, tokens
 
 

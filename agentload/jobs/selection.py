@@ -54,37 +54,60 @@ def _ensure_agents(r: redis.Redis, version: str, selector: Selector, agent_ids: 
     return written[0]
 
 
-def _prepare(context: dict[str, Any]) -> tuple[redis.Redis, Settings, Context, str, Selector]:
-    """Redis, the (tuned) settings, the validated context and this process's current selector;
-    raises ``StaleCatalog`` when this process cannot serve the current version."""
+class RequestTextGone(Exception):
+    """The request text handed over by reference (``request_key``) is no longer in Redis: its
+    TTL (``text_selection_ttl_s``) ran out before a worker took the task, or it was consumed."""
+
+
+def _prepare(context: dict[str, Any], request_key: str | None = None,
+             ) -> tuple[redis.Redis, Settings, Context, str, Selector]:
+    """Redis, the (tuned) settings, the validated context (its request text read back from
+    ``keys.request_text_key(request_key)`` when given) and this process's current selector;
+    raises ``RequestTextGone`` or ``StaleCatalog``."""
     r = redis_client(get_settings())
+    if request_key is not None:
+        held = text(r.get(keys.request_text_key(request_key)))
+        if held is None:
+            raise RequestTextGone("the request text expired before a worker took this task; ask again")
+        context = {**context, "request": held}
     settings = tuned_settings(r, get_settings())
     ctx = Context.model_validate(context)
     version, selector = selector_for_current(r, settings, STATE)
     return r, settings, ctx, version, selector
 
 
-def select_and_cache(context: dict[str, Any]) -> dict[str, Any]:
-    """Compute a (free-text) selection and store it under ``selection_key(v, key)``; idempotent."""
+def _forget(r: redis.Redis, request_key: str | None) -> None:
+    """Delete a request text handed over by reference once its selection is stored."""
+    if request_key is not None:
+        r.delete(keys.request_text_key(request_key))
+
+
+def select_and_cache(context: dict[str, Any], request_key: str | None = None) -> dict[str, Any]:
+    """Compute a (free-text) selection and store it under ``selection_key(v, key)``; idempotent.
+    ``request_key``: the request text is in Redis under ``keys.request_text_key`` (not in ``context``)."""
     try:
-        r, settings, ctx, version, selector = _prepare(context)
-    except StaleCatalog as exc:
+        r, settings, ctx, version, selector = _prepare(context, request_key)
+    except (StaleCatalog, RequestTextGone) as exc:
         return {"stored": False, "reason": str(exc)}
     resolved = selector.resolve(ctx)
     key = resolved.key()
     if r.exists(keys.selection_key(version, key)):
+        _forget(r, request_key)
         return {"version": version, "key": key, "stored": False, "reason": "already cached"}
     selection = selector.select_resolved(resolved)
     stored = store_selection(r, version, selection, min(settings.text_selection_ttl_s, settings.version_ttl_s))
+    _forget(r, request_key)
     return {"version": version, "key": key, "stored": stored, "agents": selection.agent_ids}
 
 
-def preload_context(context: dict[str, Any], project_id: str | None, user_id: str | None) -> dict[str, Any]:
+def preload_context(context: dict[str, Any], project_id: str | None, user_id: str | None,
+                    request_key: str | None = None) -> dict[str, Any]:
     """Make sure a context's selection and its agents are cached, learn the project's
-    history and warm the selections of its likely next steps."""
+    history and warm the selections of its likely next steps (``request_key``: as for
+    ``select_and_cache``)."""
     try:
-        r, settings, ctx, version, selector = _prepare(context)
-    except StaleCatalog as exc:
+        r, settings, ctx, version, selector = _prepare(context, request_key)
+    except (StaleCatalog, RequestTextGone) as exc:
         return {"stored": False, "reason": str(exc), "project_id": project_id, "user_id": user_id}
     resolved = selector.resolve(ctx)
     key = resolved.key()
@@ -100,6 +123,7 @@ def preload_context(context: dict[str, Any], project_id: str | None, user_id: st
     if project_id:
         observed = observe_project(r, project_id, ctx.workflow_history, aliases=selector.resolver.aliases)
     warm = warm_for_project(r, selector, version, ctx, ttl_s=settings.version_ttl_s)
+    _forget(r, request_key)
     return {
         "version": version, "key": key, "cached": cached is not None, "stored": stored,
         "agents": agent_ids, "agents_written": _ensure_agents(r, version, selector, agent_ids),

@@ -28,7 +28,7 @@ from agentload.selection.reuse import same_resolver_inputs
 from agentload.selection.rules import Picks, capped, structured_candidates, structured_picks, structured_work
 from agentload.selection.skillsel import SkillIndex
 from agentload.selection.team import TeamFacts
-from agentload.selection.textsel import RANKED, TextSelector, split_clauses
+from agentload.selection.text_pick import RANKED, TextSelector, split_clauses
 
 STRATEGIES = ("selective", "full", "cached")
 __all__ = ["STRATEGIES", "SelectionConfig", "Selector"]

@@ -7,7 +7,7 @@ line by its words, as tool-search systems do for large tool sets. The documents 
 published manifest lines themselves (id, title, distinctive capabilities; a skill's
 description), so the readers that already cache them per version can search without touching
 the catalog files or a worker; BM25 over the same tokenisation and implementation as the
-selector's own index (``selection.text.bm25f``).
+selector's own index (``selection.text_index.bm25f``).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from agentload.selection.text import bm25f
+from agentload.selection.text_index import bm25f
 from agentload.selection.tokenize import tokenize
 
 EXACT_BONUS = 1000.0  # a query that is an id finds that line first

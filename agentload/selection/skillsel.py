@@ -16,7 +16,7 @@ import numpy.typing as npt
 
 from agentload.catalog import Catalog
 from agentload.catalog.glossary import expand
-from agentload.selection.text import bm25f
+from agentload.selection.text_index import bm25f
 from agentload.selection.tokenize import tokenize
 
 WEIGHTS = {"name": 2.0, "description": 1.5, "menu": 1.5, "body": 0.3}

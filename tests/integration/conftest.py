@@ -23,10 +23,10 @@ import pytest
 from celery import Celery
 from celery.exceptions import TimeoutError as CeleryTimeoutError
 
-from agentload.api.localrun import RedisProcess
 from agentload.settings import Settings
+from agentload.tasknames import Queue, TaskName
+from tests.harness import RedisProcess
 from workers.config import build_config
-from workers.queues import Queue, TaskName
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 WORKER_READY_TIMEOUT_S = 60.0

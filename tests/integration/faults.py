@@ -27,8 +27,8 @@ import redis
 from celery import Celery
 
 from agentload import keys
-from agentload.api.localrun import free_port
 from agentload.settings import Settings
+from tests.harness import free_port
 from workers.config import build_config
 
 TOKEN = "faults-test-token-0123456789abcdef"

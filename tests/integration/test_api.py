@@ -20,10 +20,10 @@ import redis
 
 from agentload import keys
 from agentload.api.app import create_app
-from agentload.api.localrun import publish_real_catalog
 from agentload.api.runtime import Runtime
 from agentload.settings import Settings
 from agentload.tokens import count_tokens
+from tests.harness import RedisProcess, publish_real_catalog
 
 TOKEN = "test-token-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -55,6 +55,20 @@ async def api(redis_url: str, tmp_path: Path, published: dict[str, Any]) -> Asyn
         transport = httpx.ASGITransport(app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
             yield Api(http, app.state.runtime)
+
+
+@pytest.fixture
+async def lonely(private_redis: RedisProcess, tmp_path: Path) -> AsyncIterator[tuple[Api, redis.Redis]]:
+    """The API on a Redis of its own that no worker consumes (the session's worker would take
+    these tests' tasks once another test started it): what is enqueued stays queued."""
+    publish_real_catalog(private_redis.url)
+    app = create_app(api_settings(private_redis.url, tmp_path))
+    direct = redis.Redis.from_url(private_redis.url, decode_responses=True)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            yield Api(http, app.state.runtime), direct
+    direct.close()
 
 
 # ---------------------------------------------------------------- selection (hot path)
@@ -124,7 +138,10 @@ async def test_given_unknown_next_workflow_when_getting_selection_then_404_names
     assert resp.json() == {"detail": "unknown to this catalog: workflow 'not-a-workflow'"}
 
 
-async def test_given_uncached_request_without_worker_when_getting_then_202_and_one_task(api: Api) -> None:
+async def test_given_uncached_request_without_worker_when_getting_then_202_and_one_task(
+    lonely: tuple[Api, redis.Redis],
+) -> None:
+    api = lonely[0]
     params = {"request": "design the onboarding screens for a budgeting app"}
     first = await api.http.get(SEL, params=params)
     second = await api.http.get(SEL, params=params)
@@ -137,9 +154,18 @@ async def test_given_uncached_request_without_worker_when_getting_then_202_and_o
     assert state["state"] == "PENDING" and state["ready"] is False
 
 
-async def test_given_unknown_task_id_when_polling_then_pending_per_celery(api: Api) -> None:
+async def test_given_unknown_task_id_when_polling_then_404_while_an_issued_queued_one_is_pending(
+    lonely: tuple[Api, redis.Redis],
+) -> None:
+    api, redis_client = lonely
     resp = await api.http.get("/api/v1/tasks/does-not-exist")
-    assert resp.status_code == 200 and resp.json()["state"] == "PENDING"
+    assert resp.status_code == 404 and resp.json()["detail"].startswith("unknown task id: never issued here")
+    issued = (await api.http.get(SEL, params={"request": "plan the sprint for the payments team"})).json()
+    assert redis_client.get(keys.issued_task_key(issued["task_id"])) == "agentload.select_text"
+    assert 0 < redis_client.ttl(keys.issued_task_key(issued["task_id"])) <= keys.TASK_RESULT_TTL_S
+    assert (await api.http.get(issued["poll_url"])).json()["state"] == "PENDING"  # queued: no worker here
+    redis_client.delete(keys.issued_task_key(issued["task_id"]))  # as when its record expires
+    assert (await api.http.get(issued["poll_url"])).status_code == 404
 
 
 # ---------------------------------------------------------------- strategy flag
@@ -305,8 +331,9 @@ async def test_given_preload_body_when_posting_then_202_or_validation(api: Api) 
 
 
 async def test_given_refresh_requests_in_a_burst_when_posting_then_debounced_to_one_task(
-    api: Api, redis_client: redis.Redis
+    lonely: tuple[Api, redis.Redis],
 ) -> None:
+    api, redis_client = lonely
     first = await api.http.post("/api/v1/cache/refresh", params={"full": "true"}, headers=AUTH)
     second = await api.http.post("/api/v1/cache/refresh", headers=AUTH)
     assert first.status_code == second.status_code == 202

@@ -14,8 +14,8 @@ import httpx
 import pytest
 import redis
 
-from agentload.api.localrun import free_port, publish_real_catalog, start_uvicorn, stop_process
-from agentload.journey import run_journey
+from agentload.measure.journey import run_journey
+from tests.harness import free_port, publish_real_catalog, start_uvicorn, stop_process
 
 TOKEN = "uvicorn-test-token-0123456789"
 
@@ -53,3 +53,32 @@ async def test_given_a_track_when_walking_the_journey_then_every_step_hits_and_l
     assert result["hits"] == len(result["steps"])
     assert all(s["agents"] and len(s["load_ms"]) == len(s["agents"]) for s in result["steps"])
     assert result["summary"]["step_ms"]["p99_ms"] < 1000
+
+
+def test_given_two_api_workers_when_serving_then_both_processes_answer_hot_selections(
+    redis_url: str, redis_client: redis.Redis
+) -> None:
+    import os
+    import subprocess
+
+    import psutil
+
+    publish_real_catalog(redis_url)
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "agentload.api.serve", "--port", str(port),
+                             "--log-level", "warning"],
+                            env={**os.environ, "AGENTLOAD_REDIS_URL": redis_url, "AGENTLOAD_API_WORKERS": "2"})
+    try:
+        from tests.harness import wait_http
+
+        wait_http(f"http://127.0.0.1:{port}/healthz", proc=proc)
+        children = psutil.Process(proc.pid).children()
+        workers = [c for c in children if "spawn_main" in " ".join(c.cmdline())]  # uvicorn's worker processes
+        assert len(workers) == 2, [c.cmdline() for c in children]
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+            answers = [http.get("/api/v1/agents/optimized-loading",
+                                params={"track": "bmad-method", "phase": 2}, headers={"Connection": "close"})
+                       for _ in range(20)]
+        assert all(a.status_code == 200 and a.json()["cache"] == "hit" for a in answers)
+    finally:
+        stop_process(proc)

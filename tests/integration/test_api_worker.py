@@ -19,9 +19,9 @@ import redis
 from mcp import Client
 
 from agentload.api.app import create_app
-from agentload.api.localrun import publish_real_catalog
 from agentload.mcp_server import AgentloadMCP
 from agentload.settings import Settings
+from tests.harness import publish_real_catalog
 
 TOKEN = "test-token-0123456789abcdef"
 SEL = "/api/v1/agents/optimized-loading"

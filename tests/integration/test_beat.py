@@ -11,8 +11,8 @@ from typing import Any
 import redis
 
 from agentload import keys
+from agentload.tasknames import Queue, TaskName
 from workers.beat_guard import HEARTBEAT_S, STALE_AFTER_S
-from workers.queues import Queue, TaskName
 
 DUPLICATE = "DUPLICATE CELERY BEAT"
 

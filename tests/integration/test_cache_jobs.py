@@ -136,8 +136,10 @@ def test_given_counters_when_the_flush_job_runs_then_rows_reach_the_database(
 
 
 def test_given_placeholder_jobs_when_importing_then_their_names_exist() -> None:
-    for name in ("flush_selection_events", "run_benchmark", "run_load_test", "run_optimize"):
-        assert callable(getattr(jobs, name))
+    from agentload.measure.jobs import benchmark, loadtest, optimize
+
+    for job in (jobs.flush_selection_events, benchmark.run_benchmark, loadtest.run_load_test, optimize.run_optimize):
+        assert callable(job)
 
 
 def test_given_tuned_knobs_when_jobs_run_then_publication_and_workers_use_them(

@@ -22,7 +22,7 @@ from faults import RedisServer, client_app, redis_server, serve, wait_ready, wor
 
 from agentload.api.app import create_app
 from agentload.settings import Settings
-from workers.queues import TaskName
+from agentload.tasknames import TaskName
 
 REPO = Path(__file__).resolve().parents[2]
 INSTALLED = REPO / "data" / "bmad-layouts" / "v6.0.4-installed"

@@ -121,7 +121,7 @@ def test_given_fresh_database_when_upgrading_then_all_tables_exist(db_url: str) 
     migrate.upgrade(db_url)
 
     assert _tables(db_url) >= TABLES
-    assert migrate.current(db_url) == migrate.head() == "0002_flushed_batches"
+    assert migrate.current(db_url) == migrate.head() == "0003_sqlite_uuid_hex"
 
 
 def test_given_migrated_database_when_downgrading_to_base_and_upgrading_again_then_schema_returns(
@@ -135,7 +135,7 @@ def test_given_migrated_database_when_downgrading_to_base_and_upgrading_again_th
 
     migrate.upgrade(db_url)
     assert _tables(db_url) >= TABLES
-    assert migrate.current(db_url) == "0002_flushed_batches"
+    assert migrate.current(db_url) == migrate.head()
 
 
 def test_given_migrated_database_when_comparing_with_orm_metadata_then_there_is_no_difference(
@@ -144,6 +144,48 @@ def test_given_migrated_database_when_comparing_with_orm_metadata_then_there_is_
     migrate.upgrade(db_url)
 
     assert migrate.schema_diff(db_url) == []
+
+
+def test_given_rows_written_before_0003_when_upgrading_then_every_key_and_link_still_resolves(db: str) -> None:
+    """Rows stored by the old ``GUID`` type (dashed text on SQLite) are found by the ``Uuid``
+    type after the upgrade: joins by user and project, lookups by id, get-or-create."""
+    migrate.downgrade(db, "0002_flushed_batches")
+    user, project, bench = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    agents = "'{pm}'" if get_engine(db).dialect.name == "postgresql" else "'[\"pm\"]'"
+    with get_engine(db).begin() as conn:  # literals as revision 0002's code wrote them: dashed
+        conn.execute(text(f"INSERT INTO users (id, external_id) VALUES ('{user}', 'alice')"))
+        conn.execute(text(f"INSERT INTO projects (id, external_id) VALUES ('{project}', 'shop')"))
+        conn.execute(text(f"INSERT INTO performance_benchmarks (id, name, kind, status) "
+                          f"VALUES ('{bench}', 'old', 'benchmark', 'complete')"))
+        conn.execute(text(f"INSERT INTO performance_metrics (category, metric_name, metric_value, benchmark_id) "
+                          f"VALUES ('benchmark', 'p50_ms', 1.5, '{bench}')"))
+        conn.execute(text(f"INSERT INTO token_optimization (user_id, project_id, strategy, baseline_tokens, "
+                          f"optimized_tokens, reduction, agents) VALUES ('{user}', '{project}', 'selective', 100, "
+                          f"20, 0.8, {agents})"))
+
+    migrate.upgrade(db)
+
+    assert migrate.schema_diff(db) == []
+    assert [(r["key"], r["count"]) for r in repository.token_usage_summary(db, group_by="user")] == [("alice", 1)]
+    assert [(r["key"], r["count"]) for r in repository.token_usage_summary(db, group_by="project")] == [("shop", 1)]
+    found = repository.get_benchmark(db, str(bench))
+    assert found is not None and found["name"] == "old"
+    assert repository.recent_performance_metrics(db)[0]["benchmark_id"] == str(bench)
+    assert repository.get_or_create_user(db, "alice") == user
+    repository.insert_token_optimization(db, [{"strategy": "selective", "baseline_tokens": 10, "optimized_tokens": 5,
+                                               "user": "alice"}])
+    assert [(r["key"], r["count"]) for r in repository.token_usage_summary(db, group_by="user")] == [("alice", 2)]
+    if get_engine(db).dialect.name == "sqlite":
+        with get_engine(db).connect() as conn:
+            assert conn.execute(text("SELECT id FROM users")).scalar() == user.hex
+            assert conn.execute(text("PRAGMA foreign_key_check")).all() == []
+            assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+
+    migrate.downgrade(db, "0002_flushed_batches")  # and back: the old code's form again
+    if get_engine(db).dialect.name == "sqlite":
+        with get_engine(db).connect() as conn:
+            assert conn.execute(text("SELECT id FROM users")).scalar() == str(user)
+    migrate.upgrade(db)
 
 
 def test_given_orm_drifted_from_migration_when_comparing_then_difference_is_reported(db_url: str) -> None:

@@ -21,10 +21,10 @@ import redis
 from faults import client_app, wait_ready, wait_until, worker_args
 
 from agentload import keys
-from agentload.api.localrun import RedisProcess
 from agentload.jobs.events import TAKE, TAKEN_TTL_S, drain_events, event_rows, write_rows
 from models import AgentLoadingMetric, TokenOptimization, migrate, session_scope
 from tests import pg
+from tests.harness import RedisProcess
 
 ORPHAN_S = 60.0
 

@@ -22,7 +22,7 @@ from agentload import keys
 from agentload.cache.refresh import refresh_catalog
 from agentload.cache.state import WorkerState
 from agentload.settings import Settings
-from workers.queues import Queue, TaskName
+from agentload.tasknames import Queue, TaskName
 
 INTERVAL_S = 1.0
 DUPLICATE = "DUPLICATE CELERY BEAT"

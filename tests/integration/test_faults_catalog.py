@@ -29,8 +29,8 @@ from agentload import keys
 from agentload.cache import refresh as refresh_mod
 from agentload.cache.refresh import refresh_catalog
 from agentload.cache.state import WorkerState
+from agentload.measure.synthetic import make_synthetic_catalog
 from agentload.settings import Settings
-from agentload.synthetic import make_synthetic_catalog
 
 LEVELS = "src/modules/bmm/workflows/workflow-status/project-levels.yaml"
 PATH_FILE = "src/modules/bmm/workflows/workflow-status/paths/method-greenfield.yaml"

@@ -21,7 +21,7 @@ import httpx
 import pytest
 import redis
 
-from agentload.api.localrun import free_port, publish_real_catalog, stop_process, wait_http
+from tests.harness import free_port, publish_real_catalog, stop_process, wait_http
 
 FD_LIMIT = 256
 SILENT = 300

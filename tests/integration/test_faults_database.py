@@ -40,9 +40,9 @@ from agentload.api.app import create_app
 from agentload.cache.refresh import refresh_catalog
 from agentload.cache.state import WorkerState
 from agentload.settings import Settings
+from agentload.tasknames import TaskName
 from models import migrate
 from tests import pg
-from workers.queues import TaskName
 
 pytestmark = pytest.mark.skipif(not pg.postgres_available(), reason="PostgreSQL binaries not installed")
 FLUSHES = (TaskName.FLUSH_SELECTION_EVENTS.value, TaskName.FLUSH_CACHE_STATS.value)

@@ -15,9 +15,9 @@ import httpx
 import redis
 
 from agentload.api.app import create_app
-from agentload.api.localrun import RedisProcess, publish_real_catalog
 from agentload.api.runtime import make_redis
 from agentload.settings import Settings
+from tests.harness import RedisProcess, publish_real_catalog
 
 SEL = "/api/v1/agents/optimized-loading"
 HOT = {"track": "bmad-method", "field_type": "greenfield", "phase": 2}

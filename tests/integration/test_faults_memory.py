@@ -19,11 +19,11 @@ import redis
 
 from agentload import keys
 from agentload.api.app import create_app
-from agentload.api.localrun import RedisProcess
 from agentload.cache.integrity import missing_keys
 from agentload.cache.refresh import refresh_catalog
 from agentload.cache.state import WorkerState
 from agentload.settings import Settings, get_settings
+from tests.harness import RedisProcess
 
 SEL = "/api/v1/agents/optimized-loading"
 HOT = {"track": "bmad-method", "field_type": "greenfield", "phase": 2}

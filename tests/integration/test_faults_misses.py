@@ -13,9 +13,9 @@ import pytest
 import redis
 
 from agentload.api.app import create_app
-from agentload.api.localrun import RedisProcess, publish_real_catalog
 from agentload.api.service import PENDING_TTL_S
 from agentload.settings import Settings
+from tests.harness import RedisProcess, publish_real_catalog
 
 SEL = "/api/v1/agents/optimized-loading"
 HOT = {"track": "bmad-method", "field_type": "greenfield", "phase": 2}

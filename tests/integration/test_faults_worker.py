@@ -42,10 +42,10 @@ from faults import (
 from agentload import keys
 from agentload.cache.refresh import refresh_catalog
 from agentload.cache.state import WorkerState
+from agentload.measure.synthetic import make_synthetic_catalog
 from agentload.settings import Settings
-from agentload.synthetic import make_synthetic_catalog
+from agentload.tasknames import TaskName
 from workers.config import visibility_timeout
-from workers.queues import TaskName
 
 N_AGENTS = 300
 RESULT_TIMEOUT_S = 20

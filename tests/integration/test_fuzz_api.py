@@ -8,7 +8,11 @@ token and without any. Properties checked on every response:
 
 * never a 5xx (the dependencies are healthy, so any 5xx is a bug);
 * every 4xx is ``application/json`` with a non-empty ``detail`` message;
-* without a token, every operation that declares the bearer scheme answers 401.
+* without a token, every operation that declares the bearer scheme answers 401;
+* the response conforms to the spec: its status is declared (``status_code_conformance``), its
+  media type is the declared one (``content_type_conformance``) and its body validates against
+  the schema declared for that status (``response_schema_conformance``), so the spec a client
+  is generated from describes what the server sends.
 
 Failures are collected instead of raised (no shrinking: the time budget stays fixed) and
 reported together, each with a curl command that reproduces it. Problems already reported as
@@ -30,6 +34,12 @@ from faults import AUTH, BUNDLED, TOKEN, redis_server, serve
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
+from schemathesis.core.failures import FailureGroup
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from agentload.api.app import create_app
 from agentload.cache.refresh import refresh_catalog
@@ -38,6 +48,7 @@ from agentload.settings import Settings
 from models import migrate
 
 MAX_EXAMPLES = int(os.environ.get("AGENTLOAD_FUZZ_EXAMPLES", "50"))
+CONFORMANCE = [status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
 def _int(value: Any) -> int:
@@ -121,6 +132,16 @@ def _problem(case: Any, response: Any, with_token: bool) -> str | None:
     return None
 
 
+def _nonconforming(case: Any, response: Any, headers: dict[str, str]) -> str | None:
+    """The first departure of ``response`` from the spec (status, media type, body schema), if any."""
+    try:
+        case.validate_response(response, checks=CONFORMANCE, headers=headers)
+    except FailureGroup as group:
+        failure = group.exceptions[0]
+        return f"{response.status_code} {failure.title}: {(failure.message or '').splitlines()[:3]}"
+    return None
+
+
 def _fuzz(target: Target, with_token: bool) -> tuple[int, list[str], dict[str, int]]:
     problems: dict[tuple[str, str], str] = {}
     known_hits: dict[str, int] = {}
@@ -139,7 +160,7 @@ def _fuzz(target: Target, with_token: bool) -> tuple[int, list[str], dict[str, i
                 case.headers = {k: v for k, v in case.headers.items() if k.lower() != "authorization"}
             response = case.call(base_url=target.base, headers=headers, timeout=10)
             sent[0] += 1
-            problem = _problem(case, response, with_token)
+            problem = _problem(case, response, with_token) or _nonconforming(case, response, headers)
             if problem is None:
                 return
             bug = next((bug for bug, known in KNOWN if known(case, response.status_code)), None)

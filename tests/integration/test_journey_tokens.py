@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from agentload.journey_tokens import STRATEGIES, first_named_file, ledger_rows, measure_catalog
-from agentload.reporting import journey_section
-from agentload.reports import PLOT_IDS, TABLE_IDS, ReportData, build_html
+from agentload.measure.journey_tokens import STRATEGIES, first_named_file, ledger_rows, measure_catalog
+from agentload.measure.report.collect import journey_section
+from agentload.measure.report.data import PLOT_IDS, TABLE_IDS, ReportData
+from agentload.measure.report.html import build_html
 from models import migrate, repository
 
 DATA = Path(__file__).resolve().parents[2] / "data"

@@ -14,12 +14,12 @@ import redis
 from mcp import Client, StdioServerParameters
 
 from agentload.api import livestats
-from agentload.api.localrun import free_port, publish_real_catalog, stop_process, wait_http
 from agentload.api.runtime import make_redis
 from agentload.cache.payloads import step_chains
 from agentload.catalog import load_catalog
 from agentload.settings import Settings
 from agentload.tokens import count_tokens
+from tests.harness import free_port, publish_real_catalog, stop_process, wait_http
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -176,5 +176,33 @@ async def test_given_an_mcp_token_when_clients_connect_over_http_then_only_those
         async with Client(streamable_http_client(url, http_client=http)) as client:
             tools = {t.name for t in (await client.list_tools()).tools}
             assert "select_agents" in tools
+    finally:
+        stop_process(proc)
+
+
+def test_given_a_client_accepting_only_event_streams_when_it_posts_then_the_answer_is_one_sse_event(
+    redis_url: str, redis_client: redis.Redis
+) -> None:
+    publish_real_catalog(redis_url)
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "agentload.mcp_server", "--transport", "http", "--port",
+                             str(port)], env={**os.environ, "AGENTLOAD_REDIS_URL": redis_url}, cwd=str(REPO))
+    url = f"http://127.0.0.1:{port}/mcp"
+    hello = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "sse-only", "version": "1"}}}
+    try:
+        wait_http(url, proc=proc)
+        answer = httpx.post(url, json=hello, headers={"Accept": "text/event-stream"}, timeout=5)
+        assert answer.status_code == 200, answer.text
+        assert answer.headers["content-type"].startswith("text/event-stream")
+        lines = answer.text.splitlines()
+        assert lines[0] == "event: message" and lines[1].startswith("data: ")
+        message = json.loads(lines[1].removeprefix("data: "))
+        assert message["id"] == 1 and message["result"]["serverInfo"]["name"]
+        # JSON clients are served as before, and a client accepting neither still gets the SDK's 406
+        plain = httpx.post(url, json=hello, headers={"Accept": "application/json"}, timeout=5)
+        assert plain.status_code == 200 and plain.json()["id"] == 1
+        neither = httpx.post(url, json=hello, headers={"Accept": "text/html"}, timeout=5)
+        assert neither.status_code == 406
     finally:
         stop_process(proc)

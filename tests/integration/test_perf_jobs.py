@@ -29,13 +29,13 @@ from typer.testing import CliRunner
 
 from agentload import jobs, keys
 from agentload.api.app import create_app
-from agentload.api.localrun import free_port, publish_real_catalog
 from agentload.api.routes import perf_jobs
-from agentload.cli.perf import register
-from agentload.reporting import write_report
-from agentload.reports import PLOT_IDS
+from agentload.measure.cli import register
+from agentload.measure.report.collect import write_report
+from agentload.measure.report.data import PLOT_IDS
 from agentload.settings import DEFAULT_API_TOKEN, Settings, get_settings
 from models import migrate, repository
+from tests.harness import free_port, publish_real_catalog
 
 AUTH = {"Authorization": f"Bearer {DEFAULT_API_TOKEN}"}  # the worker's settings use the default token too
 SEL = "/api/v1/agents/optimized-loading"

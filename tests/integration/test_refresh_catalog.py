@@ -17,8 +17,8 @@ from agentload import keys
 from agentload.cache import refresh as refresh_mod
 from agentload.cache.refresh import refresh_catalog, request_refresh
 from agentload.cache.state import WorkerState
+from agentload.measure.synthetic import make_synthetic_catalog
 from agentload.settings import Settings
-from agentload.synthetic import make_synthetic_catalog
 
 BUNDLED = Path(__file__).resolve().parents[2] / "data" / "bmad-method-v6"
 BMM_AGENTS = "src/modules/bmm/agents"

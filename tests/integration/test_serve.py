@@ -27,6 +27,7 @@ from mcp.client.stdio import StdioServerParameters
 
 REPO = Path(__file__).resolve().parents[2]
 LAYOUT = REPO / "data" / "bmad-layouts" / "v6.0.4-installed"
+PLANNING = Path("_bmad-output/planning-artifacts")
 
 
 def _text(result: Any) -> dict[str, Any]:
@@ -35,11 +36,11 @@ def _text(result: Any) -> dict[str, Any]:
     return header
 
 
-async def _selected(client: Client, request: str) -> dict[str, Any]:
-    """A free-text selection; a first miss is computed by the worker ("pending": call again)."""
+async def _selected(client: Client, **args: Any) -> dict[str, Any]:  # noqa: ANN401
+    """A selection; a first miss is computed by the worker ("pending": call again)."""
     deadline = time.monotonic() + 60
     while True:
-        header = _text(await client.call_tool("select_agents", {"request": request, "wait_ms": 5000}))
+        header = _text(await client.call_tool("select_agents", {**args, "wait_ms": 5000}))
         if header.get("status") == "ready" or time.monotonic() > deadline:
             return header
         await asyncio.sleep(0.5)
@@ -49,6 +50,9 @@ async def _selected(client: Client, request: str) -> dict[str, Any]:
 def served(tmp_path: Path) -> Any:
     project = tmp_path / "my-project"
     shutil.copytree(LAYOUT, project, symlinks=True)
+    for done in ("prd.md", "architecture.md"):  # what the PRD and architecture workflows leave
+        (project / PLANNING).mkdir(parents=True, exist_ok=True)
+        (project / PLANNING / done).write_text("# written by a workflow\n")
     state = tmp_path / "state"
     cmd = [sys.executable, "-m", "agentload.cli", "serve", "--project", str(project), "--state-dir", str(state)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=str(tmp_path),
@@ -81,6 +85,10 @@ async def test_given_an_installed_project_when_served_then_printed_mcp_config_wo
     api = next(x for x in lines if x.startswith("ready: API")).split()[2]
     sel = httpx.get(f"{api}/api/v1/agents/optimized-loading", params={"next_workflow": "create-prd"}, timeout=10)
     assert sel.status_code == 200 and sel.json()["cache"] == "hit", sel.text
+    # the project's own files fill what a call leaves out: the PRD and the architecture are done
+    files = httpx.get(f"{api}/api/v1/agents/optimized-loading", params={"has_ui": "false"}, timeout=10).json()
+    assert files["resolved"]["next_workflow"] == "create-epics-and-stories", files
+    assert files["project"]["from"][f"{PLANNING}/prd.md"] == ["workflow_history:create-prd"]
     config = json.loads((state / "mcp.json").read_text())
     assert "claude mcp add agentload" in output and '"mcpServers"' in output
 
@@ -90,7 +98,10 @@ async def test_given_an_installed_project_when_served_then_printed_mcp_config_wo
         async with Client(transport) as client:
             tools = {t.name for t in (await client.list_tools()).tools}
             assert {"select_agents", "load_agent"} <= tools
-            picked = await _selected(client, "write the PRD for our app")
+            picked = await _selected(client, request="write the PRD for our app")
+            from_files = await _selected(client)
+            assert from_files["resolved"]["next_workflow"] == "create-epics-and-stories", from_files
+            assert f"{PLANNING}/architecture.md" in from_files["project"]["from"]
             agent_id = picked["agents"][0]["id"]
             loaded = await client.call_tool("load_agent", {"agent_id": agent_id})
             assert _text(loaded)["id"] == agent_id and len(loaded.content) == 2
@@ -112,7 +123,7 @@ def test_given_a_folder_without_bmad_when_served_then_exit_2_naming_it(tmp_path:
 
 
 def test_given_no_redis_or_no_catalog_when_the_mcp_server_starts_then_it_says_what_to_run(tmp_path: Path) -> None:
-    from agentload.api.localrun import RedisProcess, free_port
+    from tests.harness import RedisProcess, free_port
 
     cmd = [sys.executable, "-m", "agentload.mcp_server", "--transport", "stdio"]
     nothing = {**os.environ, "AGENTLOAD_REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}

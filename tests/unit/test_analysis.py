@@ -8,7 +8,7 @@ import random
 import numpy as np
 import pytest
 
-from agentload.analysis import (
+from agentload.measure.analysis import (
     compare,
     degradation_analysis,
     knee_point,

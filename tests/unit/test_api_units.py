@@ -1,4 +1,4 @@
-"""Pure parts of the request path: layering, task names, percentiles, error messages, schema."""
+"""Pure parts of the request path: layering, percentiles, error messages, schema."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from agentload.api import livestats, tasknames
+from agentload.api import livestats
 from agentload.api.problems import SHOWN_CHARS, database_failure, describe, redis_failure, shown
 from agentload.api.schemas import SelectionQuery, query_parameters
 
 ROOT = Path(__file__).resolve().parents[2]
 THIN_PATH = [*sorted((ROOT / "agentload" / "api").rglob("*.py")), ROOT / "agentload" / "mcp_server.py",
-             ROOT / "agentload" / "journey.py"]
+             ROOT / "agentload" / "measure" / "journey.py"]
 
 
 def top_level_imports(path: Path) -> set[str]:
@@ -29,16 +29,6 @@ def top_level_imports(path: Path) -> set[str]:
 @pytest.mark.parametrize("path", THIN_PATH, ids=lambda p: str(p.relative_to(ROOT)))
 def test_given_the_request_path_when_scanning_imports_then_no_worker_or_task_code(path: Path) -> None:
     assert not top_level_imports(path) & {"workers", "tasks"}
-
-
-def test_given_worker_task_names_when_compared_then_the_api_copy_agrees() -> None:
-    from workers.queues import TASK_QUEUES, Queue, TaskName
-
-    assert set(tasknames.QUEUES) == {q.value for q in Queue}
-    sent = [tasknames.PRELOAD, tasknames.REFRESH, tasknames.PRELOAD_CONTEXT, tasknames.SELECT_TEXT,
-            tasknames.BENCHMARK, tasknames.LOAD_TEST, tasknames.OPTIMIZE]
-    for name in sent:
-        assert TASK_QUEUES[TaskName(name)].value == tasknames.TASK_QUEUE[name]
 
 
 @pytest.mark.parametrize(("ms", "label"), [(0.1, "0.25"), (0.25, "0.25"), (0.3, "0.5"), (9.9, "10"),

@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 
 from agentload.settings import Settings
+from agentload.tasknames import ROUTES, TaskName
 from beat_schedule import build_schedule
-from workers.queues import TASK_QUEUES, TaskName
 
 
 @pytest.fixture
@@ -40,7 +40,7 @@ def test_every_entry_expires_within_its_interval(settings: Settings) -> None:
 def test_entries_use_registered_names_and_their_routed_queue(settings: Settings) -> None:
     for entry in build_schedule(settings).values():
         name = TaskName(entry["task"])  # raises for a name that is not a TaskName
-        assert entry["options"]["queue"] == TASK_QUEUES[name].value
+        assert entry["options"]["queue"] == ROUTES[name].value
 
 
 def test_refresh_runs_on_the_catalog_queue_with_expires_equal_to_interval(settings: Settings) -> None:

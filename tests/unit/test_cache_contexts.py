@@ -98,7 +98,7 @@ def test_given_selector_when_computing_then_selections_equal_the_selectors_own_a
 
 def test_given_synthetic_catalog_when_computing_then_selections_equal_the_selectors_own(tmp_path: Path) -> None:
     """At scale (hundreds of agents, bounded manifests) the streamed selections are the selector's."""
-    from agentload.synthetic import make_synthetic_catalog
+    from agentload.measure.synthetic import make_synthetic_catalog
 
     selector = Selector(load_catalog(make_synthetic_catalog(BUNDLED, tmp_path / "syn", 200)))
     selections = dict(iter_selections(selector))

@@ -18,9 +18,9 @@ from _fixtures import BMM_AGENTS, BUNDLED, PATHS_DIR
 
 from agentload.cache.rebuild import Build, BuildMemo
 from agentload.catalog import ParseCache, load_catalog
+from agentload.measure.synthetic import make_synthetic_catalog
 from agentload.selection.accounting import count_masked, rebased
 from agentload.selection.engine import Selector
-from agentload.synthetic import make_synthetic_catalog
 from agentload.tokens import count_tokens
 
 

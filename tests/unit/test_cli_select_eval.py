@@ -128,6 +128,41 @@ def test_given_two_suites_when_evaluating_then_per_suite_and_overall_text_summar
     assert "scenarios=104" in summaries[2]
 
 
+def _two_suites(tmp_path: Path) -> Path:
+    folder = tmp_path / "suites"
+    folder.mkdir()
+    (folder / "a.jsonl").write_text('{"id": "a1", "context": {"phase": 2}}\n')
+    (folder / "b.jsonl").write_text('{"id": "b1", "context": {"phase": 3}}\n{"id": "b2", "context": {}}\n')
+    (folder / "notes.txt").write_text("not a suite\n")
+    return folder
+
+
+@pytest.mark.parametrize("form", ["shell-expanded", "quoted-glob", "folder"])
+def test_given_a_glob_or_folder_of_suites_when_evaluating_then_every_file_is_evaluated(
+    runner: CliRunner, tmp_path: Path, form: str
+) -> None:
+    folder = _two_suites(tmp_path)
+    given = {"shell-expanded": [str(folder / "a.jsonl"), str(folder / "b.jsonl")],  # what `DIR/*.jsonl` becomes
+             "quoted-glob": [str(folder / "*.jsonl")], "folder": [str(folder)]}[form]
+    result = runner.invoke(app, ["eval", "--scenarios", *given, *CAT])
+    assert result.exit_code == 0, result.output
+    assert [line["id"] for line in _json_lines(result.stdout)] == ["a1", "b1", "b2"]
+    summaries = [line.split(":")[0] for line in result.stdout.splitlines() if line.startswith("# ")]
+    assert summaries == ["# a.jsonl", "# b.jsonl", "# overall"]
+
+
+def test_given_a_glob_matching_nothing_when_evaluating_then_exit_code_2_naming_it(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    result = runner.invoke(app, ["eval", "--scenarios", str(tmp_path / "*.jsonl"), *CAT])
+    assert result.exit_code == 2 and "pattern matches no file" in result.output
+
+
+def test_given_no_suite_when_evaluating_then_exit_code_2_with_an_example(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["eval", *CAT])
+    assert result.exit_code == 2 and "--scenarios" in result.output
+
+
 def test_given_full_strategy_when_evaluating_then_zero_reduction(runner: CliRunner, tmp_path: Path) -> None:
     suite = tmp_path / "s.jsonl"
     suite.write_text('{"id": "x", "context": {}}\n')
@@ -161,3 +196,23 @@ def test_given_settings_when_building_config_then_selection_knobs_are_copied() -
     assert (cfg.manifest_max_tokens, cfg.text_close_ratio, cfg.text_min_score, cfg.text_max_agents,
             cfg.orchestrator_agent) == (25, 0.5, 2.0, 2, "pm")
     assert cfg.level_tracks == dict(s.level_tracks)
+
+
+def test_given_a_project_folder_when_selecting_with_project_then_its_files_fill_the_context(
+    runner: CliRunner, tmp_path: Path,
+) -> None:
+    from project_trees import installed, write
+
+    project = installed("v6.12.0-installed", tmp_path / "shop")
+    write(project, "_bmad-output/planning-artifacts/prds/prd-shop-2026-01-05/prd.md")
+    result = runner.invoke(app, ["select", "--project", str(project)])  # the project is the catalog too
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout)
+    assert body["project"]["from"] == {"_bmad-output/planning-artifacts/prds/prd-shop-2026-01-05/prd.md": [
+        "workflow_history:bmad-prd", "phase", "next_workflow"]}
+    assert [a["id"] for a in body["agents"]] == ["bmad-agent-architect"]
+    explicit = runner.invoke(app, ["select", "--project", str(project), "--context-json",
+                                   '{"next_workflow": "bmad-prd"}'])
+    assert [a["id"] for a in json.loads(explicit.stdout)["agents"]] == ["bmad-agent-pm"]
+    missing = runner.invoke(app, ["select", "--project", str(tmp_path / "nope")])
+    assert missing.exit_code == 2 and "--project" in missing.output

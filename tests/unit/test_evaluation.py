@@ -10,7 +10,7 @@ import pytest
 from _fixtures import REQUESTS, STRUCTURED, bundled_selector, read_suite, require
 
 from agentload.context import Context
-from agentload.evaluation import evaluate_one, public, read_scenarios, reduction, summarize
+from agentload.measure.evaluation import evaluate_one, public, read_scenarios, reduction, summarize
 from agentload.selection.engine import Selector
 
 CONTRACT_KEYS = ["id", "agents", "loaded_tokens", "manifest_tokens", "baseline_tokens", "skills", "layout"]

@@ -4,7 +4,11 @@
   Celery only in the API's one client module (``send_task`` by name, ``AsyncResult``).
 * The pure domain modules import no infrastructure at all (Redis, SQL, Celery, ORM models).
 * The API enqueues by task *name*: it never imports ``workers`` or ``tasks``.
-* ``tasks/`` stay thin: each task declares ``name`` and ``queue`` and has a short body.
+* ``tasks/`` stay thin: each task is ``@agentload_task(TaskName.X)`` (queue from the routing
+  table, never repeated) with a short body; ``agentload/tasknames.py`` imports only the stdlib.
+* Measurement tools (``agentload/measure``) are reached from product code only at its edges
+  (the CLI, the perf-job route's parameter check); nothing in the package imports the test
+  harnesses under ``tests/``.
 """
 
 from __future__ import annotations
@@ -17,10 +21,14 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PKG = ROOT / "agentload"
-PURE_PATTERNS = ("catalog*", "selection*", "tokens.py", "delivered.py", "context.py", "accounting.py")
+PURE_PATTERNS = ("catalog*", "selection*", "project", "tokens.py", "delivered.py", "context.py")
 MAX_TASK_BODY_STATEMENTS = 4
 #: the only modules in agentload/ allowed to import celery/kombu: the API's publishing client
 CELERY_CLIENT_MODULES = {PKG / "api" / "enqueue.py"}
+MEASURE = PKG / "measure"
+#: product modules that may import ``agentload.measure``: the commands that run measurements and
+#: the route that validates a perf job's parameters before enqueueing it
+MEASURE_EDGES = {PKG / "cli" / "main.py", PKG / "api" / "routes" / "perf_jobs.py"}
 
 
 def python_files(paths: Iterable[Path]) -> Iterator[Path]:
@@ -83,9 +91,26 @@ def test_pure_domain_imports_no_infrastructure() -> None:
     forbidden = {"redis", "sqlalchemy", "celery", "kombu", "models", "psycopg", "fastapi"}
     assert violations(files, forbidden) == []
     # and nothing in-package that is itself infrastructure
-    infra = {"agentload.cache", "agentload.api", "agentload.jobs"}
+    infra = {"agentload.cache", "agentload.api", "agentload.jobs", "agentload.measure"}
     bad = [f"{p.relative_to(ROOT)} imports {m}" for p in files for m in imported_modules(p) if m in infra]
     assert bad == []
+
+
+def test_pure_patterns_name_modules_that_exist() -> None:
+    missing = [pattern for pattern in PURE_PATTERNS if not list(PKG.glob(pattern))]
+    assert missing == []
+
+
+def test_product_code_reaches_measurement_tools_only_at_its_edges() -> None:
+    product = [f for f in python_files([PKG]) if MEASURE not in f.parents]
+    bad = [f"{p.relative_to(ROOT)} imports {m}" for p in product if p not in MEASURE_EDGES
+           for m in imported_modules(p) if m == "agentload.measure" or m.startswith("agentload.measure.")]
+    assert bad == []
+    assert all(edge.exists() for edge in MEASURE_EDGES)
+
+
+def test_no_package_module_imports_the_test_harnesses() -> None:
+    assert violations(python_files([PKG, ROOT / "workers", ROOT / "tasks", ROOT / "models"]), {"tests"}) == []
 
 
 def test_api_enqueues_by_name_only() -> None:
@@ -95,26 +120,39 @@ def test_api_enqueues_by_name_only() -> None:
     assert violations(python_files([api]), {"workers", "tasks"}) == []
 
 
-def _shared_task_calls(tree: ast.Module) -> Iterator[tuple[ast.FunctionDef, ast.Call]]:
+def _task_declarations(tree: ast.Module) -> Iterator[tuple[ast.FunctionDef, ast.Call]]:
     for node in tree.body:
         if isinstance(node, ast.FunctionDef):
             for deco in node.decorator_list:
-                if isinstance(deco, ast.Call) and getattr(deco.func, "id", "") == "shared_task":
+                if isinstance(deco, ast.Call) and getattr(deco.func, "id", "") == "agentload_task":
                     yield node, deco
 
 
-def test_tasks_are_thin_and_declare_name_and_queue() -> None:
+def test_tasks_are_thin_and_declare_their_name_once() -> None:
+    """Each task names itself once, as ``TaskName.X``; its queue comes from the routing table."""
     seen = 0
     for path in python_files([ROOT / "tasks"]):
-        for func, deco in _shared_task_calls(ast.parse(path.read_text())):
+        tree = ast.parse(path.read_text())
+        where_any = str(path.relative_to(ROOT))
+        assert not {"celery", "kombu"} & {m.split(".")[0] for m in imported_modules(path)}, (
+            f"{where_any}: declare tasks with workers.base.agentload_task, not Celery's decorators")
+        for func, deco in _task_declarations(tree):
             seen += 1
-            where = f"{path.relative_to(ROOT)}:{func.name}"
-            keywords = {kw.arg for kw in deco.keywords}
-            assert {"name", "queue"} <= keywords, f"{where} must declare name= and queue="
+            where = f"{where_any}:{func.name}"
+            name = deco.args[0] if deco.args else None
+            assert isinstance(name, ast.Attribute) and getattr(name.value, "id", "") == "TaskName", (
+                f"{where} must be declared agentload_task(TaskName.X)")
+            assert "queue" not in {kw.arg for kw in deco.keywords}, f"{where}: the queue comes from ROUTES"
             body = [s for s in func.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
             assert len(body) <= MAX_TASK_BODY_STATEMENTS, f"{where}: move logic into agentload.jobs"
             assert not any(isinstance(s, ast.Try) for s in ast.walk(func)), f"{where}: no try in tasks"
     assert seen >= 10
+
+
+def test_task_names_module_imports_only_the_standard_library() -> None:
+    """The API, MCP server, workers and beat all import it: it must stay free of their stacks."""
+    imported = {m.split(".")[0] for m in imported_modules(PKG / "tasknames.py")}
+    assert imported <= {"__future__", "collections", "enum", "types", "typing"}, imported
 
 
 def test_no_pickle_in_the_celery_layers() -> None:
@@ -128,13 +166,3 @@ def test_no_pickle_in_the_celery_layers() -> None:
             if isinstance(node, ast.Constant) and isinstance(node.value, str)
         }
         assert not constants & pickle_names, f"{path.relative_to(ROOT)} mentions a pickle serializer"
-
-
-def test_api_task_names_match_the_workers() -> None:
-    """The API keeps its own copy of the names (it may not import workers): they must agree."""
-    tasknames = pytest.importorskip("agentload.api.tasknames")
-    from workers.queues import TASK_QUEUES, Queue, TaskName
-
-    assert set(tasknames.QUEUES) == {q.value for q in Queue}
-    for name, queue in tasknames.TASK_QUEUE.items():
-        assert TASK_QUEUES[TaskName(name)].value == queue, name

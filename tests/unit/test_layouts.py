@@ -14,7 +14,7 @@ import pytest
 
 from agentload.catalog import Catalog, EmptyCatalog, discover, load_catalog, require_agents
 from agentload.context import Context, norm_id
-from agentload.evaluation import evaluate_one
+from agentload.measure.evaluation import evaluate_one
 from agentload.selection.engine import Selector
 from agentload.selection.team import TeamFacts
 

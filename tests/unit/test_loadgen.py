@@ -21,18 +21,12 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
 from hdrh.histogram import HdrHistogram
 
-from agentload.analysis import degradation_analysis
-from agentload.loadgen import (
-    LoadLimits,
-    LoadSpec,
-    RequestSpec,
-    Scenario,
-    StepResult,
-    run_load,
-    run_load_sync,
-    step_test,
-    stress_ramp,
-)
+from agentload.measure.analysis import degradation_analysis
+from agentload.measure.loadgen.results import StepResult
+from agentload.measure.loadgen.runner import run_load, run_load_sync
+from agentload.measure.loadgen.scenarios import RequestSpec, Scenario
+from agentload.measure.loadgen.spec import LoadLimits, LoadSpec
+from agentload.measure.loadgen.steps import step_test, stress_ramp
 
 LIMITS = LoadLimits(max_users=50, max_rate=500.0, max_duration_s=10.0)
 
@@ -70,7 +64,7 @@ def make_app() -> FastAPI:
 
 @contextmanager
 def serve(app: FastAPI, **options: Any) -> Iterator[str]:
-    """``app`` on uvicorn in a thread on a free 127.0.0.1 port; yields its base URL (also used by the wire tests)."""
+    """``app`` on uvicorn in a thread on a free 127.0.0.1 port; yields its base URL (also used by the client tests)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]

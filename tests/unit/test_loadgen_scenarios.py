@@ -8,18 +8,18 @@ from collections import Counter, defaultdict
 import httpx
 import pytest
 
-from agentload.loadgen import (
-    LoadLimits,
-    LoadSpec,
+from agentload.measure.loadgen.runner import run_load
+from agentload.measure.loadgen.scenarios import (
+    PRELOAD_PATH,
+    SELECTION_PATH,
     context_params,
     journeys,
     mixed,
     preload_writes,
     project_id,
-    run_load,
     selection_reads,
 )
-from agentload.loadgen.scenarios import PRELOAD_PATH, SELECTION_PATH
+from agentload.measure.loadgen.spec import LoadLimits, LoadSpec
 
 CONTEXTS = [
     {"track": "bmad-method", "phase": "planning", "complexity_level": 3, "has_ui": True,

@@ -5,16 +5,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from agentload.loadgen import (
-    LoadLimits,
-    LoadSpec,
-    RequestSpec,
-    Scenario,
-    TargetRefused,
-    check_target,
-    run_load,
-    run_load_sync,
-)
+from agentload.measure.loadgen.runner import run_load, run_load_sync
+from agentload.measure.loadgen.scenarios import RequestSpec, Scenario
+from agentload.measure.loadgen.spec import LoadLimits, LoadSpec, TargetRefused, check_target
 from agentload.settings import get_settings
 
 REFUSED = [

@@ -1,6 +1,6 @@
 """The manifest of a selective answer is bounded at any catalog size, and recall is kept.
 
-A generated 2,000-agent catalog (``agentload.synthetic``) is far over the manifest budget:
+A generated 2,000-agent catalog (``agentload.measure.synthetic``) is far over the manifest budget:
 every precomputed selection and every scenario of its ground-truth suites (derived from the
 bundled suites) must carry a manifest within ``manifest_budget_tokens``, counted exactly, that
 readers rebuild from the stored ids, and the suites' recall must be what the 10-agent catalog
@@ -18,10 +18,10 @@ from _fixtures import BUNDLED, REQUESTS, STRUCTURED, bundled_catalog, bundled_se
 from agentload.cache.contexts import FULL_KEY, iter_selections
 from agentload.catalog import Catalog, load_catalog
 from agentload.context import Context
+from agentload.measure.synthetic import make_synthetic_catalog, recalled, synthetic_suites
 from agentload.selection.engine import SelectionConfig, Selector
 from agentload.selection.manifest import HEADER, render_bounded
 from agentload.selection.search import LineSearch
-from agentload.synthetic import make_synthetic_catalog, recalled, synthetic_suites
 from agentload.tokens import count_tokens
 
 N_AGENTS = 2000

@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, select, text
 import models
 from models import migrate, repository, rows
 from models.session import dispose_engines, get_engine, normalize_url, session_scope
-from models.types import GUID, TextArray, UTCDateTime
+from models.types import TextArray, UTCDateTime
 from tests.pg import PG_SCRIPT, free_port
 
 
@@ -78,19 +78,14 @@ def test_given_migrated_file_when_using_the_cli_then_current_and_check_report_he
     sqlite_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert migrate.main(["current", "--url", sqlite_url]) == 0
-    assert capsys.readouterr().out.strip() == "0002_flushed_batches"
+    assert capsys.readouterr().out.strip() == migrate.head() == "0003_sqlite_uuid_hex"
     assert migrate.main(["check", "--url", sqlite_url]) == 0
     assert migrate.main(["downgrade", "base", "--url", sqlite_url]) == 0
     assert migrate.current(sqlite_url) is None
 
 
 def test_given_portable_types_when_binding_then_each_dialect_gets_its_storage_form() -> None:
-    value = uuid.uuid4()
     lite = create_engine("sqlite://").dialect
-    pg = create_engine("postgresql+psycopg://").dialect
-    assert GUID().process_bind_param(str(value), lite) == str(value)
-    assert GUID().process_bind_param(value, pg) == value
-    assert GUID().process_result_value(str(value), lite) == value
     assert TextArray().process_bind_param(("a", "b"), lite) == ["a", "b"]
     with pytest.raises(TypeError):
         TextArray().process_bind_param("ab", lite)
@@ -100,36 +95,51 @@ def test_given_portable_types_when_binding_then_each_dialect_gets_its_storage_fo
 
 
 def test_given_partial_rows_when_normalising_then_defaults_and_derived_values_are_filled() -> None:
-    saving = rows.fill_token_optimization(
-        rows.normalize(
-            {"strategy": "s", "baseline_tokens": "400", "optimized_tokens": 100},
-            rows.TOKEN_OPTIMIZATION,
-            index=0,
-            table="t",
-        )
+    owner = uuid.uuid4()
+    [saving] = rows.normalize(
+        rows.TokenOptimizationRow,
+        [{"strategy": "s", "baseline_tokens": "400", "optimized_tokens": 100, "user_id": str(owner), "agents": None}],
     )
-    loading = rows.fill_agent_loading(
-        rows.normalize(
-            {"strategy": "s", "agents_loaded": ["a", "b"], "cache_hit": "true"}, rows.AGENT_LOADING, index=0, table="t"
-        )
+    [loading] = rows.normalize(
+        rows.AgentLoadingRow, [{"strategy": "s", "agents_loaded": ("a", "b"), "cache_hit": "true", "user": "alice"}]
     )
+    [cache] = rows.normalize(rows.CachePerformanceRow, [{"cache_type": "selections", "hits": 3, "misses": 1}])
     assert saving["reduction"] == 0.75 and saving["agents"] == [] and saving["recorded_at"].tzinfo is UTC
+    assert saving["user_id"] == owner and "user" not in saving  # an external id only where one was given
     assert loading["agents_count"] == 2 and loading["cache_hit"] is True and loading["source"] == "api"
+    assert loading["agents_loaded"] == ["a", "b"] and loading["user"] == "alice"
+    assert cache["hit_rate"] == 0.75 and cache["memory_bytes"] == 0 and cache["avg_time_ms"] is None
+    assert set(cache) == {"recorded_at", *rows.CachePerformanceRow.model_fields} - {"user", "project"}
+
+
+def test_given_an_iso_time_when_normalising_then_it_is_aware_utc() -> None:
+    row = {"category": "live", "metric_name": "p99_ms", "metric_value": "2.5", "recorded_at": "2025-01-01T12:00+02:00"}
+    [metric] = rows.normalize(rows.PerformanceMetricRow, [row])
+    assert metric["recorded_at"] == datetime(2025, 1, 1, 10, tzinfo=UTC) and metric["labels"] == {}
 
 
 @pytest.mark.parametrize(
     ("row", "message"),
     [
-        ({"cache_type": "selections", "user": "alice"}, "unknown keys"),
-        ({"cache_type": "redis"}, "cache_type"),
+        ({"cache_type": "selections", "user": "alice"}, r"cache_performance row 1: unknown keys \['user'\]"),
+        ({"cache_type": "redis"}, "bad 'cache_type': .*'redis' is not one of agent_definitions"),
         ({"cache_type": "selections", "hits": "many"}, "bad 'hits'"),
+        ({"hits": 1}, "'cache_type' is required"),
     ],
 )
 def test_given_bad_cache_row_when_normalising_then_value_error_names_the_problem(
     row: dict[str, object], message: str
 ) -> None:
+    good = {"cache_type": "selections"}
     with pytest.raises(ValueError, match=message):
-        rows.normalize(row, rows.CACHE_PERFORMANCE, index=0, table="cache_performance")
+        rows.normalize(rows.CachePerformanceRow, [good, row])
+
+
+def test_given_a_row_that_is_not_a_dict_when_normalising_then_type_error() -> None:
+    with pytest.raises(TypeError, match="token_optimization row 0: expected a dict, got list"):
+        rows.normalize(rows.TokenOptimizationRow, [["strategy", "s"]])  # type: ignore[list-item]
+    with pytest.raises(TypeError, match="not a single dict"):
+        rows.normalize(rows.TokenOptimizationRow, {"strategy": "s"})  # type: ignore[arg-type]
 
 
 def test_given_free_port_when_binding_then_it_is_usable() -> None:

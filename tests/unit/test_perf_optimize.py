@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from _fixtures import REQUESTS, bundled_catalog, read_suite
 
-from agentload.jobs.optimize import choose, evaluate_config, grid, tune
-from agentload.jobs.params import OptimizeParams
+from agentload.measure.jobs.optimize import choose, evaluate_config, grid, tune
+from agentload.measure.params import OptimizeParams
 from agentload.selection.engine import SelectionConfig
 
 CURRENT = (0.72, 1.0)

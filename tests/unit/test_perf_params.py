@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from agentload.jobs.params import (
+from agentload.measure.loadgen.spec import LoadLimits, TargetRefused
+from agentload.measure.params import (
     BenchmarkParams,
     LoadTestParams,
     OptimizeParams,
@@ -15,7 +16,6 @@ from agentload.jobs.params import (
     raise_for,
     target_url,
 )
-from agentload.loadgen.spec import LoadLimits, TargetRefused
 from agentload.settings import Settings
 
 LIMITS = LoadLimits(max_users=50, max_rate=500.0, max_duration_s=30.0)
@@ -108,7 +108,7 @@ def test_given_a_load_test_that_schedules_no_request_when_validated_then_refused
 
 
 def test_given_a_load_target_when_choosing_credentials_then_the_token_goes_to_the_configured_api_only() -> None:
-    from agentload.jobs.support import token_for
+    from agentload.measure.jobs.support import token_for
     from agentload.settings import Settings
 
     settings = Settings(api_token="secret-token-0123456789", api_base_url="http://127.0.0.1:8000")

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from _fixtures import BUNDLED, bundled_selector
 
-from agentload.analysis import degradation_analysis
 from agentload.context import Context
-from agentload.reporting import build_report_data, write_report
-from agentload.reports import PLOT_IDS
-from agentload.resources import ResourceSampler
+from agentload.measure.analysis import degradation_analysis
+from agentload.measure.report.collect import build_report_data, write_report
+from agentload.measure.report.data import PLOT_IDS
+from agentload.measure.resources import ResourceSampler
 from agentload.settings import Settings
 from models import migrate, repository
 
@@ -86,7 +86,9 @@ def test_given_stored_runs_when_building_then_each_section_comes_from_its_source
     assert data.degradation == degradation_analysis(STEPS)
     assert data.resources is not None and "self" in data.resources.summary and data.resources.samples
     assert sorted(data.token_reductions) == pytest.approx([0.8, 0.9])  # "full" is the baseline itself
-    assert [(p.t, p.hit_rate) for p in data.cache_hit_rate] == [(0.0, 0.9), (30.0, 0.99)]
+    assert [(p.t, p.hit_rate, p.hits, p.misses) for p in data.cache_hit_rate] == [(0.0, 0.9, 90, 10),
+                                                                                   (30.0, 0.99, 99, 1)]
+    assert data.headline["cache hit rate (selections)"] == "94.5% (189 hits, 11 misses)"
     assert [r.strategy for r in data.strategies] == ["full", "selective"]
     assert data.selection_quality == []
     assert [(j.step, j.workflow, j.agents, j.progressive, j.everything) for j in data.journey] == [

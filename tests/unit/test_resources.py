@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from agentload.resources import ResourceSampler
+from agentload.measure.resources import ResourceSampler
 
 
 def dead_pid() -> int:

@@ -18,7 +18,7 @@ from agentload.catalog import load_catalog
 from agentload.context import Context
 from agentload.selection.engine import Selector
 from agentload.selection.focus import SIDE_WEIGHT, term_weights
-from agentload.selection.textsel import ask_clauses
+from agentload.selection.text_pick import ask_clauses
 from agentload.selection.tokenize import tokenize
 
 LAYOUTS = Path(__file__).resolve().parents[2] / "data" / "bmad-layouts"

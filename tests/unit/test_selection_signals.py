@@ -18,7 +18,7 @@ from agentload.context import Context
 from agentload.selection.embed import EmbeddingModel, model_folder
 from agentload.selection.engine import SelectionConfig, Selector
 from agentload.selection.team import TeamFacts
-from agentload.selection.textsel import ask_clauses, split_clauses, without_negated
+from agentload.selection.text_pick import ask_clauses, split_clauses, without_negated
 
 LAYOUTS = Path(__file__).resolve().parents[2] / "data" / "bmad-layouts"
 

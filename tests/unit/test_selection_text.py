@@ -13,8 +13,8 @@ from agentload.catalog.models import MenuItem, Persona
 from agentload.selection.engine import SelectionConfig
 from agentload.selection.lexicon import RINGS, expansions
 from agentload.selection.manifest import Manifest, manifest_line
-from agentload.selection.text import TextIndex
-from agentload.selection.textsel import TextSelector, split_clauses
+from agentload.selection.text_index import TextIndex
+from agentload.selection.text_pick import TextSelector, split_clauses
 from agentload.selection.tokenize import STOPWORDS, tokenize
 from agentload.tokens import count_tokens
 

@@ -10,8 +10,8 @@ from _fixtures import BUNDLED, bundled_catalog
 
 from agentload.catalog import Catalog, load_catalog
 from agentload.context import Context
+from agentload.measure.synthetic import make_synthetic_catalog
 from agentload.selection.engine import Selector
-from agentload.synthetic import make_synthetic_catalog
 from agentload.tokens import count_tokens
 
 

@@ -8,16 +8,19 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from pydantic import ValidationError
 
-from agentload.api import tasknames
-from agentload.api.auth import AUTH_RESPONSES, require_token
+from agentload.api.answers import AgentDocument, FileDocument, ManifestPage, TaskAccepted, WorkItemDocument
+from agentload.api.auth import require_token
 from agentload.api.errors import validation_response
+from agentload.api.failures import AUTH, BODY, REDIS_DOWN, VALIDATION, problem
 from agentload.api.problems import NotReady, shown
+from agentload.api.redact import task_kwargs
 from agentload.api.responses import DeliveredResponse, ORJSONResponse
 from agentload.api.routes.deps import runtime, task_links
 from agentload.api.runtime import Runtime
-from agentload.api.schemas import REDIS_DOWN, VALIDATION, PreloadBody, TaskAccepted, error
+from agentload.api.schemas import PreloadBody
 from agentload.api.service import NO_CATALOG, manifest_page
 from agentload.context import Context
+from agentload.tasknames import TaskName
 
 router = APIRouter(tags=["agents"])
 CONTEXT_KEYS = set(Context.model_fields)
@@ -27,10 +30,11 @@ AGENT_EXAMPLE = {"id": "pm", "title": "Product Manager", "name": "John", "icon":
                  "menu": [{"trigger": "prd", "description": "Create a PRD"}], "persona": {"role": "..."},
                  "version": "20250101T000000-ab12cd"}
 MANIFEST_EXAMPLE = {"version": "20250101T000000-ab12cd", "total": 10, "limit": 100, "offset": 0,
-                    "manifest_tokens": 212, "agents": [{"id": "analyst", "line": "analyst - Business Analyst"}]}
+                    "manifest_tokens": 212,
+                    "agents": [{"id": "analyst", "line": "- analyst: Business Analyst | brainstorm-project, research"}]}
 
 
-@router.get("/api/v1/agents", summary="The agent manifest (paged)",
+@router.get("/api/v1/agents", summary="The agent manifest (paged)", response_model=ManifestPage,
             responses={200: {"content": {"application/json": {"example": MANIFEST_EXAMPLE}}},
                        422: VALIDATION, 503: REDIS_DOWN})
 async def list_agents(
@@ -48,10 +52,10 @@ async def list_agents(
     return DeliveredResponse(manifest_page(version, manifest, limit, offset))
 
 
-@router.get("/api/v1/agents/{agent_id}", summary="One agent's full definition",
+@router.get("/api/v1/agents/{agent_id}", summary="One agent's full definition", response_model=AgentDocument,
             responses={200: {"content": {"application/json": {"example": AGENT_EXAMPLE}}},
-                       404: error("No such agent in the current catalog version", "unknown agent 'nobody'"),
-                       503: REDIS_DOWN})
+                       404: problem("No such agent in the current catalog version", "unknown agent 'nobody'"),
+                       422: VALIDATION, 503: REDIS_DOWN})
 async def get_agent(agent_id: str = Path(max_length=200), rt: Runtime = Depends(runtime)) -> Any:
     version = await rt.store.current_version()
     if version is None:
@@ -63,20 +67,20 @@ async def get_agent(agent_id: str = Path(max_length=200), rt: Runtime = Depends(
 
 
 WORK_ITEM_EXAMPLE = {"id": "bmad-prd", "kind": "skill", "name": "bmad-prd", "description": "Create, update, or "
-                     "validate a PRD", "phase": "2-planning", "required": True, "owners": ["bmad-agent-pm"],
-                     "entry_file": ".claude/skills/bmad-prd/SKILL.md", "files": [".claude/skills/bmad-prd/"
-                     "references/validate.md"], "tokens": 2113, "text": "---\nname: bmad-prd ...",
-                     "version": "20250101T000000-ab12cd"}
+                     "validate a PRD", "module": "bmm", "phase": "2-planning", "required": True,
+                     "owners": ["bmad-agent-pm"], "entry_file": ".claude/skills/bmad-prd/SKILL.md",
+                     "files": [{"path": ".claude/skills/bmad-prd/references/validate.md", "tokens": 812}],
+                     "tokens": 2113, "text": "---\nname: bmad-prd ...", "version": "20250101T000000-ab12cd"}
 
 
-@router.get("/api/v1/work-items/{work_item_id}", tags=["work items"],
+@router.get("/api/v1/work-items/{work_item_id}", tags=["work items"], response_model=WorkItemDocument,
             summary="One workflow, skill or task: its entry file's text and the files it references",
             description="The second level of progressive disclosure: after a selection names a work item (the "
             "`skills` of a skills-layout selection, or a menu item's `work_item`), its entry file (`SKILL.md`, "
             "`workflow.md`...) in full; `files` lists what it references, to read when a step needs them.",
             responses={200: {"content": {"application/json": {"example": WORK_ITEM_EXAMPLE}}},
-                       404: error("No such work item in the current catalog version", "unknown work item 'x'"),
-                       503: REDIS_DOWN})
+                       404: problem("No such work item in the current catalog version", "unknown work item 'x'"),
+                       422: VALIDATION, 503: REDIS_DOWN})
 async def get_work_item(work_item_id: str = Path(max_length=200), rt: Runtime = Depends(runtime)) -> Any:
     return await _versioned(rt, rt.store.get_work_item, work_item_id, f"unknown work item {shown(work_item_id)}")
 
@@ -97,14 +101,15 @@ FILE_EXAMPLE = {"path": ".claude/skills/bmad-prd/references/validate.md", "token
                 "version": "20250101T000000-ab12cd"}
 
 
-@router.get("/api/v1/files/{file_path:path}", tags=["work items"],
+@router.get("/api/v1/files/{file_path:path}", tags=["work items"], response_model=FileDocument,
             summary="One file a work item references (instructions, template, checklist, step file)",
             description="The third level of progressive disclosure: a path from a work item's `files`, read when "
             "a step needs it. Only files the catalog's work items reference are served; anything else "
             "(another path, `..`, a symlink leaving the catalog) is 404.",
             responses={200: {"content": {"application/json": {"example": FILE_EXAMPLE}}},
-                       404: error("Not a file of this catalog's work items", "'x' is not a file of this catalog"),
-                       503: REDIS_DOWN})
+                       404: problem("Not a file of this catalog's work items",
+                                    "'x' is not a file of this catalog's work items"),
+                       422: VALIDATION, 503: REDIS_DOWN})
 async def get_file(file_path: str = Path(max_length=1000), rt: Runtime = Depends(runtime)) -> Any:
     missing = f"{shown(file_path)} is not a file of this catalog's work items"
     return await _versioned(rt, rt.store.get_file, file_path, missing)
@@ -113,8 +118,8 @@ async def get_file(file_path: str = Path(max_length=1000), rt: Runtime = Depends
 @router.post("/api/v1/agents/preload", status_code=202, response_model=TaskAccepted,
              summary="Precompute the selection for a context (and its likely next steps)",
              dependencies=[Depends(require_token)],
-             responses={**AUTH_RESPONSES, 404: error("Unknown project", "unknown project 'acme'"),
-                        422: VALIDATION, 503: REDIS_DOWN})
+             responses={**AUTH, **BODY, 422: VALIDATION, 503: REDIS_DOWN,
+                        404: problem("Unknown project", "unknown project 'acme': PUT its workflow state first")})
 async def preload(body: PreloadBody, rt: Runtime = Depends(runtime)) -> Any:
     if body.context is None and body.project_id is None:
         return validation_response([{"loc": ("body", "context"), "type": "missing",
@@ -130,6 +135,6 @@ async def preload(body: PreloadBody, rt: Runtime = Depends(runtime)) -> Any:
         Context(**context)
     except ValidationError as exc:
         return validation_response(exc.errors())
-    task_id = await rt.enqueuer.send(tasknames.PRELOAD_CONTEXT, {
-        "context": context, "project_id": body.project_id, "user_id": body.user_id})
+    sent = await task_kwargs(rt.redis, rt.settings, context, project_id=body.project_id, user_id=body.user_id)
+    task_id = await rt.enqueuer.send(TaskName.PRELOAD_CONTEXT, sent)
     return ORJSONResponse(task_links(task_id), status_code=202)

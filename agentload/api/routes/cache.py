@@ -8,24 +8,23 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query
 
 from agentload import keys
-from agentload.api import tasknames
-from agentload.api.auth import AUTH_RESPONSES, require_token
+from agentload.api.answers import TaskAccepted
+from agentload.api.auth import require_token
+from agentload.api.failures import AUTH, REDIS_DOWN, VALIDATION
+from agentload.api.figures import CACHE_STATUS_EXAMPLE, CacheStatus
 from agentload.api.problems import without_paths
 from agentload.api.responses import ORJSONResponse
 from agentload.api.routes.deps import runtime, task_links
 from agentload.api.runtime import Runtime
-from agentload.api.schemas import REDIS_DOWN, TaskAccepted
 from agentload.cache.codec import text
+from agentload.tasknames import TaskName
 
 router = APIRouter(tags=["cache"])
 
 
 @router.get("/api/v1/cache/status", summary="Catalog version, key counts, memory, hit rates, last refresh",
-            responses={200: {"content": {"application/json": {"example": {
-                "version": "20250101T000000-ab12cd", "keys": {"selections": 412, "agents": 10},
-                "memory_bytes": 5242880, "hit_rate": {"selections": 0.998, "agent_definitions": 1.0},
-                "last_refresh": {"at": "2025-01-01T00:00:00+00:00", "duration_ms": 812}}}}},
-                503: REDIS_DOWN})
+            response_model=CacheStatus,
+            responses={200: {"content": {"application/json": {"example": CACHE_STATUS_EXAMPLE}}}, 503: REDIS_DOWN})
 async def cache_status(rt: Runtime = Depends(runtime)) -> Any:
     status = await rt.store.status()
     # anonymous readers learn what was refused, not where the server keeps its files
@@ -47,7 +46,7 @@ async def cache_status(rt: Runtime = Depends(runtime)) -> Any:
     summary="Re-read the catalog and publish a new version if it changed (`full`: rebuild regardless)",
     description="Debounced: a refresh requested within `settings.refresh_debounce_s` of the previous "
     "one is not enqueued again; the answer names the earlier task with `debounced: true`.",
-    dependencies=[Depends(require_token)], responses={**AUTH_RESPONSES, 503: REDIS_DOWN},
+    dependencies=[Depends(require_token)], responses={**AUTH, 422: VALIDATION, 503: REDIS_DOWN},
 )
 async def refresh(full: bool = Query(False, description="Force a full rebuild"),
                   rt: Runtime = Depends(runtime)) -> Any:
@@ -65,7 +64,7 @@ async def enqueue_refresh(rt: Runtime, full: bool) -> dict[str, Any]:
             return {**task_links(existing), "debounced": True}
         return {"debounced": True}  # window closed in between
     try:
-        await rt.enqueuer.send(tasknames.REFRESH, {"force": full}, task_id=task_id)
+        await rt.enqueuer.send(TaskName.REFRESH, {"force": full}, task_id=task_id)
     except Exception:
         await rt.redis.delete(keys.REFRESH_DEBOUNCE)
         raise

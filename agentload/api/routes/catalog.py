@@ -12,12 +12,13 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query
 
+from agentload.api.answers import SearchResults
 from agentload.api.errors import validation_response
+from agentload.api.failures import REDIS_DOWN, VALIDATION
 from agentload.api.problems import NotReady
 from agentload.api.responses import DeliveredResponse
 from agentload.api.routes.deps import runtime
 from agentload.api.runtime import Runtime
-from agentload.api.schemas import REDIS_DOWN, VALIDATION
 from agentload.api.service import NO_CATALOG, search_page
 from agentload.cache.store import CatalogNotPublished
 
@@ -28,6 +29,7 @@ SEARCH_EXAMPLE = {"version": "20250101T000000-ab12cd", "query": "test architectu
 
 
 @router.get("/api/v1/catalog/search", summary="Find agents and skills by words of their manifest lines",
+            response_model=SearchResults,
             responses={200: {"content": {"application/json": {"example": SEARCH_EXAMPLE}}},
                        422: VALIDATION, 503: REDIS_DOWN})
 async def search_catalog(

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends
 from redis.exceptions import RedisError
 
 from agentload import keys
+from agentload.api.figures import Liveness, Readiness, Unready
 from agentload.api.problems import redis_failure, without_paths
 from agentload.api.responses import ORJSONResponse
 from agentload.api.routes.cache import enqueue_refresh
@@ -26,18 +27,24 @@ router = APIRouter(tags=["health"])
 log = logging.getLogger("agentload.api")
 
 
-@router.get("/healthz", summary="Liveness (no dependencies checked)",
+@router.get("/healthz", summary="Liveness (no dependencies checked)", response_model=Liveness,
             responses={200: {"content": {"application/json": {"example": {"status": "ok"}}}}})
 async def healthz() -> ORJSONResponse:
     return ORJSONResponse({"status": "ok"})
 
 
 @router.get("/readyz", summary="Readiness: Redis answers and a catalog version is published",
+            response_model=Readiness,
             responses={200: {"content": {"application/json": {"example": {
                 "status": "ready", "redis": "ok", "version": "20250101T000000-ab12cd"}}}},
-                       503: {"content": {"application/json": {"example": {
-                           "status": "not ready", "redis": "ok", "version": None,
-                           "detail": "no catalog version is published yet"}}}}})
+                       503: {"model": Unready, "description": "Not ready: `detail` says why",
+                             "content": {"application/json": {"example": {
+                                 "status": "not ready", "redis": "ok", "version": "20250101T000000-ab12cd",
+                                 "detail": "the live catalog version is incomplete (keys evicted or deleted); "
+                                 "a refresh is republishing it",
+                                 "refresh": {"task_id": "3f0a6c1e-5d0e-4f7c-9a51-0f2b1c9d7e11",
+                                             "poll_url": "/api/v1/tasks/3f0a6c1e-5d0e-4f7c-9a51-0f2b1c9d7e11",
+                                             "debounced": False}}}}}})
 async def readyz(rt: Runtime = Depends(runtime)) -> ORJSONResponse:
     """200 while a version is served; 503 before the first one, with the reason a refresh gave
     when it refused the catalog (no agents, unreadable root). A refusal while a version is live

@@ -1,6 +1,6 @@
 """Performance jobs: start a benchmark, load test or optimisation, cancel one, read stored results.
 
-Starting a job validates the body with the job's own parameter model (``agentload.jobs.params``)
+Starting a job validates the body with the job's own parameter model (``agentload.measure.params``)
 and the operator's limits, refuses a load target that is neither loopback nor the configured
 API (422 with the reason, before anything is enqueued or sent), then enqueues the task *by
 name* on the ``long`` queue and answers 202 with a ``poll_url``. The task id doubles as the
@@ -20,15 +20,18 @@ import anyio.to_thread
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
 
 from agentload import keys
-from agentload.api import history, tasknames
-from agentload.api.auth import AUTH_RESPONSES, require_token
+from agentload.api import history
+from agentload.api.answers import CancelRequested, TaskAccepted
+from agentload.api.auth import require_token
 from agentload.api.errors import validation_response
+from agentload.api.failures import AUTH, BODY, DB_DOWN, NO_ROUTE, REDIS_DOWN, VALIDATION, Responses
+from agentload.api.figures import BenchmarkRuns, ScalabilityRuns
 from agentload.api.problems import database_failure
 from agentload.api.responses import ORJSONResponse
 from agentload.api.routes.deps import runtime, task_links
 from agentload.api.runtime import Runtime
-from agentload.api.schemas import REDIS_DOWN, VALIDATION, TaskAccepted, error
-from agentload.jobs.params import (
+from agentload.measure.loadgen.spec import LoadLimits, TargetRefused, check_target
+from agentload.measure.params import (
     BenchmarkParams,
     FieldError,
     LoadTestParams,
@@ -37,16 +40,14 @@ from agentload.jobs.params import (
     benchmark_limit_errors,
     load_limit_errors,
 )
-from agentload.loadgen.spec import LoadLimits, TargetRefused, check_target
+from agentload.tasknames import TaskName
 
 log = logging.getLogger("agentload.api")
 router = APIRouter(tags=["performance"])
 LOAD_KINDS = ("load_test", "stress", "scalability")
 Kind = Literal["benchmark", "load_test", "stress", "scalability", "optimize"]
-DB_DOWN = error("The database is unreachable", "database unavailable: OperationalError: ...")
-ACCEPTED: dict[int | str, dict[str, Any]] = {
-    202: {"model": TaskAccepted, "description": "Enqueued on the `long` queue: poll `poll_url`"}}
-JOB_RESPONSES: dict[int | str, dict[str, Any]] = {**ACCEPTED, **AUTH_RESPONSES, 422: VALIDATION, 503: REDIS_DOWN}
+JOB_RESPONSES: Responses = {202: {"description": "Enqueued on the `long` queue: poll `poll_url`"},
+                             **AUTH, **BODY, 422: VALIDATION, 503: REDIS_DOWN}
 
 
 def _refused(errors: list[FieldError], base_url: str | None, rt: Runtime) -> ORJSONResponse | None:
@@ -59,7 +60,7 @@ def _refused(errors: list[FieldError], base_url: str | None, rt: Runtime) -> ORJ
     return validation_response(items) if items else None
 
 
-async def _enqueue(rt: Runtime, name: str, params: dict[str, Any]) -> ORJSONResponse:
+async def _enqueue(rt: Runtime, name: TaskName, params: dict[str, Any]) -> ORJSONResponse:
     task_id = str(uuid.uuid4())
     await rt.enqueuer.send(name, {"params": {**params, "job_id": task_id}}, task_id=task_id)
     return ORJSONResponse(task_links(task_id), status_code=202)
@@ -73,7 +74,7 @@ async def _enqueue(rt: Runtime, name: str, params: dict[str, Any]) -> ORJSONResp
              dependencies=[Depends(require_token)], responses=JOB_RESPONSES)
 async def load_test(body: LoadTestParams, rt: Runtime = Depends(runtime)) -> Any:
     bad = _refused(load_limit_errors(body, LoadLimits.from_settings(rt.settings), rt.settings), body.base_url, rt)
-    return bad or await _enqueue(rt, tasknames.LOAD_TEST, as_params(body))
+    return bad or await _enqueue(rt, TaskName.LOAD_TEST, as_params(body))
 
 
 @router.post("/api/v1/performance/benchmark", status_code=202, response_model=TaskAccepted,
@@ -84,7 +85,7 @@ async def load_test(body: LoadTestParams, rt: Runtime = Depends(runtime)) -> Any
 async def benchmark(body: BenchmarkParams, rt: Runtime = Depends(runtime)) -> Any:
     bad = _refused(benchmark_limit_errors(body, LoadLimits.from_settings(rt.settings), rt.settings),
                    body.base_url, rt)
-    return bad or await _enqueue(rt, tasknames.BENCHMARK, as_params(body))
+    return bad or await _enqueue(rt, TaskName.BENCHMARK, as_params(body))
 
 
 @router.post("/api/v1/performance/optimize", status_code=202, response_model=TaskAccepted,
@@ -94,10 +95,10 @@ async def benchmark(body: BenchmarkParams, rt: Runtime = Depends(runtime)) -> An
              "the catalog is republished with them.",
              dependencies=[Depends(require_token)], responses=JOB_RESPONSES)
 async def optimize(body: OptimizeParams, rt: Runtime = Depends(runtime)) -> Any:
-    return await _enqueue(rt, tasknames.OPTIMIZE, as_params(body))
+    return await _enqueue(rt, TaskName.OPTIMIZE, as_params(body))
 
 
-@router.post("/api/v1/performance/jobs/{task_id}/cancel", status_code=202,
+@router.post("/api/v1/performance/jobs/{task_id}/cancel", status_code=202, response_model=CancelRequested,
              summary="Ask a running performance job to stop (it stores what it measured as `incomplete`)",
              description="Sets the job's cancel flag, which the job checks about every half second, and "
              "revokes the task so a job that has not started yet never starts.",
@@ -105,7 +106,7 @@ async def optimize(body: OptimizeParams, rt: Runtime = Depends(runtime)) -> Any:
              responses={202: {"content": {"application/json": {"example": {
                  "task_id": "3f0a6c1e-5d0e-4f7c-9a51-0f2b1c9d7e11", "cancel_requested": True,
                  "poll_url": "/api/v1/tasks/3f0a6c1e-5d0e-4f7c-9a51-0f2b1c9d7e11"}}}},
-                 **AUTH_RESPONSES, 503: REDIS_DOWN})
+                 **AUTH, 404: NO_ROUTE, 422: VALIDATION, 503: REDIS_DOWN})
 async def cancel(task_id: str = Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"),
                  rt: Runtime = Depends(runtime)) -> Any:
     await rt.redis.set(keys.job_cancel_key(task_id), b"1", ex=keys.JOB_CANCEL_TTL_S)
@@ -139,14 +140,17 @@ async def _read(fn: Callable[[], Any]) -> Any:
         raise HTTPException(503, f"database unavailable: {database_failure(exc)}") from exc
 
 
-@router.get("/api/v1/performance/scalability",
+@router.get("/api/v1/performance/scalability", response_model=ScalabilityRuns,
             summary="Stored load, step and stress results with their degradation analysis, newest first",
             responses={200: {"content": {"application/json": {"example": {"runs": [{
-                "id": "0b8c...", "kind": "scalability", "status": "complete", "started_at": "2025-01-01T00:00:00",
-                "steps": [{"users": 10, "rate": 100.0, "throughput_rps": 99.8, "p50_ms": 1.2, "p99_ms": 4.1,
-                           "error_rate": 0.0}],
-                "degradation": {"knee_users": 50, "saturation_throughput_rps": 1450.0, "first_breach": None}}]}}}},
-                503: DB_DOWN})
+                "id": "0b8c6d2e-1f5a-4c3b-9d7e-2a1b3c4d5e6f", "name": "step test", "kind": "scalability",
+                "status": "complete", "started_at": "2025-01-01T00:00:00+00:00",
+                "finished_at": "2025-01-01T00:01:02+00:00", "duration_s": 62.1, "scenario": "selection_reads",
+                "mode": "steps", "steps": [{"users": 10, "rate": 100.0, "throughput_rps": 99.8, "p50_ms": 1.2,
+                                            "p90_ms": 2.3, "p99_ms": 4.1, "error_rate": 0.0}],
+                "degradation": {"knee_users": 50, "saturation_throughput_rps": 1450.0},
+                "resources": {"cpu_percent_mean": 38.5}}]}}}},
+                422: VALIDATION, 503: DB_DOWN})
 async def scalability(limit: int = Query(20, ge=1, le=200), rt: Runtime = Depends(runtime)) -> Any:
     from models import repository
 
@@ -171,6 +175,7 @@ async def scalability(limit: int = Query(20, ge=1, le=200), rt: Runtime = Depend
 
 
 @router.get("/api/v1/performance/benchmarks", summary="Stored performance runs (any kind), newest first",
+            response_model=BenchmarkRuns,
             description="Bulky parts (latency histograms, resource time series, per-context reductions) are "
             "left out unless `full=true`.", responses={422: VALIDATION, 503: DB_DOWN})
 async def benchmarks(kind: Kind | None = Query(None), limit: int = Query(20, ge=1, le=200),

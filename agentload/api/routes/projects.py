@@ -8,12 +8,14 @@ from fastapi import APIRouter, Depends, HTTPException, Path
 from pydantic import ValidationError
 
 from agentload.api import transitions
-from agentload.api.auth import AUTH_RESPONSES, require_token
+from agentload.api.answers import ProjectState, ProjectStateStored
+from agentload.api.auth import require_token
 from agentload.api.errors import validation_response
+from agentload.api.failures import AUTH, BODY, NO_ROUTE, REDIS_DOWN, VALIDATION, problem
 from agentload.api.responses import ORJSONResponse
 from agentload.api.routes.deps import runtime
 from agentload.api.runtime import Runtime
-from agentload.api.schemas import REDIS_DOWN, SAFE_ID, VALIDATION, WorkflowState, error
+from agentload.api.schemas import SAFE_ID, WorkflowState
 from agentload.context import Context
 
 router = APIRouter(tags=["projects"])
@@ -22,14 +24,14 @@ STATE_EXAMPLE = WorkflowState.model_config["json_schema_extra"]["examples"][0]  
 
 
 @router.put("/api/v1/projects/{project_id}/workflow-state",
-            summary="Store where a project stands in its BMad path",
+            summary="Store where a project stands in its BMad path", response_model=ProjectStateStored,
             description="Replaces the stored state. Selections for this project (`project_id=` on "
             "optimized-loading) fill parameters they leave out from it, and the change "
             "`last finished workflow -> next_workflow` feeds the transition model used for prediction.",
             dependencies=[Depends(require_token)],
             responses={200: {"content": {"application/json": {"example": {
                 "project_id": "acme-shop", "state": STATE_EXAMPLE, "transitions_counted": 1}}}},
-                **AUTH_RESPONSES, 422: VALIDATION, 503: REDIS_DOWN})
+                **AUTH, **BODY, 404: NO_ROUTE, 422: VALIDATION, 503: REDIS_DOWN})
 async def put_state(body: WorkflowState, project_id: str = PROJECT, rt: Runtime = Depends(runtime)) -> Any:
     if len(body.workflow_history) > rt.settings.max_history_len:
         return validation_response([{"loc": ("body", "workflow_history"), "type": "too_long",
@@ -48,9 +50,10 @@ async def put_state(body: WorkflowState, project_id: str = PROJECT, rt: Runtime 
 
 
 @router.get("/api/v1/projects/{project_id}/workflow-state", summary="A project's stored workflow state",
+            response_model=ProjectState,
             responses={200: {"content": {"application/json": {"example": {
                 "project_id": "acme-shop", "state": STATE_EXAMPLE}}}},
-                404: error("No state stored for this project", "unknown project 'acme-shop'"),
+                404: problem("No state stored for this project", "unknown project 'acme-shop'"),
                 422: VALIDATION, 503: REDIS_DOWN})
 async def get_state(project_id: str = PROJECT, rt: Runtime = Depends(runtime)) -> Any:
     state = await rt.store.get_workflow_state(project_id)

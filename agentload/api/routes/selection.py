@@ -15,28 +15,23 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import ValidationError
+from starlette.datastructures import QueryParams
 
 from agentload import keys
+from agentload.api.answers import SELECTION_EXAMPLE, LoaderStatus, SelectionAnswer, TaskAccepted
 from agentload.api.auth import has_token
 from agentload.api.errors import validation_response
+from agentload.api.failures import REDIS_DOWN, VALIDATION, problem
+from agentload.api.lookup import definitions, look_up, record
+from agentload.api.project_context import ProjectRefused
 from agentload.api.responses import DeliveredResponse, ORJSONResponse
 from agentload.api.routes.deps import task_links
 from agentload.api.runtime import Runtime
-from agentload.api.schemas import (
-    REDIS_DOWN,
-    SELECTION_EXAMPLE,
-    VALIDATION,
-    SelectionQuery,
-    TaskAccepted,
-    error,
-    query_parameters,
-)
-from agentload.api.service import NotPrecomputed, UnknownContext, selection_event
-from agentload.context import Context
+from agentload.api.schemas import SelectionQuery, query_parameters
+from agentload.api.service import NotPrecomputed, UnknownContext
+from agentload.context import CONTEXT_FIELDS
 
 router = APIRouter(tags=["selection"])
-CONTEXT_FIELDS = ("track", "field_type", "phase", "complexity_level", "has_ui", "user_role",
-                  "workflow_history", "next_workflow", "request")
 STATUS_EXAMPLE = {"status": "ready", "strategy": "selective", "version": "20250101T000000-ab12cd",
                   "published_at": 1735689600.0, "selections": 182, "agents": 10,
                   "baseline_tokens": 5504, "errors": [], "error_count": 0}
@@ -48,21 +43,64 @@ STATUS_EXAMPLE = {"status": "ready", "strategy": "selective", "version": "202501
     description="Without any context parameter: the loader status. With context parameters: the "
     "precomputed selection (`cache: hit`). On a miss the selection is computed by a worker: the "
     "answer is 202 with a `poll_url`, or, with `wait_ms>0`, the selection once ready (`cache: miss`). "
-    "`project_id` fills parameters you leave out from the project's stored workflow state.",
+    "`project_id` fills parameters you leave out from the project's stored workflow state, "
+    "`project_path` from the project's own BMad files (status files, finished work; folders under "
+    "`AGENTLOAD_PROJECT_ROOTS` only; the default project when none is named): your parameters win, "
+    "then the stored state, then the files; `project` in the answer says which file gave what.",
     openapi_extra={"parameters": query_parameters(SelectionQuery)},
+    response_model=SelectionAnswer | LoaderStatus,
     responses={
         200: {"description": "Selection (or loader status without context)", "content": {
             "application/json": {"examples": {"selection": {"value": SELECTION_EXAMPLE},
                                               "status": {"value": STATUS_EXAMPLE}}}}},
         202: {"model": TaskAccepted, "description": "Miss: a worker is computing the selection"},
-        404: error("Unknown workflow/phase, project, or not precomputed under strategy `cached`",
-                   "unknown to this catalog: workflow 'not-a-workflow'"),
-        422: VALIDATION, 503: REDIS_DOWN,
+        403: problem("`project_path` outside the folders this server may read",
+                     "project_path '/etc' is outside the folders this server may read (AGENTLOAD_PROJECT_ROOTS)"),
+        404: problem("Unknown workflow/phase, project, project folder, or not precomputed under strategy `cached`",
+                     "unknown to this catalog: workflow 'not-a-workflow'"),
+        422: VALIDATION,
+        429: problem("Too many uncached requests from this client this minute (see `Retry-After`)",
+                     "more than 120 uncached requests a minute from this client; repeat ones are served from the "
+                     "cache"),
+        503: REDIS_DOWN,
     },
 )
 async def optimized_loading(request: Request) -> Any:
     rt: Runtime = request.app.state.runtime
-    qp = request.query_params
+    parsed = read_query(rt, request.query_params)
+    if isinstance(parsed, ORJSONResponse):
+        return parsed
+    q, given = parsed
+    if not given and q.project_id is None and q.project_path is None:
+        return ORJSONResponse(await loader_status(rt))
+    try:
+        # the per-client budget on uncached requests is for anonymous callers; services that
+        # send the API token (load tests, the demo, backends) are trusted
+        client = None if has_token(request) else (request.client.host if request.client else "anonymous")
+        looked = await look_up(rt, given, project_id=q.project_id, project_path=q.project_path,
+                               wait_ms=q.wait_ms, client=client)
+    except ProjectRefused as exc:
+        raise HTTPException(exc.status, str(exc)) from exc
+    except ValidationError as exc:
+        return validation_response(exc.errors())
+    except (UnknownContext, NotPrecomputed) as exc:
+        raise HTTPException(404, str(exc)) from exc
+    if looked.pending:
+        assert looked.outcome.task_id is not None
+        status_url = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return ORJSONResponse({**task_links(looked.outcome.task_id), "status_url": status_url, "debounced": False},
+                              status_code=202)
+    body = looked.body()
+    if q.include == "full":
+        texts = await definitions(rt, looked)
+        body["agents"] = [{**a, "text": texts.get(a["id"])} for a in body["agents"]]
+    record(rt, looked, source="api", project=q.project_id, user=q.user_id,
+           started=getattr(request.state, "started", None) or time.perf_counter())
+    return DeliveredResponse(body)
+
+
+def read_query(rt: Runtime, qp: QueryParams) -> tuple[SelectionQuery, dict[str, Any]] | ORJSONResponse:
+    """The validated query and the context fields it gives, or the 422 to answer."""
     raw: dict[str, Any] = {k: v for k, v in qp.items() if k != "workflow_history"}
     if "workflow_history" in qp:
         raw["workflow_history"] = qp.getlist("workflow_history")
@@ -72,39 +110,7 @@ async def optimized_loading(request: Request) -> Any:
         return validation_response([{**e, "loc": ("query", *e["loc"])} for e in exc.errors()])
     given = {k: v for k in CONTEXT_FIELDS if (v := getattr(q, k)) not in (None, [])}
     bad = _limits(rt, given, q.wait_ms)
-    if bad is not None:
-        return bad
-    if not given and q.project_id is None:
-        return ORJSONResponse(await loader_status(rt))
-    if q.project_id is not None:
-        state = await rt.store.get_workflow_state(q.project_id)
-        if state is None:
-            raise HTTPException(404, f"unknown project {q.project_id!r}: PUT its workflow state first")
-        given = {**{k: v for k, v in state.items() if k in CONTEXT_FIELDS and v not in (None, [])}, **given}
-    try:
-        ctx = Context(**given)
-    except ValidationError as exc:
-        return validation_response(exc.errors())
-    try:
-        # the per-client budget on uncached requests is for anonymous callers; services that
-        # send the API token (load tests, the demo, backends) are trusted
-        client = None if has_token(request) else (request.client.host if request.client else "anonymous")
-        outcome = await rt.service.select(ctx, q.wait_ms, client=client)
-    except (UnknownContext, NotPrecomputed) as exc:
-        raise HTTPException(404, str(exc)) from exc
-    if outcome.status == "pending":
-        assert outcome.task_id is not None
-        status_url = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        return ORJSONResponse({**task_links(outcome.task_id), "status_url": status_url, "debounced": False},
-                              status_code=202)
-    body = outcome.body()
-    if q.include == "full":
-        defs = await rt.service.definitions(outcome.version, [a["id"] for a in body["agents"]])
-        body["agents"] = [{**a, "text": defs.get(a["id"], {}).get("text")} for a in body["agents"]]
-    started = getattr(request.state, "started", None) or time.perf_counter()
-    rt.telemetry.add_event(selection_event(outcome, source="api", project=q.project_id, user=q.user_id,
-                                           latency_ms=(time.perf_counter() - started) * 1000))
-    return DeliveredResponse(body)
+    return bad if bad is not None else (q, given)
 
 
 def _limits(rt: Runtime, given: dict[str, Any], wait_ms: int) -> ORJSONResponse | None:
