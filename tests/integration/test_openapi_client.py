@@ -193,6 +193,8 @@ def test_given_the_generated_client_when_reading_everything_then_each_answer_par
     assert state.state == "PENDING" and state.ready is False
     page = c("agents", "list_agents", 200, "ManifestPage", limit=3)
     assert page.total >= len(page.agents) == 3
+    found = c("agents", "search_catalog", 200, "SearchResults", q="product requirements", limit=2)
+    assert found.searched == page.total and 1 <= len(found.results) <= 2 and found.results[0].line.startswith("- ")
     agent = c("agents", "get_agent", 200, "AgentDocument", page.agents[0].id)
     assert agent.text and agent.version == page.version
     work_item_id = next(item.work_item for a in page.agents for item in
@@ -245,6 +247,8 @@ def test_given_bad_requests_when_sent_through_the_generated_client_then_each_fai
     body = model("WorkflowState")(complexity_level=9)
     invalid_body = c("projects", "put_state", 422, "Problem", "acme-shop", body=body)
     assert [e.field for e in invalid_body.errors] == ["complexity_level"]
+    too_many = c("agents", "search_catalog", 422, "Problem", q="pm", limit=101)
+    assert [e.field for e in too_many.errors] == ["query.limit"]
     path = c("agents", "get_agent", 422, "Problem", "x" * 201)
     assert path.errors[0].field == "path.agent_id"
     assert c("tasks", "task_state", 404, "Problem", "a/b").detail == "Not Found"  # `/` leaves the route
