@@ -89,7 +89,7 @@ SELECTION_EVENTS = f"{STATS}:selection_events"  # list of json events, drained b
 MCP_STATS = f"{STATS}:mcp"
 
 
-# --- cache layer helpers (agentload/cache) ---------------------------------------------
+# --- reader / publish helpers (agentload/reader, agentload/publish) ---------------------------------------------
 
 
 def version_index_key(version: str) -> str:
@@ -155,3 +155,6 @@ def miss_rate_key(client: str, window: int) -> str:
 def pending_misses_key(window: int) -> str:
     """Distinct uncached requests enqueued in one pending window (a counter with a TTL)."""
     return f"{BASE}:limit:pending:{window}"
+
+#: ``selection_key(version, FULL_KEY)`` holds the version's strategy=full selection
+FULL_KEY = "full"

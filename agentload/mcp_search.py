@@ -18,7 +18,7 @@ from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
 from agentload.api.service import NO_CATALOG
-from agentload.cache.store import CatalogNotPublished
+from agentload.reader.store import CatalogNotPublished
 
 if TYPE_CHECKING:
     from agentload.mcp_server import AgentloadMCP, Result

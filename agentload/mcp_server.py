@@ -31,11 +31,11 @@ from agentload.api.problems import NotReady, TooManyMisses, describe, redis_fail
 from agentload.api.project_context import ProjectRefused
 from agentload.api.runtime import Runtime, close_runtime, open_runtime
 from agentload.api.service import NO_CATALOG, NotPrecomputed, UnknownContext, manifest_page
-from agentload.cache.store import CatalogNotPublished
 from agentload.delivered import with_delivered
 from agentload.mcp_checks import BearerToken, EventStreamAccept, startup_problem
 from agentload.mcp_context import OPTION_DEFAULTS, SELECT_SIGNATURE
 from agentload.mcp_errors import ClearErrorsServer
+from agentload.reader.store import CatalogNotPublished
 from agentload.settings import Settings, get_settings
 
 INSTRUCTIONS = (

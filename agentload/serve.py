@@ -100,8 +100,8 @@ def mcp_configs(python: str, env: dict[str, str], mcp_url: str) -> dict[str, Any
 
 def publish(env: dict[str, str]) -> dict[str, Any]:
     """Publish the project's catalog into the new Redis (what the preload task does)."""
-    from agentload.cache.refresh import refresh_catalog
-    from agentload.cache.state import WorkerState
+    from agentload.publish.refresh import refresh_catalog
+    from agentload.publish.state import WorkerState
     from agentload.settings import Settings
 
     settings = Settings(redis_url=env["AGENTLOAD_REDIS_URL"], catalog_path=Path(env["AGENTLOAD_CATALOG_PATH"]),

@@ -115,7 +115,7 @@ def server_hist(redis_url: str) -> dict[str, int]:
     import redis
 
     from agentload import keys
-    from agentload.cache.codec import text
+    from agentload.reader.codec import text
 
     client = redis.Redis.from_url(redis_url)
     try:

@@ -11,7 +11,7 @@ Four configurations, side by side:
 
 * ``full preload``: the catalog is published with every structured selection;
 * ``+ predictive warming``: after each request, ``preload_context``-style warming of the
-  project's likely next contexts (``agentload.cache.predict``);
+  project's likely next contexts (``agentload.publish.predict``);
 * ``lazy preload``: the version keeps only its ``full`` selection (structured selections
   deleted), the case prediction exists for: contexts the preload did not compute;
 * ``lazy + predictive warming``.
@@ -41,12 +41,13 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 from cache_refresh import redis_server  # noqa: E402
 
 from agentload import keys  # noqa: E402
-from agentload.cache.contexts import FULL_KEY  # noqa: E402
-from agentload.cache.predict import observe_project, warm_for_project  # noqa: E402
-from agentload.cache.publish import publish_catalog, store_selection  # noqa: E402
-from agentload.cache.store import CatalogStore  # noqa: E402
 from agentload.catalog import load_catalog  # noqa: E402
 from agentload.context import Context  # noqa: E402
+from agentload.keys import FULL_KEY  # noqa: E402
+from agentload.publish.predict import warm_for_project  # noqa: E402
+from agentload.publish.publish import publish_catalog, store_selection  # noqa: E402
+from agentload.reader.store import CatalogStore  # noqa: E402
+from agentload.reader.transitions import observe_project  # noqa: E402
 from agentload.selection.engine import Selector  # noqa: E402
 
 SCENARIOS = (REPO / ".." / "shared" / "scenarios").resolve()

@@ -13,7 +13,7 @@ Each scenario is timed ``--repeat`` times (median reported). "one agent changed"
 description in one agent file and keeps the worker's state (parse cache, last build), as a
 long-running worker would; "full rebuild" is ``force=True`` in that same worker: every file
 re-hashed, every selection and manifest count recomputed, every key republished, but the
-parses of byte-identical files reused (``agentload.cache.refresh``). ``cold publish`` is the
+parses of byte-identical files reused (``agentload.publish.refresh``). ``cold publish`` is the
 first publication from a fresh process state (every file parsed).
 
     .venv/bin/python benchmarks/cache_refresh.py [--agents 1000] [--repeat 3]
@@ -40,9 +40,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from agentload import keys  # noqa: E402
-from agentload.cache.refresh import refresh_catalog  # noqa: E402
-from agentload.cache.state import WorkerState  # noqa: E402
 from agentload.catalog import catalog_files  # noqa: E402
+from agentload.publish.refresh import refresh_catalog  # noqa: E402
+from agentload.publish.state import WorkerState  # noqa: E402
 from agentload.settings import Settings  # noqa: E402
 
 SOURCE = REPO / "data" / "bmad-method-v6"

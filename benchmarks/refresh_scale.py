@@ -48,8 +48,8 @@ TARGETS = {"rebuild_ratio": 12.0, "rss_mib": 2048.0, "served_s": 2.0, "tokens": 
 
 def child(url: str, root: str) -> None:
     """The worker: one refresh per line read (``force`` or ``refresh``), one JSON line back."""
-    from agentload.cache.refresh import refresh_catalog
-    from agentload.cache.state import WorkerState
+    from agentload.publish.refresh import refresh_catalog
+    from agentload.publish.state import WorkerState
     from agentload.settings import Settings
 
     r = redis.Redis.from_url(url)

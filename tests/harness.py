@@ -80,8 +80,8 @@ def publish_real_catalog(redis_url: str, *, force: bool = False) -> dict[str, An
     version as matching their files instead of republishing it). Without ``force`` nothing
     is published when Redis already holds the current files."""
     global _STATE
-    from agentload.cache.refresh import refresh_catalog
-    from agentload.cache.state import WorkerState
+    from agentload.publish.refresh import refresh_catalog
+    from agentload.publish.state import WorkerState
     from agentload.settings import get_settings
 
     _STATE = _STATE or WorkerState()

@@ -29,7 +29,7 @@ from starlette.responses import Response
 
 from agentload.api.problems import NotReady, TooManyMisses, describe, is_overload, redis_failure
 from agentload.api.responses import ORJSONResponse
-from agentload.cache.store import CatalogNotPublished
+from agentload.reader.store import CatalogNotPublished
 
 log = logging.getLogger("agentload.api")
 

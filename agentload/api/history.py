@@ -2,8 +2,10 @@
 
 The ORM is synchronous, so each read runs in a worker thread under a deadline; a slow or
 unreachable database makes the call fail (and the caller report ``history_error``) without
-holding the request, while the live Redis figures still answer. ``models`` is imported
-lazily: the API runs (live figures only) in a deployment without the database package.
+holding the request, while the live Redis figures still answer. This module is the API's
+only way to SQL, and ``models`` is imported lazily, inside the calls: importing the API
+loads no SQL module (a layering test checks), and the API runs (live figures only) in a
+deployment without the database package.
 """
 
 from __future__ import annotations
@@ -50,3 +52,11 @@ async def token_usage(database_url: str, group_by: str, limit: int) -> list[dict
     rows: list[dict[str, Any]] = await run_db(partial(repository.token_usage_summary, database_url,
                                                       group_by=group_by, limit=limit))
     return rows
+
+
+def list_benchmarks(database_url: str, *, kind: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
+    """Stored performance runs, newest first (blocking: call through ``run_db``)."""
+    from models import repository
+
+    runs: list[dict[str, Any]] = repository.list_benchmarks(database_url, kind=kind, limit=limit)
+    return runs

@@ -39,10 +39,10 @@ from agentload.api.responses import ORJSONResponse
 from agentload.api.routes.selection import read_query
 from agentload.api.runtime import Runtime
 from agentload.api.service import Outcome, selection_event
-from agentload.cache.codec import loads
-from agentload.cache.store import CatalogNotPublished
 from agentload.context import Context, Resolved
 from agentload.delivered import HEADER, body_tokens
+from agentload.reader.codec import loads
+from agentload.reader.store import CatalogNotPublished
 from agentload.resolve import resolve
 
 PATH = "/api/v1/agents/optimized-loading"

@@ -22,8 +22,8 @@ from agentload.api.enqueue import Enqueuer, build_client
 from agentload.api.livestats import TelemetryBuffer
 from agentload.api.redislink import RedisLink, open_link
 from agentload.api.service import SelectionService
-from agentload.cache.store import CatalogStore
 from agentload.project import ProjectCache
+from agentload.reader.store import CatalogStore
 from agentload.settings import Settings
 
 SOCKET_TIMEOUT_S = 1.0

@@ -23,9 +23,9 @@ from agentload import keys
 from agentload.api.enqueue import Enqueuer
 from agentload.api.problems import NotReady, TooManyMisses
 from agentload.api.redact import task_kwargs
-from agentload.cache.codec import text
-from agentload.cache.store import CatalogNotPublished, CatalogStore
 from agentload.context import Context, Resolved
+from agentload.reader.codec import text
+from agentload.reader.store import CatalogNotPublished, CatalogStore
 from agentload.resolve import resolve
 from agentload.settings import Settings, get_settings
 from agentload.tasknames import TaskName

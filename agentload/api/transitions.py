@@ -2,26 +2,23 @@
 
 A project reports its finished workflows and the one it starts next; the sequence
 ``history + [next_workflow]`` is evidence for each consecutive transition, and the preload
-uses the counts to warm likely next selections. The model belongs to the cache package
-(``agentload.cache.predict.observe_project``: counts each step of a project's sequence
-once, however often the state is re-sent). It is synchronous, so it runs in a worker thread
-on a small sync client; this endpoint is not the hot path. Without that module the API
-counts the last transition itself in ``keys.TRANSITIONS`` (``"from|to" -> n``).
+uses the counts to warm likely next selections. The counting is the read side's
+(``agentload.reader.transitions.observe_project``: each step of a project's sequence is
+counted once, however often the state is re-sent). It is synchronous, so it runs in a
+worker thread on a small sync client; this endpoint is not the hot path.
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from functools import partial
 from typing import Any
 
 import anyio.to_thread
 import redis
-from redis.asyncio import Redis
 
-from agentload import keys
 from agentload.context import norm_id
+from agentload.reader.transitions import observe_project
 
 
 def sequence(state: Mapping[str, Any]) -> list[str]:
@@ -33,29 +30,12 @@ def sequence(state: Mapping[str, Any]) -> list[str]:
     return items
 
 
-def _model() -> Callable[..., int] | None:
-    try:
-        module = importlib.import_module("agentload.cache.predict")
-    except ImportError:
-        return None
-    fn = getattr(module, "observe_project", None)
-    return fn if callable(fn) else None
-
-
-async def observe(
-    redis_async: Redis, sync_client: redis.Redis, project_id: str, state: Mapping[str, Any],
-    previous: Mapping[str, Any] | None, aliases: Mapping[str, str] | None,
-) -> int:
+async def observe(sync_client: redis.Redis, project_id: str, state: Mapping[str, Any],
+                  aliases: Mapping[str, str] | None) -> int:
     """Count the new transitions of ``state``; returns how many were counted."""
     items = sequence(state)
     if len(items) < 2:
         return 0
-    model = _model()
-    if model is not None:
-        counted: int = await anyio.to_thread.run_sync(
-            partial(model, sync_client, project_id, items, aliases=aliases))
-        return counted
-    if previous is not None and sequence(previous)[-2:] == items[-2:]:
-        return 0  # the same state re-sent is not new evidence
-    await redis_async.hincrby(keys.TRANSITIONS, f"{items[-2]}|{items[-1]}", 1)
-    return 1
+    counted: int = await anyio.to_thread.run_sync(partial(observe_project, sync_client, project_id, items,
+                                                          aliases=aliases))
+    return counted

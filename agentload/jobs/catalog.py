@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from agentload.cache import refresh as cache_refresh
-from agentload.cache import stats as cache_stats
 from agentload.jobs.runtime import STATE, redis_client
 from agentload.jobs.tuning import tuned_settings
+from agentload.publish import refresh as cache_refresh
+from agentload.publish import stats as cache_stats
 from agentload.settings import get_settings
 
 
@@ -22,7 +22,7 @@ def preload_catalog(full: bool = True, owner: str | None = None) -> dict[str, An
 
     ``full=True`` rebuilds and publishes every key even if Redis already holds this content
     (every file re-hashed, every selection recomputed; only the parses of byte-identical files
-    are reused, see ``agentload.cache.refresh``); ``full=False`` publishes only when Redis has
+    are reused, see ``agentload.publish.refresh``); ``full=False`` publishes only when Redis has
     no version or the files changed, so every worker can call it at start-up without piling
     versions.
     Returns ``{"skipped": "locked"}`` when another preload/refresh is running; ``owner`` (the

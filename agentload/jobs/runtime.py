@@ -13,11 +13,12 @@ from pathlib import Path
 import redis
 
 from agentload import keys
-from agentload.cache import fingerprints as fp
-from agentload.cache.codec import fingerprint_digest, loads, text
-from agentload.cache.refresh import refresh_catalog
-from agentload.cache.state import WorkerState, selection_config
 from agentload.catalog import load_catalog
+from agentload.publish import fingerprints as fp
+from agentload.publish.digests import fingerprint_digest
+from agentload.publish.refresh import refresh_catalog
+from agentload.publish.state import WorkerState, selection_config
+from agentload.reader.codec import loads, text
 from agentload.selection.engine import Selector
 from agentload.settings import Settings
 

@@ -12,12 +12,13 @@ from typing import Any
 import redis
 
 from agentload import keys
-from agentload.cache.codec import dumps, loads, text
-from agentload.cache.predict import observe_project, warm_for_project
-from agentload.cache.publish import store_selection
 from agentload.context import Context
 from agentload.jobs.runtime import STATE, StaleCatalog, redis_client, selector_for_current
 from agentload.jobs.tuning import tuned_settings
+from agentload.publish.predict import warm_for_project
+from agentload.publish.publish import store_selection
+from agentload.reader.codec import dumps, loads, text
+from agentload.reader.transitions import observe_project
 from agentload.selection.engine import Selector
 from agentload.settings import Settings, get_settings
 

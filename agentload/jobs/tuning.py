@@ -17,7 +17,7 @@ from typing import Any
 import redis
 
 from agentload import keys
-from agentload.cache.codec import dumps, loads
+from agentload.reader.codec import dumps, loads
 from agentload.settings import Settings
 
 TUNABLE = ("text_close_ratio", "text_min_score")

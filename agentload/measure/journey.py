@@ -26,8 +26,8 @@ import redis.asyncio as aioredis
 from mcp import Client, StdioServerParameters
 
 from agentload import keys
-from agentload.cache.codec import text
 from agentload.context import ResolverData, TrackFacts, norm_id
+from agentload.reader.codec import text
 from agentload.resolve import match_tracks
 from agentload.settings import get_settings
 

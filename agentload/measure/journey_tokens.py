@@ -162,10 +162,10 @@ async def journey_tokens(client: Client, catalog: Catalog, resolver: ResolverDat
 async def measure_catalog(root: Path, settings: Settings | None = None) -> dict[str, Any]:
     """Publish ``root`` into a private ``redis-server`` exactly as the preload does and walk
     every track of it through the MCP server (in-process client, the real tools)."""
-    from agentload.cache.refresh import refresh_catalog
-    from agentload.cache.state import WorkerState
     from agentload.mcp_server import AgentloadMCP
     from agentload.measure.evaluation import layout_name
+    from agentload.publish.refresh import refresh_catalog
+    from agentload.publish.state import WorkerState
     from agentload.redis_server import RedisProcess
     from agentload.selection.engine import Selector
 

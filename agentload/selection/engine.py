@@ -22,7 +22,7 @@ from agentload.resolve import build_resolver_data, resolve
 from agentload.selection.accounting import file_cut, full_stored, with_delivered_figures
 from agentload.selection.config import SelectionConfig
 from agentload.selection.manifest import Manifest
-from agentload.selection.models import Reason, SelectedAgent, SelectedSkill, Selection
+from agentload.selection.models import STRATEGIES, Reason, SelectedAgent, SelectedSkill, Selection
 from agentload.selection.orchestrator import find_orchestrator, orchestrators
 from agentload.selection.reuse import same_resolver_inputs
 from agentload.selection.rules import Picks, capped, structured_candidates, structured_picks, structured_work
@@ -30,7 +30,6 @@ from agentload.selection.skillsel import SkillIndex
 from agentload.selection.team import TeamFacts
 from agentload.selection.text_pick import RANKED, TextSelector, split_clauses
 
-STRATEGIES = ("selective", "full", "cached")
 __all__ = ["STRATEGIES", "SelectionConfig", "Selector"]
 
 

@@ -6,6 +6,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field, PrivateAttr, SerializerFunctionWrapHandler, model_serializer
 
+#: loading strategies: the precomputed selection, every agent, or precomputed selections only
+STRATEGIES = ("selective", "full", "cached")
+
 
 class Reason(BaseModel):
     """Why an agent was selected: the rule that fired, the workflow it concerns, its score.

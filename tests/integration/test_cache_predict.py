@@ -8,17 +8,11 @@ import pytest
 import redis
 
 from agentload import keys
-from agentload.cache.predict import (
-    likely_next,
-    observe,
-    observe_project,
-    path_next,
-    predicted_contexts,
-    warm_for_project,
-)
-from agentload.cache.publish import publish_catalog
 from agentload.catalog import load_catalog
 from agentload.context import Context
+from agentload.publish.predict import path_next, predicted_contexts, warm_for_project
+from agentload.publish.publish import publish_catalog
+from agentload.reader.transitions import likely_next, observe, observe_project
 from agentload.selection.engine import Selector
 
 BUNDLED = Path(__file__).resolve().parents[2] / "data" / "bmad-method-v6"

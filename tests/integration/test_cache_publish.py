@@ -11,13 +11,14 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 
-import agentload.cache.writer as writer_mod
+import agentload.publish.writer as writer_mod
 from agentload import keys
-from agentload.cache.contexts import FULL_KEY, compute_selections
-from agentload.cache.publish import publish_catalog, store_selection
-from agentload.cache.store import CatalogNotPublished, CatalogStore
 from agentload.catalog import Catalog, load_catalog
 from agentload.context import Context
+from agentload.keys import FULL_KEY
+from agentload.publish.contexts import compute_selections
+from agentload.publish.publish import publish_catalog, store_selection
+from agentload.reader.store import CatalogNotPublished, CatalogStore
 from agentload.selection.engine import Selector
 
 BUNDLED = Path(__file__).resolve().parents[2] / "data" / "bmad-method-v6"
@@ -126,8 +127,6 @@ def test_given_published_version_when_reading_through_the_store_then_hits_misses
     assert loop.run_until_complete(reader.get_workflow_state("p1")) is None
     loop.run_until_complete(reader.put_workflow_state("p1", {"done": ["prd"]}))
     assert loop.run_until_complete(reader.get_workflow_state("p1")) == {"done": ["prd"]}
-    loop.run_until_complete(reader.put_user_context("u1", {"role": "pm"}))
-    assert loop.run_until_complete(reader.get_user_context("u1")) == {"role": "pm"}
     loop.run_until_complete(reader.flush_timings())
     status = loop.run_until_complete(reader.status())
     assert status["version"] == v and status["agents"] == 10 and status["keys"] > 0

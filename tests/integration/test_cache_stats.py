@@ -9,7 +9,7 @@ import pytest
 import redis
 
 from agentload import keys
-from agentload.cache.stats import flush_cache_stats, sql_writer
+from agentload.publish.stats import flush_cache_stats, sql_writer
 
 
 def _hits(r: redis.Redis, cache_type: str, hits: int, misses: int = 0) -> None:

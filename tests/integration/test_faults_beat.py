@@ -19,8 +19,8 @@ from typing import Any
 from faults import BUNDLED, PM, beat_args, redis_server, task_results, wait_ready, wait_until, worker_args
 
 from agentload import keys
-from agentload.cache.refresh import refresh_catalog
-from agentload.cache.state import WorkerState
+from agentload.publish.refresh import refresh_catalog
+from agentload.publish.state import WorkerState
 from agentload.settings import Settings
 from agentload.tasknames import Queue, TaskName
 

@@ -26,10 +26,10 @@ import redis
 from faults import BUNDLED, PM, RedisServer, redis_server, snapshot
 
 from agentload import keys
-from agentload.cache import refresh as refresh_mod
-from agentload.cache.refresh import refresh_catalog
-from agentload.cache.state import WorkerState
 from agentload.measure.synthetic import make_synthetic_catalog
+from agentload.publish import refresh as refresh_mod
+from agentload.publish.refresh import refresh_catalog
+from agentload.publish.state import WorkerState
 from agentload.settings import Settings
 
 LEVELS = "src/modules/bmm/workflows/workflow-status/project-levels.yaml"

@@ -37,8 +37,8 @@ from faults import (
 
 from agentload import keys
 from agentload.api.app import create_app
-from agentload.cache.refresh import refresh_catalog
-from agentload.cache.state import WorkerState
+from agentload.publish.refresh import refresh_catalog
+from agentload.publish.state import WorkerState
 from agentload.settings import Settings
 from agentload.tasknames import TaskName
 from models import migrate

@@ -19,9 +19,9 @@ from faults import AUTH, BUNDLED, HOT, REAL_AGENTS, SEL, TOKEN, redis_server
 from mcp import Client
 
 from agentload.api.app import create_app
-from agentload.cache.refresh import refresh_catalog
-from agentload.cache.state import WorkerState
 from agentload.mcp_server import AgentloadMCP
+from agentload.publish.refresh import refresh_catalog
+from agentload.publish.state import WorkerState
 from agentload.settings import Settings
 
 FLAG = "/api/v1/flags/strategy"

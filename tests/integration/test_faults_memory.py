@@ -19,9 +19,9 @@ import redis
 
 from agentload import keys
 from agentload.api.app import create_app
-from agentload.cache.integrity import missing_keys
-from agentload.cache.refresh import refresh_catalog
-from agentload.cache.state import WorkerState
+from agentload.publish.refresh import refresh_catalog
+from agentload.publish.state import WorkerState
+from agentload.reader.integrity import missing_keys
 from agentload.settings import Settings, get_settings
 from tests.harness import RedisProcess
 

@@ -34,10 +34,10 @@ from faults import (
 
 from agentload import keys
 from agentload.api.app import create_app
-from agentload.cache import publish
-from agentload.cache.refresh import refresh_catalog
-from agentload.cache.state import WorkerState
-from agentload.cache.stats import flush_cache_stats
+from agentload.publish import publish
+from agentload.publish.refresh import refresh_catalog
+from agentload.publish.state import WorkerState
+from agentload.publish.stats import flush_cache_stats
 from agentload.settings import Settings
 from models import migrate
 

@@ -40,9 +40,9 @@ from faults import (
 )
 
 from agentload import keys
-from agentload.cache.refresh import refresh_catalog
-from agentload.cache.state import WorkerState
 from agentload.measure.synthetic import make_synthetic_catalog
+from agentload.publish.refresh import refresh_catalog
+from agentload.publish.state import WorkerState
 from agentload.settings import Settings
 from agentload.tasknames import TaskName
 from workers.config import visibility_timeout

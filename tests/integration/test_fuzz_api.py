@@ -42,8 +42,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from agentload.api.app import create_app
-from agentload.cache.refresh import refresh_catalog
-from agentload.cache.state import WorkerState
+from agentload.publish.refresh import refresh_catalog
+from agentload.publish.state import WorkerState
 from agentload.settings import Settings
 from models import migrate
 

@@ -19,8 +19,8 @@ import pytest
 from faults import AUTH, BUNDLED, TOKEN, redis_server, serve
 
 from agentload.api.app import create_app
-from agentload.cache.refresh import refresh_catalog
-from agentload.cache.state import WorkerState
+from agentload.publish.refresh import refresh_catalog
+from agentload.publish.state import WorkerState
 from agentload.settings import Settings
 from models import migrate
 

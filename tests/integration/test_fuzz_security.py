@@ -21,8 +21,8 @@ import yaml
 from faults import AUTH, BUNDLED, TOKEN, redis_server, serve
 
 from agentload.api.app import create_app
-from agentload.cache.refresh import refresh_catalog
-from agentload.cache.state import WorkerState
+from agentload.publish.refresh import refresh_catalog
+from agentload.publish.state import WorkerState
 from agentload.settings import DEFAULT_API_TOKEN, DEFAULT_FLOWER_PASSWORD, Settings
 
 REPO = Path(__file__).resolve().parents[2]

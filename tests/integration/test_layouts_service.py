@@ -11,9 +11,9 @@ import pytest
 from faults import RedisServer, redis_server, serve
 
 from agentload.api.app import create_app
-from agentload.cache.refresh import refresh_catalog
-from agentload.cache.state import WorkerState
 from agentload.catalog import load_catalog
+from agentload.publish.refresh import refresh_catalog
+from agentload.publish.state import WorkerState
 from agentload.settings import Settings
 
 LAYOUTS = Path(__file__).resolve().parents[2] / "data" / "bmad-layouts"

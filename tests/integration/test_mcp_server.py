@@ -15,8 +15,8 @@ from mcp import Client, StdioServerParameters
 
 from agentload.api import livestats
 from agentload.api.runtime import make_redis
-from agentload.cache.payloads import step_chains
 from agentload.catalog import load_catalog
+from agentload.publish.payloads import step_chains
 from agentload.settings import Settings
 from agentload.tokens import count_tokens
 from tests.harness import free_port, publish_real_catalog, stop_process, wait_http

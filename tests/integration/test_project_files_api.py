@@ -21,8 +21,8 @@ from mcp import Client, StdioServerParameters
 from project_trees import installed, sprint_status, write
 
 from agentload.api.app import create_app
-from agentload.cache.refresh import refresh_catalog
-from agentload.cache.state import WorkerState
+from agentload.publish.refresh import refresh_catalog
+from agentload.publish.state import WorkerState
 from agentload.settings import Settings
 from agentload.tokens import count_tokens
 

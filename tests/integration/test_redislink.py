@@ -16,8 +16,8 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from agentload import keys
 from agentload.api.redislink import RedisLink, open_link, pack
-from agentload.cache.codec import dumps
-from agentload.cache.store import CatalogStore
+from agentload.reader.codec import dumps
+from agentload.reader.store import CatalogStore
 from tests.harness import RedisProcess
 
 

@@ -14,10 +14,10 @@ import pytest
 import redis
 
 from agentload import keys
-from agentload.cache import refresh as refresh_mod
-from agentload.cache.refresh import refresh_catalog, request_refresh
-from agentload.cache.state import WorkerState
 from agentload.measure.synthetic import make_synthetic_catalog
+from agentload.publish import refresh as refresh_mod
+from agentload.publish.refresh import refresh_catalog
+from agentload.publish.state import WorkerState
 from agentload.settings import Settings
 
 BUNDLED = Path(__file__).resolve().parents[2] / "data" / "bmad-method-v6"
@@ -323,14 +323,6 @@ def test_given_lock_lost_during_refresh_when_releasing_then_the_refresh_still_re
     result = refresh_catalog(redis_client, settings, WorkerState())
     assert result["published"]
     assert "refresh lock expired" in caplog.text
-
-
-def test_given_on_demand_requests_when_debouncing_then_one_per_window_enqueues(redis_client: redis.Redis) -> None:
-    assert request_refresh(redis_client, 5.0) is True
-    assert request_refresh(redis_client, 5.0) is False
-    assert 0 < redis_client.pttl(keys.REFRESH_DEBOUNCE) <= 5000
-    redis_client.delete(keys.REFRESH_DEBOUNCE)
-    assert request_refresh(redis_client, 0.0) is True
 
 
 def test_given_new_workflow_file_when_refreshing_then_it_is_noticed(

@@ -9,18 +9,11 @@ from pathlib import Path
 from _fixtures import BUNDLED, bundled_catalog
 
 from agentload import keys
-from agentload.cache import fingerprints as fp
-from agentload.cache.codec import (
-    catalog_digest,
-    dumps,
-    fingerprint_digest,
-    hash_mapping,
-    loads,
-    new_version_id,
-    text,
-)
-from agentload.cache.counting import Timings
 from agentload.catalog import catalog_files
+from agentload.publish import fingerprints as fp
+from agentload.publish.digests import catalog_digest, fingerprint_digest, hash_mapping, new_version_id
+from agentload.reader.codec import dumps, loads, text
+from agentload.reader.counting import Timings
 from agentload.selection.engine import SelectionConfig
 
 

@@ -6,15 +6,10 @@ from pathlib import Path
 
 from _fixtures import BUNDLED, bundled_selector
 
-from agentload.cache.contexts import (
-    FULL_KEY,
-    compute_selections,
-    enumerate_contexts,
-    iter_selections,
-    structured_resolved,
-)
 from agentload.catalog import load_catalog
 from agentload.context import Context
+from agentload.keys import FULL_KEY
+from agentload.publish.contexts import compute_selections, enumerate_contexts, iter_selections, structured_resolved
 from agentload.selection.engine import Selector
 
 

@@ -108,7 +108,7 @@ def test_given_a_referenced_file_that_is_a_symlink_out_of_the_catalog_when_publi
 ) -> None:
     """Level 3 serves only what the catalog reader accepts: a step file replaced by a symlink to
     a file outside the root is left out of the published files (and of the work item's list)."""
-    from agentload.cache.payloads import file_payloads, step_chains, work_item_payloads
+    from agentload.publish.payloads import file_payloads, step_chains, work_item_payloads
 
     root = copy_catalog(tmp_path)
     cat = load_catalog(root)

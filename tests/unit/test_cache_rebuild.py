@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 from _fixtures import BMM_AGENTS, BUNDLED, PATHS_DIR
 
-from agentload.cache.rebuild import Build, BuildMemo
 from agentload.catalog import ParseCache, load_catalog
 from agentload.measure.synthetic import make_synthetic_catalog
+from agentload.publish.rebuild import Build, BuildMemo
 from agentload.selection.accounting import count_masked, rebased
 from agentload.selection.engine import Selector
 from agentload.tokens import count_tokens

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from agentload.cache.stats import build_rows, hit_summary, parse_counters
+from agentload.publish.stats import build_rows
+from agentload.reader.counting import hit_summary, parse_counters
 
 
 def test_given_flat_or_mapping_replies_when_parsing_then_counters_are_ints() -> None:

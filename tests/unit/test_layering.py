@@ -91,8 +91,9 @@ def test_pure_domain_imports_no_infrastructure() -> None:
     forbidden = {"redis", "sqlalchemy", "celery", "kombu", "models", "psycopg", "fastapi"}
     assert violations(files, forbidden) == []
     # and nothing in-package that is itself infrastructure
-    infra = {"agentload.cache", "agentload.api", "agentload.jobs", "agentload.measure"}
-    bad = [f"{p.relative_to(ROOT)} imports {m}" for p in files for m in imported_modules(p) if m in infra]
+    infra = ("agentload.reader", "agentload.publish", "agentload.api", "agentload.jobs", "agentload.measure")
+    bad = [f"{p.relative_to(ROOT)} imports {m}" for p in files for m in imported_modules(p)
+           if any(m == i or m.startswith(i + ".") for i in infra)]
     assert bad == []
 
 
@@ -111,6 +112,47 @@ def test_product_code_reaches_measurement_tools_only_at_its_edges() -> None:
 
 def test_no_package_module_imports_the_test_harnesses() -> None:
     assert violations(python_files([PKG, ROOT / "workers", ROOT / "tasks", ROOT / "models"]), {"tests"}) == []
+
+
+#: the request path: what the API and the MCP server run
+READ_SIDE = [PKG / "api", PKG / "reader", *sorted(PKG.glob("mcp_*.py"))]
+#: what the request path must never load: the publish side, jobs, workers and SQL
+NOT_ON_READ_SIDE = ("agentload.publish", "agentload.jobs", "agentload.measure.jobs", "agentload.selection.engine",
+                    "workers", "tasks", "models", "sqlalchemy", "alembic", "psycopg")
+
+
+def _forbidden_on_read_side(module: str) -> bool:
+    return any(module == f or module.startswith(f + ".") for f in NOT_ON_READ_SIDE)
+
+
+#: the API's one way to the SQL history (performance endpoints): lazily, inside its functions
+SQL_HISTORY = PKG / "api" / "history.py"
+
+
+def test_read_side_source_imports_no_publish_jobs_worker_or_sql_module() -> None:
+    files = list(python_files(READ_SIDE))
+    assert len(files) > 20 and PKG / "reader" / "store.py" in files
+    bad = [f"{p.relative_to(ROOT)} imports {m}" for p in files for m in sorted(imported_modules(p))
+           if _forbidden_on_read_side(m) and not (p == SQL_HISTORY and m.split(".")[0] == "models")]
+    assert bad == []
+    top_level = {m for node in ast.parse(SQL_HISTORY.read_text()).body if isinstance(node, ast.ImportFrom)
+                 for m in [node.module or ""]}
+    assert not any(m.split(".")[0] == "models" for m in top_level)  # only inside its functions
+
+
+def test_importing_the_api_app_and_mcp_server_loads_no_publish_jobs_worker_or_sql_module() -> None:
+    """The running check beside the source scan: whatever imports what at run time (package
+    ``__init__`` files, re-exports), a fresh interpreter that imports the API app and the MCP
+    server has none of those modules loaded, nor numpy (the selection engine's)."""
+    import subprocess
+    import sys
+
+    probe = ("import sys, agentload.api.app, agentload.mcp_server; "
+             "print(chr(10).join(sorted(sys.modules)))")
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                            cwd=ROOT).stdout.split()
+    assert "agentload.api.app" in loaded and "agentload.reader.store" in loaded
+    assert [m for m in loaded if _forbidden_on_read_side(m) or m.split(".")[0] == "numpy"] == []
 
 
 def test_api_enqueues_by_name_only() -> None:

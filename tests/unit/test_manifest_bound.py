@@ -15,10 +15,11 @@ from typing import Any
 import pytest
 from _fixtures import BUNDLED, REQUESTS, STRUCTURED, bundled_catalog, bundled_selector, read_suite
 
-from agentload.cache.contexts import FULL_KEY, iter_selections
 from agentload.catalog import Catalog, load_catalog
 from agentload.context import Context
+from agentload.keys import FULL_KEY
 from agentload.measure.synthetic import make_synthetic_catalog, recalled, synthetic_suites
+from agentload.publish.contexts import iter_selections
 from agentload.selection.engine import SelectionConfig, Selector
 from agentload.selection.manifest import HEADER, render_bounded
 from agentload.selection.search import LineSearch

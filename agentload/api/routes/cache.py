@@ -16,7 +16,7 @@ from agentload.api.problems import without_paths
 from agentload.api.responses import ORJSONResponse
 from agentload.api.routes.deps import runtime, task_links
 from agentload.api.runtime import Runtime
-from agentload.cache.codec import text
+from agentload.reader.codec import text
 from agentload.tasknames import TaskName
 
 router = APIRouter(tags=["cache"])

@@ -20,7 +20,7 @@ from agentload.api.responses import DeliveredResponse
 from agentload.api.routes.deps import runtime
 from agentload.api.runtime import Runtime
 from agentload.api.service import NO_CATALOG, search_page
-from agentload.cache.store import CatalogNotPublished
+from agentload.reader.store import CatalogNotPublished
 
 router = APIRouter(tags=["agents"])
 MAX_RESULTS = 100

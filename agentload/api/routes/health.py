@@ -21,7 +21,7 @@ from agentload.api.responses import ORJSONResponse
 from agentload.api.routes.cache import enqueue_refresh
 from agentload.api.routes.deps import runtime
 from agentload.api.runtime import Runtime
-from agentload.cache.codec import loads
+from agentload.reader.codec import loads
 
 router = APIRouter(tags=["health"])
 log = logging.getLogger("agentload.api")

@@ -152,12 +152,10 @@ async def _read(fn: Callable[[], Any]) -> Any:
                 "resources": {"cpu_percent_mean": 38.5}}]}}}},
                 422: VALIDATION, 503: DB_DOWN})
 async def scalability(limit: int = Query(20, ge=1, le=200), rt: Runtime = Depends(runtime)) -> Any:
-    from models import repository
-
     db = rt.settings.database_url
 
     def read() -> list[dict[str, Any]]:
-        runs = [run for kind in LOAD_KINDS for run in repository.list_benchmarks(db, kind=kind, limit=limit)]
+        runs = [run for kind in LOAD_KINDS for run in history.list_benchmarks(db, kind=kind, limit=limit)]
         return sorted(runs, key=lambda run: run["started_at"], reverse=True)[:limit]
 
     runs = await _read(read)
@@ -180,7 +178,5 @@ async def scalability(limit: int = Query(20, ge=1, le=200), rt: Runtime = Depend
             "left out unless `full=true`.", responses={422: VALIDATION, 503: DB_DOWN})
 async def benchmarks(kind: Kind | None = Query(None), limit: int = Query(20, ge=1, le=200),
                      full: bool = Query(False), rt: Runtime = Depends(runtime)) -> Any:
-    from models import repository
-
-    runs = await _read(partial(repository.list_benchmarks, rt.settings.database_url, kind=kind, limit=limit))
+    runs = await _read(partial(history.list_benchmarks, rt.settings.database_url, kind=kind, limit=limit))
     return ORJSONResponse({"runs": [_slim(run, full) for run in runs]})

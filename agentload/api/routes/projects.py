@@ -41,11 +41,10 @@ async def put_state(body: WorkflowState, project_id: str = PROJECT, rt: Runtime 
         Context(**state)  # the stored state must always make a valid selection context
     except ValidationError as exc:
         return validation_response(exc.errors())
-    previous = await rt.store.get_workflow_state(project_id)
     await rt.store.put_workflow_state(project_id, state)
     version = await rt.store.current_version()
     aliases = (await rt.store.resolver(version)).aliases if version else None
-    counted = await transitions.observe(rt.redis, rt.sync_redis, project_id, state, previous, aliases)
+    counted = await transitions.observe(rt.sync_redis, project_id, state, aliases)
     return ORJSONResponse({"project_id": project_id, "state": state, "transitions_counted": counted})
 
 

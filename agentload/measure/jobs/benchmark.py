@@ -23,9 +23,6 @@ import httpx
 import redis
 
 from agentload import keys
-from agentload.cache.codec import text
-from agentload.cache.contexts import enumerate_contexts
-from agentload.cache.publish import store_selection
 from agentload.context import Context
 from agentload.jobs.runtime import STATE, redis_client, selector_for_current
 from agentload.jobs.tuning import load_tuned, tuned_settings
@@ -37,6 +34,9 @@ from agentload.measure.loadgen.runner import run_load_sync
 from agentload.measure.loadgen.spec import LoadLimits, LoadSpec
 from agentload.measure.params import BenchmarkParams, benchmark_limit_errors, raise_for, target_url
 from agentload.measure.resources import ResourceSampler
+from agentload.publish.contexts import enumerate_contexts
+from agentload.publish.publish import store_selection
+from agentload.reader.codec import text
 from agentload.selection.engine import Selector
 from agentload.settings import Settings, get_settings
 from models import repository

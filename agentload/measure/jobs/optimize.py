@@ -24,10 +24,6 @@ import redis
 from pydantic import ValidationError
 
 from agentload import keys
-from agentload.cache.codec import loads, text
-from agentload.cache.predict import warm_for_project
-from agentload.cache.publish import store_selection
-from agentload.cache.state import selection_config
 from agentload.catalog import Catalog
 from agentload.context import Context, Resolved
 from agentload.jobs.runtime import STATE, redis_client, selector_for_current
@@ -36,6 +32,10 @@ from agentload.measure.evaluation import evaluate_one, summarize
 from agentload.measure.jobs import support
 from agentload.measure.jobs.support import Progress
 from agentload.measure.params import OptimizeParams
+from agentload.publish.predict import warm_for_project
+from agentload.publish.publish import store_selection
+from agentload.publish.state import selection_config
+from agentload.reader.codec import loads, text
 from agentload.selection.engine import SelectionConfig, Selector
 from agentload.settings import Settings, get_settings
 from models import repository

@@ -22,8 +22,6 @@ from urllib.parse import urlsplit
 import redis
 
 from agentload import keys
-from agentload.cache.codec import text
-from agentload.cache.contexts import enumerate_contexts
 from agentload.context import ResolverData
 from agentload.measure.loadgen.scenarios import (
     SELECTION_PATH,
@@ -34,6 +32,8 @@ from agentload.measure.loadgen.scenarios import (
     preload_writes,
     selection_reads,
 )
+from agentload.publish.contexts import enumerate_contexts
+from agentload.reader.codec import text
 from agentload.resolve import resolve
 from agentload.settings import Settings
 from models import repository

@@ -22,13 +22,13 @@ from typing import Any
 
 import redis
 
-from agentload.cache.state import selection_config
 from agentload.catalog import load_catalog
 from agentload.jobs.tuning import tuned_settings
 from agentload.measure.evaluation import evaluate_one, read_scenarios, summarize
 from agentload.measure.report.data import CachePoint, JourneyStep, QualityRow, ReportData, StepPoint, StrategyRow
 from agentload.measure.report.html import render_report
 from agentload.measure.resources import ResourceReport
+from agentload.publish.state import selection_config
 from agentload.selection.engine import Selector
 from agentload.settings import Settings, get_settings
 from models import repository

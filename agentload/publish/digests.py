@@ -1,6 +1,6 @@
-"""Serialisation, version ids and content digests shared by the cache modules.
+"""Version ids, stored selections and content digests of the publish side.
 
-Values are orjson bytes (the design's "all values are JSON"). A version id sorts by time
+A version id sorts by time
 (so ``VERSIONS`` and logs read chronologically) and ends with a short content digest (so
 two versions with the same content are recognisable as such).
 """
@@ -19,13 +19,6 @@ from agentload.catalog import Catalog
 from agentload.selection.engine import SelectionConfig
 
 DIGEST_CHARS = 10
-
-
-def dumps(value: Any) -> bytes:  # noqa: ANN401 - any JSON-able value
-    """JSON bytes; pydantic models are dumped in JSON mode first."""
-    if hasattr(value, "model_dump"):
-        value = value.model_dump(mode="json")
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
 
 
 def dump_selection(selection: Any) -> bytes:  # noqa: ANN401 - a Selection or its dict
@@ -48,18 +41,6 @@ def stored_selection(selection: Any) -> dict[str, Any]:  # noqa: ANN401 - a Sele
     if data.get("manifest"):
         data["manifest"] = None
     return data
-
-
-def loads(raw: bytes | str | None) -> Any:  # noqa: ANN401 - any JSON value
-    """Parsed JSON, or None for a missing key."""
-    return None if raw is None else orjson.loads(raw)
-
-
-def text(raw: bytes | str | None) -> str | None:
-    """A Redis string reply as ``str`` (clients may or may not decode responses)."""
-    if raw is None:
-        return None
-    return raw.decode() if isinstance(raw, bytes) else raw
 
 
 def new_version_id(digest: str, now: float | None = None) -> str:

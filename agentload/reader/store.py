@@ -3,7 +3,7 @@
 Reads follow ``CURRENT_VERSION``; the resolver data of a version is cached in-process (a
 version is immutable), so a selection lookup is a local ``resolve`` plus one Lua round trip
 that checks the version is still current, reads the value and counts the hit or miss
-(``agentload.cache.counting``). When a new version was published in between, the script
+(``agentload.reader.counting``). When a new version was published in between, the script
 says so and the lookup re-resolves against it. Redis connection errors propagate
 (``redis.exceptions.ConnectionError``; the API maps them to 503).
 """
@@ -17,15 +17,14 @@ import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
 from agentload import keys
-from agentload.cache.codec import dumps, loads, text
-from agentload.cache.contexts import FULL_KEY
-from agentload.cache.counting import CACHE_TYPES, READ_COUNTED, READ_COUNTED_SHA, Timings
-from agentload.cache.integrity import required_keys
-from agentload.cache.manifests import ManifestReader, ManifestUnavailable
-from agentload.cache.stats import hit_summary
 from agentload.context import Context, Resolved, ResolverData
+from agentload.keys import FULL_KEY
+from agentload.reader.codec import dumps, loads, text
+from agentload.reader.counting import CACHE_TYPES, READ_COUNTED, READ_COUNTED_SHA, Timings, hit_summary
+from agentload.reader.integrity import required_keys
+from agentload.reader.manifests import ManifestReader, ManifestUnavailable
 from agentload.resolve import resolve
-from agentload.selection.engine import STRATEGIES
+from agentload.selection.models import STRATEGIES
 from agentload.settings import get_settings
 
 MAX_SWITCHES = 5  # version changes tolerated within one lookup before giving up
@@ -234,12 +233,6 @@ class CatalogStore:
 
     async def put_workflow_state(self, project_id: str, state: dict[str, Any]) -> None:
         await self._redis.set(keys.workflow_state_key(project_id), dumps(state))
-
-    async def get_user_context(self, user_id: str) -> dict[str, Any] | None:
-        return await self._counted_plain("user_context", keys.user_prefs_key(user_id))
-
-    async def put_user_context(self, user_id: str, prefs: dict[str, Any]) -> None:
-        await self._redis.set(keys.user_prefs_key(user_id), dumps(prefs))
 
     async def _counted_plain(self, cache_type: str, key: str) -> dict[str, Any] | None:
         started = time.perf_counter()

@@ -8,15 +8,17 @@ once searched, its ``LineSearch`` index) in-process: a version never changes.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
 import redis.asyncio as aioredis
 
 from agentload import keys
-from agentload.cache.codec import loads
+from agentload.reader.codec import loads
 from agentload.selection.manifest import render, render_bounded
-from agentload.selection.search import LineSearch
+
+if TYPE_CHECKING:  # numpy-backed: imported on the first search, not by every process that reads
+    from agentload.selection.search import LineSearch
 
 
 class ManifestUnavailable(LookupError):
@@ -72,6 +74,8 @@ class ManifestReader:
         index = self._searches.get(version)
         if index is None:
             lines, _ = await self.lines(version)
+            from agentload.selection.search import LineSearch
+
             index = await anyio.to_thread.run_sync(LineSearch, lines)
             self._remember(self._searches, version, index)
         return len(index.ids), [(a, index.lines[a]) for a, _ in index.search(query, limit)]

@@ -18,8 +18,8 @@ from typing import Any
 import redis
 
 from agentload import keys
-from agentload.cache.codec import loads, text
-from agentload.cache.counting import CACHE_TYPES
+from agentload.reader.codec import loads, text
+from agentload.reader.counting import CACHE_TYPES, hit_summary, parse_counters
 
 COUNTER_FIELDS = ("hits", "misses", "time_us", "timed", "refreshes", "evictions")
 TAKEN_TTL_S = 24 * 3600
@@ -34,25 +34,6 @@ redis.call('RENAME', KEYS[1], KEYS[2])
 redis.call('EXPIRE', KEYS[2], ARGV[1])
 return redis.call('HGETALL', KEYS[2])
 """
-
-
-def parse_counters(raw: Mapping[Any, Any] | list[Any]) -> dict[str, int]:
-    """A stats hash (HGETALL dict or flat Lua reply) as ``{field: int}``."""
-    pairs = raw.items() if isinstance(raw, Mapping) else zip(raw[::2], raw[1::2], strict=True)
-    return {text(k) or "": int(v) for k, v in pairs}
-
-
-def hit_summary(raw: Mapping[Any, Any] | list[Any]) -> dict[str, Any]:
-    """Hits, misses, hit rate and mean read time of one stats hash."""
-    c = parse_counters(raw)
-    hits, misses = c.get("hits", 0), c.get("misses", 0)
-    timed = c.get("timed", 0)
-    return {
-        "hits": hits,
-        "misses": misses,
-        "hit_rate": hits / (hits + misses) if hits + misses else None,
-        "avg_time_ms": c.get("time_us", 0) / timed / 1000 if timed else None,
-    }
 
 
 def build_rows(

@@ -19,7 +19,7 @@ import redis
 from redis.exceptions import ResponseError
 
 from agentload import keys
-from agentload.cache.codec import text
+from agentload.reader.codec import text
 
 CHECK_PART = 5000  # keys per EXISTS call
 EVICTING_PREFIX = "allkeys-"

@@ -13,10 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from agentload.context import MAX_PHASE_NUMBER, Context, Resolved, ResolverData
+from agentload.keys import FULL_KEY
 from agentload.selection.engine import Selector
 from agentload.selection.models import Selection
-
-FULL_KEY = "full"  # selection_key(v, FULL_KEY) holds the strategy=full selection
 
 
 def _track_pairs(data: ResolverData) -> list[tuple[str | None, str | None]]:

@@ -24,7 +24,8 @@ from typing import Any
 import redis
 
 from agentload import keys
-from agentload.cache.codec import hash_mapping, text
+from agentload.publish.digests import hash_mapping
+from agentload.reader.codec import text
 
 CHUNK = 250  # keys per script call while writing a version (larger measured no faster)...
 CHUNK_BYTES = 8 << 20  # ...or fewer when the values are large (bounded client buffers)

@@ -19,9 +19,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from agentload.cache.codec import config_digest, stored_selection
-from agentload.cache.contexts import FULL_KEY, structured_resolved
 from agentload.context import Resolved
+from agentload.keys import FULL_KEY
+from agentload.publish.contexts import structured_resolved
+from agentload.publish.digests import config_digest, stored_selection
 from agentload.selection.accounting import Template, rebased
 from agentload.selection.engine import Selector
 

@@ -12,7 +12,11 @@ is carried to the type's *next* call (``Timings``) and lags by one read per proc
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
+
+from agentload.reader.codec import text
 
 CACHE_TYPES = ("agent_definitions", "user_context", "workflow_state", "selections")
 
@@ -66,3 +70,22 @@ class Timings:
         if n:
             old_us, old_n = self.pending.get(cache_type, (0, 0))
             self.pending[cache_type] = (old_us + us, old_n + n)
+
+
+def parse_counters(raw: Mapping[Any, Any] | list[Any]) -> dict[str, int]:
+    """A stats hash (HGETALL dict or flat Lua reply) as ``{field: int}``."""
+    pairs = raw.items() if isinstance(raw, Mapping) else zip(raw[::2], raw[1::2], strict=True)
+    return {text(k) or "": int(v) for k, v in pairs}
+
+
+def hit_summary(raw: Mapping[Any, Any] | list[Any]) -> dict[str, Any]:
+    """Hits, misses, hit rate and mean read time of one stats hash."""
+    c = parse_counters(raw)
+    hits, misses = c.get("hits", 0), c.get("misses", 0)
+    timed = c.get("timed", 0)
+    return {
+        "hits": hits,
+        "misses": misses,
+        "hit_rate": hits / (hits + misses) if hits + misses else None,
+        "avg_time_ms": c.get("time_us", 0) / timed / 1000 if timed else None,
+    }

@@ -12,9 +12,9 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-from agentload.cache.rebuild import BuildMemo
-from agentload.cache.reuse import PublishMemo
 from agentload.catalog import ParseCache
+from agentload.publish.rebuild import BuildMemo
+from agentload.publish.reuse import PublishMemo
 from agentload.selection.engine import SelectionConfig, Selector
 from agentload.settings import Settings
 

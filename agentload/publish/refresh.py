@@ -11,7 +11,7 @@ Steps, under a non-blocking Redis lock (a second refresh returns ``{"skipped": "
    (``keys.ERRORS``, ``keys.LAST_REFRESH``) and fingerprints are left alone so the next
    refresh tries again and publishes once the file is good;
 4. compute the selections, reusing the last build's where nothing they show changed
-   (``agentload.cache.rebuild``), and publish them as they come (``agentload.cache.publish``).
+   (``agentload.publish.rebuild``), and publish them as they come (``agentload.publish.publish``).
 ``force=True`` is a full rebuild: every selection is selected again and every key republished,
 regardless. "Full" is about what is published, not about re-reading YAML:
 every file is hashed again (mtime and size are not trusted) and a parse is reused only for
@@ -33,13 +33,14 @@ from redis.exceptions import LockError, LockNotOwnedError
 from redis.lock import Lock
 
 from agentload import keys
-from agentload.cache import fingerprints as fp
-from agentload.cache.codec import config_digest, dumps, fingerprint_digest, hash_mapping, loads, text
-from agentload.cache.integrity import eviction_warning, missing_keys
-from agentload.cache.publish import publish_version
-from agentload.cache.rebuild import Build
-from agentload.cache.state import WorkerState, selection_config
 from agentload.catalog import CatalogError, EmptyCatalog, discover, load_catalog, require_agents
+from agentload.publish import fingerprints as fp
+from agentload.publish.digests import config_digest, fingerprint_digest, hash_mapping
+from agentload.publish.publish import publish_version
+from agentload.publish.rebuild import Build
+from agentload.publish.state import WorkerState, selection_config
+from agentload.reader.codec import dumps, loads, text
+from agentload.reader.integrity import eviction_warning, missing_keys
 from agentload.selection.engine import Selector
 from agentload.settings import Settings
 
@@ -48,11 +49,6 @@ _WARNED: set[str] = set()
 
 ERRORS_CAP = 100  # entries kept in keys.ERRORS
 CHANGED_SHOWN = 50  # changed file names reported in a result
-
-
-def request_refresh(r: redis.Redis, debounce_s: float) -> bool:
-    """True if the caller should enqueue a refresh (none was requested in the last window)."""
-    return bool(r.set(keys.REFRESH_DEBOUNCE, "1", nx=True, px=max(1, int(debounce_s * 1000))))
 
 
 def _ms(since: float) -> float:

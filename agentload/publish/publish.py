@@ -21,11 +21,13 @@ from typing import Any
 import redis
 
 from agentload import keys
-from agentload.cache.codec import catalog_digest, config_digest, dump_selection, dumps, new_version_id
-from agentload.cache.contexts import FULL_KEY, iter_selections
-from agentload.cache.reuse import PublishMemo, version_items
-from agentload.cache.writer import Item, switch_version, write_version
 from agentload.catalog import Catalog
+from agentload.keys import FULL_KEY
+from agentload.publish.contexts import iter_selections
+from agentload.publish.digests import catalog_digest, config_digest, dump_selection, new_version_id
+from agentload.publish.reuse import PublishMemo, version_items
+from agentload.publish.writer import Item, switch_version, write_version
+from agentload.reader.codec import dumps
 from agentload.selection.engine import Selector
 from agentload.selection.models import Selection
 

@@ -28,10 +28,10 @@ from pathlib import Path
 import orjson
 
 from agentload import keys
-from agentload.cache.codec import dumps
-from agentload.cache.payloads import file_payloads, step_chains, work_item_payloads
-from agentload.cache.writer import Copy, Item
 from agentload.catalog import Agent, Catalog
+from agentload.publish.payloads import file_payloads, step_chains, work_item_payloads
+from agentload.publish.writer import Copy, Item
+from agentload.reader.codec import dumps
 
 #: ("file", path) or ("work", work item id)
 PayloadId = tuple[str, str]
