@@ -86,9 +86,8 @@ class Selector:
         return self.select_served(resolved, strategy)[0]
 
     def select_served(self, resolved: Resolved, strategy: str = "selective") -> tuple[Selection, dict[str, Any]]:
-        """The selection and its resolved context as served (``Resolved.served``, notes of the
-        selection included): what its delivered figures count besides itself. Raises
-        ``ValueError`` for an unknown strategy."""
+        """The selection and its resolved context as served (``Resolved.served``, with the selection's
+        notes): what its delivered figures count besides itself. ``ValueError``: unknown strategy."""
         if strategy not in STRATEGIES:
             raise ValueError(f"unknown strategy {strategy!r}; expected one of {', '.join(STRATEGIES)}")
         ranked: list[str] = []
@@ -113,8 +112,7 @@ class Selector:
         return self._assemble(picks, skills, resolved, strategy, ranked)
 
     def _candidates(self, resolved: Resolved, ranked: list[str]) -> Iterator[str]:
-        """Manifest candidates, most relevant first (lazily): the request's ranking, the path's
-        neighbourhood of the context, then the routing agents (they can point anywhere)."""
+        """Manifest candidates, best first, lazily: the request's ranking, the path around the context, routers."""
         skills: list[str] = []
         if resolved.request and self.catalog.skills:  # skills layouts: the request's skills, turn about
             scores = self.skill_index.scores(resolved.request)

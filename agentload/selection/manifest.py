@@ -121,6 +121,15 @@ class Manifest:
         self.summary_tokens = count_tokens(self.summary)
         self.overflowed = False  # set when the budget, not the candidate count, ended a listing
 
+    @property
+    def additive(self) -> bool:
+        """Whether a manifest's token count is the sum of its parts' (see ``__init__``)."""
+        return self._additive
+
+    def listed_tokens(self, item: str) -> int:
+        """Tokens ``item``'s line adds to a manifest that lists it (0 for an unknown id)."""
+        return self._with_nl.get(item, 0)
+
     def _build(self, excluded: frozenset[str]) -> tuple[str, int]:
         ids = [a for a in self.order if a not in excluded]
         if not ids:
