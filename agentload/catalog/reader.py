@@ -12,7 +12,7 @@ identical keeps its parse, which is then the same as a fresh one.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,9 +60,10 @@ class ParseCache:
 
 class _Loader:
     def __init__(self, root: Path, cache: ParseCache, max_bytes: int, modules: dict[str, str],
-                 rehash: bool = False):
+                 rehash: bool = False, known: Mapping[str, str] | None = None):
         self.root, self.cache, self.max_bytes, self.modules = root, cache, max_bytes, modules
         self.rehash = rehash
+        self.known = known if not rehash else None
         self.guard = RootGuard(root)  # one realpath per folder, not per file
         # A parse reads more than its file's bytes: references resolve through the module map
         # (a new module folder changes what an unchanged agent file points at) and the size
@@ -97,10 +98,14 @@ class _Loader:
         (an agent's module); ``self_contained=False`` marks a parse that reads other files.
         """
         self.seen.add(relpath)
-        path = self.root / relpath
         context = (*self.context, extra)
+        prev = self.cache.entries.get(relpath)
+        if (prev is not None and self.known is not None and prev.context == context
+                and self.known.get(relpath) == prev.fingerprint.as_str()):
+            self.cache.reused += 1  # fingerprinted by the caller just now, as when it was parsed
+            return prev.result
+        path = self.root / relpath
         try:
-            prev = self.cache.entries.get(relpath)
             st = self.guard.check(path, self.max_bytes)
             fp = fingerprint(path, None if self.rehash or prev is None else prev.fingerprint, st)
             if prev is not None and self._reusable(prev, fp, context):
@@ -129,7 +134,7 @@ def _reason(exc: BaseException) -> str:
 
 def load_catalog(
     root: Path | str, cache: ParseCache | None = None, max_file_bytes: int = DEFAULT_MAX_BYTES,
-    *, rehash: bool = False, found: Discovery | None = None,
+    *, rehash: bool = False, found: Discovery | None = None, known: Mapping[str, str] | None = None,
 ) -> Catalog:
     """Load every agent, path file, module-help table, level table and referenced workflow.
 
@@ -138,7 +143,9 @@ def load_catalog(
     identical context; workflows, whose parse also reads their instruction files, are read
     again. The catalog is the one a fresh ``ParseCache`` would give, without re-parsing the
     YAML of files that did not change. ``found`` is a discovery of ``root`` the caller already
-    made (a refresh fingerprints and loads the same file list, walking the tree once).
+    made (a refresh fingerprints and loads the same file list, walking the tree once), and
+    ``known`` the fingerprints (``mtime:size:sha``) it has just taken: a file whose cached parse
+    has the same one is reused without being looked at again (ignored with ``rehash``).
     """
     root = Path(root)
     if not root.is_dir():
@@ -146,7 +153,7 @@ def load_catalog(
     cache = cache if cache is not None else ParseCache()
     cache.parsed = cache.reused = 0
     found = found if found is not None else discover(root)
-    ld = _Loader(root, cache, max_file_bytes, found.modules, rehash=rehash)
+    ld = _Loader(root, cache, max_file_bytes, found.modules, rehash=rehash, known=known)
     agents, skills = load_agents_and_skills(ld, found)
     paths = load_paths(ld, found, agents)
     levels: dict[int, dict[str, object]] = {}

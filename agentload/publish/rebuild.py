@@ -6,8 +6,11 @@ is a function of the resolver data (path files, menus), of the agents and skills
 lists in its manifest (title, tokens, manifest line, a skill's owners), of the manifest's
 summary and routers, of the knobs, and of two version-wide figures (the baseline and the full
 answer's size). When the first ones are unchanged for a key, the last build's selection with
-the new figures (``accounting.rebased``) is exactly what selecting again gives; only the
-selections that load or list a changed agent are selected again. A forced refresh starts
+the new figures (``accounting.rebased``) is exactly what selecting again gives; a bounded
+manifest that lists a reworded line is refigured the same way (which lines it lists does not
+depend on their lengths, ``selection.manifest``), so only the selections that load a changed
+agent are selected again (and, in a catalog whose manifests are whole, any that lists a
+reworded line). A forced refresh starts
 from nothing. The memo lives in the worker process (``WorkerState.memo``), next to the parse
 cache: one catalog's selections, a few tens of MB at 10,000 agents.
 """
@@ -26,17 +29,19 @@ from agentload.publish.digests import config_digest, stored_selection
 from agentload.selection.accounting import Template, rebased
 from agentload.selection.engine import Selector
 
-#: (manifest line, what a loaded one shows: title and tokens, or tokens and owners)
-Signature = tuple[str | None, tuple[object, ...]]
+#: (manifest line, its tokens in a listing, what a loaded one shows: title and tokens, or a
+#: skill's tokens and owners)
+Signature = tuple[str | None, int, tuple[object, ...]]
 
 
 def signatures(selector: Selector) -> dict[str, Signature]:
-    """What a selection shows of each agent and skill: its manifest line, and its title and
-    tokens (a skill: tokens and owners)."""
-    lines = selector.manifest.lines
-    out: dict[str, Signature] = {a: (lines.get(a), (x.title, x.tokens)) for a, x in selector.catalog.agents.items()}
+    """What a selection shows of each agent and skill: its manifest line (and that line's
+    tokens), and its title and tokens (a skill: tokens and owners)."""
+    m = selector.manifest
+    out: dict[str, Signature] = {a: (m.lines.get(a), m.listed_tokens(a), (x.title, x.tokens))
+                                 for a, x in selector.catalog.agents.items()}
     for sid, item in selector.catalog.skills.items():
-        out[sid] = (lines.get(sid), (item.tokens, tuple(item.owners)))
+        out[sid] = (m.lines.get(sid), m.listed_tokens(sid), (item.tokens, tuple(item.owners)))
     return out
 
 
@@ -65,6 +70,7 @@ class BuildMemo:
     # its ``accounting.Template``)
     entries: dict[str, tuple[dict[str, Any], dict[str, Any], Template | None]] = field(default_factory=dict)
     reusable: bool = True  # False when a manifest listing was cut by the budget (lengths mattered)
+    additive: bool = True  # its manifests' token counts are sums of their lines' (``Manifest``)
 
 
 class Build:
@@ -85,14 +91,18 @@ class Build:
         selector, previous = self.selector, self.previous
         resolved = previous.resolved if previous is not None else structured_resolved(selector)
         before = previous.signatures if previous is not None else {}
-        changed = frozenset(a for a, sig in self.signatures.items() if before.get(a) != sig)
-        lines_moved = any(before.get(a, (None, ()))[0] != self.signatures[a][0] for a in changed)
-        memo = BuildMemo(self.stamp, self.signatures, resolved)
+        # agents whose loaded form changed, and the token change of each reworded manifest line
+        shown = frozenset(a for a, sig in self.signatures.items() if a not in before or before[a][2] != sig[2])
+        moved = {a: sig[1] - before[a][1] for a, sig in self.signatures.items()
+                 if a in before and before[a][0] != sig[0]}
+        additive = selector.manifest.additive and previous is not None and previous.additive
+        memo = BuildMemo(self.stamp, self.signatures, resolved, additive=selector.manifest.additive)
         baseline, full = selector.baseline, selector.full_context
         for key, res in resolved.items():
             old = previous.entries.get(key) if previous is not None else None
-            if old is not None and self._unaffected(old[0], changed, lines_moved):
-                (stored, template), served = rebased(old[0], old[1], old[2], baseline, full), old[1]
+            delta = self._delta(old[0], shown, moved, additive) if old is not None else None
+            if old is not None and delta is not None:
+                (stored, template), served = rebased(old[0], old[1], old[2], baseline, full, delta), old[1]
                 self.reused += 1
             else:
                 selection, served = selector.select_served(res)
@@ -105,13 +115,18 @@ class Build:
         self.memo = memo
 
     @staticmethod
-    def _unaffected(old: dict[str, Any], changed: frozenset[str], lines_moved: bool) -> bool:
-        """Whether the stored ``old`` shows nothing of the ``changed`` agents and skills: it
-        neither loads nor lists them (a whole manifest lists every line: any moved line touches it)."""
-        if not changed:
-            return True
+    def _delta(old: dict[str, Any], shown: frozenset[str], moved: dict[str, int], additive: bool) -> int | None:
+        """How many tokens the stored ``old``'s manifest gains from reworded lines it lists, or
+        None when it must be selected again: it loads an agent or skill whose loaded form
+        changed, or lists a reworded line (whole manifests: any) that cannot be counted apart."""
+        if shown and not shown.isdisjoint([a["id"] for a in old["agents"]] + [s["id"] for s in old["skills"]]):
+            return None
+        if not moved:
+            return 0
         listed = old.get("manifest_ids")
-        if listed is None and lines_moved:
-            return False
-        shown = {a["id"] for a in old["agents"]} | {s["id"] for s in old["skills"]} | set(listed or ())
-        return shown.isdisjoint(changed)
+        if listed is None:  # a whole manifest lists every line
+            return None
+        touched = [moved[a] for a in listed if a in moved]
+        if touched and not additive:
+            return None
+        return sum(touched)

@@ -158,7 +158,7 @@ def _refresh_locked(r: redis.Redis, settings: Settings, state: WorkerState, *,
     cache = state.parse_cache(str(root))
     try:
         catalog = require_agents(load_catalog(root, cache=cache, max_file_bytes=settings.catalog_max_file_bytes,
-                                              rehash=force, found=found))
+                                              rehash=force, found=found, known=scanned))
     except (EmptyCatalog, FileNotFoundError, PermissionError) as exc:
         # never publish nothing: the live version (if any) keeps serving, readiness says why
         error = CatalogError(path=".", reason=f"{type(exc).__name__}: {exc}")

@@ -32,10 +32,11 @@ if TYPE_CHECKING:
 _LONG_DIGITS = re.compile(r"[0-9]{4,}")  # runs of more than three digits: more than one token
 _DIGITS = re.compile(r"[0-9]+")
 MASKED_KEPT = 64  # masked texts remembered: full answers (a megabyte each at 10,000 agents)
-#: ``(L0, C0)`` of a selection's metadata as ``_figures`` counted it: its length and its token
-#: count less its five varying numbers (baseline, file cut, guessed context, full context,
-#: guessed reduction). Those numbers are separate tokens (see the module doc; a negative one is
-#: not), so another build's figures follow from the numbers alone (``rebased``).
+#: ``(L0, C0)`` of a selection's metadata as ``_figures`` counted it: its length less its four
+#: varying inputs (manifest and optimized tokens, baseline, file cut), and its token count less
+#: those and three varying figures (guessed context, full context, guessed reduction). Numbers
+#: are separate tokens (see the module doc; a negative one is not), so another build's figures
+#: follow from the numbers alone (``rebased``).
 Template = tuple[int, int]
 #: fields a stored selection has that its served metadata does not count (the text is counted apart)
 NOT_META = frozenset({"manifest", "manifest_ids"})
@@ -75,11 +76,12 @@ def _num_tokens(text: str) -> int:
 
 
 def _template(pre_len: int, counted: int, numbers: tuple[str, ...]) -> Template | None:
-    """``(L0, C0)`` from a counted metadata whose five varying numbers are ``numbers`` (see
-    ``Template``); None when one is negative (its "-" joins the punctuation before it)."""
+    """``(L0, C0)`` from a counted metadata whose seven varying numbers are ``numbers`` (the
+    first four in the metadata before its figures were guessed; see ``Template``); None when
+    one is negative (its "-" joins the punctuation before it)."""
     if any(n.startswith("-") for n in numbers):
         return None
-    return pre_len - len(numbers[0]) - len(numbers[1]), counted - sum(_num_tokens(n) for n in numbers)
+    return pre_len - sum(len(n) for n in numbers[:4]), counted - sum(_num_tokens(n) for n in numbers)
 
 
 def _figures(meta: dict[str, Any], texts: int, full: int | None, has_baseline: bool
@@ -102,8 +104,9 @@ def _figures(meta: dict[str, Any], texts: int, full: int | None, has_baseline: b
     tokens = counted + texts
     base = full if full is not None else tokens
     cut = round(1.0 - tokens / base, 6) if base and has_baseline else 0.0
-    template = None if full is None else _template(pre_len, counted, (
-        _num(meta["baseline_tokens"]), _num(meta["file_reduction"]), _num(guess), _num(full), _num(red)))
+    template = None if full is None else _template(pre_len, counted, tuple(_num(v) for v in (
+        meta["manifest_tokens"], meta["optimized_tokens"], meta["baseline_tokens"], meta["file_reduction"],
+        guess, full, red)))
     return {"context_tokens": tokens, "full_context_tokens": base, "reduction": cut}, template
 
 
@@ -120,33 +123,37 @@ def with_delivered_figures(selection: Selection, served: dict[str, Any], full: i
     return out
 
 
-def rebased(stored: dict[str, Any], served: dict[str, Any], template: Template | None, baseline: int, full: int
-            ) -> tuple[dict[str, Any], Template | None]:
+def rebased(stored: dict[str, Any], served: dict[str, Any], template: Template | None, baseline: int, full: int,
+            manifest_delta: int = 0) -> tuple[dict[str, Any], Template | None]:
     """A stored selection (``cache.codec.stored_selection``: its JSON form) as a build with
-    another ``baseline`` and ``full`` answer would store it, everything else equal (an agent it
-    neither loads nor lists changed its size), and its template: equal to selecting again and
-    storing that. With a ``template`` no text is serialised or counted (a few number
-    formats); without one (or for a negative figure) the metadata is counted again."""
+    another ``baseline`` and ``full`` answer, and ``manifest_delta`` more tokens in its manifest
+    (lines it lists were reworded), would store it, everything else equal; and its template:
+    equal to selecting again and storing that. With a ``template`` no text is serialised or
+    counted (a few number formats); without one (or for a negative figure) the metadata is
+    counted again."""
     out = dict(stored)
-    cut_files = file_cut(int(out["optimized_tokens"]), baseline)
-    texts = int(out["loaded_tokens"]) + int(out["manifest_tokens"])
+    manifest = int(out["manifest_tokens"]) + manifest_delta
+    optimized = int(out["optimized_tokens"]) + manifest_delta
+    cut_files = file_cut(optimized, baseline)
+    texts = int(out["loaded_tokens"]) + manifest
+    figures: dict[str, Any] = {"manifest_tokens": manifest, "optimized_tokens": optimized,
+                               "baseline_tokens": baseline, "file_reduction": cut_files}
     if template is not None:
-        b, f = _num(baseline), _num(cut_files)
-        guess = texts + (template[0] + len(b) + len(f)) * 2 // 7
+        before = tuple(_num(v) for v in (manifest, optimized, baseline, cut_files))
+        guess = texts + (template[0] + sum(len(n) for n in before)) * 2 // 7
         red = round(1.0 - guess / full, 6)
-        numbers = (b, f, _num(guess), _num(full), _num(red))
+        numbers = (*before, _num(guess), _num(full), _num(red))
         if not any(n.startswith("-") for n in numbers):
             tokens = template[1] + sum(_num_tokens(n) for n in numbers) + texts
-            out.update(baseline_tokens=baseline, file_reduction=cut_files, context_tokens=tokens,
-                       full_context_tokens=full, reduction=round(1.0 - tokens / full, 6) if baseline else 0.0)
+            out.update(figures, context_tokens=tokens, full_context_tokens=full,
+                       reduction=round(1.0 - tokens / full, 6) if baseline else 0.0)
             return out, template
     # the figures as a fresh selection has them before they are counted (``_figures`` reads them)
-    out.update(baseline_tokens=baseline, file_reduction=cut_files, context_tokens=0, full_context_tokens=0,
-               reduction=0.0)
+    out.update(figures, context_tokens=0, full_context_tokens=0, reduction=0.0)
     meta = {k: v for k, v in out.items() if k not in NOT_META}
     meta["resolved"] = served
-    figures, template = _figures(meta, texts, full, bool(baseline))
-    out.update(figures)
+    counted, template = _figures(meta, texts, full, bool(baseline))
+    out.update(counted)
     return out, template
 
 

@@ -23,7 +23,7 @@ from agentload.selection.accounting import file_cut, full_stored, with_delivered
 from agentload.selection.config import SelectionConfig
 from agentload.selection.manifest import Manifest
 from agentload.selection.models import STRATEGIES, Reason, SelectedAgent, SelectedSkill, Selection
-from agentload.selection.orchestrator import find_orchestrator, orchestrators
+from agentload.selection.orchestrator import find_orchestrator, ranked_routers, router_scores
 from agentload.selection.reuse import same_resolver_inputs
 from agentload.selection.rules import Picks, capped, structured_candidates, structured_picks, structured_work
 from agentload.selection.skillsel import SkillIndex
@@ -36,22 +36,25 @@ __all__ = ["STRATEGIES", "SelectionConfig", "Selector"]
 class Selector:
     """Built once per catalog version; ``select`` is pure and thread-safe."""
 
+    manifest: Manifest
+    routing: dict[str, float]  # each agent's routing evidence (``router_scores``)
+
     def __init__(self, catalog: Catalog, config: SelectionConfig | None = None,
                  previous: Selector | None = None) -> None:
-        """``previous``: a selector of an earlier load of the same catalog, whose resolver data
-        is reused when its inputs did not change (``selection.reuse``)."""
+        """``previous``: a selector of an earlier load of the catalog to reuse from (``selection.reuse``)."""
         self.catalog = catalog
         self.config = config or SelectionConfig()
+        same = previous is not None and same_resolver_inputs(catalog, previous.catalog)
         self.resolver: ResolverData
-        if (previous is not None and previous.config.level_tracks == self.config.level_tracks
-                and same_resolver_inputs(catalog, previous.catalog)):
+        if same and previous is not None and previous.config.level_tracks == self.config.level_tracks:
             self.resolver = previous.resolver
             self.__dict__["resolver_json"] = previous.resolver_json  # the cached property, shared
         else:
             self.resolver = build_resolver_data(catalog, self.config.level_tracks)
         self.manifest = Manifest(catalog, self.config.manifest_max_tokens, self.config.manifest_budget_tokens,
-                                 self.config.manifest_candidates)
-        self.routers = orchestrators(catalog)
+                                 self.config.manifest_candidates, previous.manifest if same and previous else None)
+        self.routing = router_scores(catalog, (previous.catalog.agents, previous.routing) if previous else None)
+        self.routers = ranked_routers(self.routing)
         self.orchestrator = find_orchestrator(catalog, self.config.orchestrator_agent, self.routers)
         self.baseline = catalog.baseline_tokens
 
@@ -85,9 +88,7 @@ class Selector:
         return self.select_served(resolved, strategy)[0]
 
     def select_served(self, resolved: Resolved, strategy: str = "selective") -> tuple[Selection, dict[str, Any]]:
-        """The selection and its resolved context as served (``Resolved.served``, notes of the
-        selection included): what its delivered figures count besides itself. Raises
-        ``ValueError`` for an unknown strategy."""
+        """(selection, its resolved context as served: what its figures count). ValueError: unknown strategy."""
         if strategy not in STRATEGIES:
             raise ValueError(f"unknown strategy {strategy!r}; expected one of {', '.join(STRATEGIES)}")
         ranked: list[str] = []
@@ -112,8 +113,7 @@ class Selector:
         return self._assemble(picks, skills, resolved, strategy, ranked)
 
     def _candidates(self, resolved: Resolved, ranked: list[str]) -> Iterator[str]:
-        """Manifest candidates, most relevant first (lazily): the request's ranking, the path's
-        neighbourhood of the context, then the routing agents (they can point anywhere)."""
+        """Manifest candidates, best first, lazily: the request's ranking, the path around the context, routers."""
         skills: list[str] = []
         if resolved.request and self.catalog.skills:  # skills layouts: the request's skills, turn about
             scores = self.skill_index.scores(resolved.request)
@@ -240,8 +240,7 @@ class Selector:
 
     @cached_property
     def full_stored(self) -> dict[str, Any]:
-        """The ``full`` strategy's answer (every agent and skill) in its stored JSON form,
-        made once (``accounting.full_stored``: equal to ``select(Context(), "full")`` stored)."""
+        """The ``full`` answer in its stored JSON form, made once (``accounting.full_stored``)."""
         resolved = self.resolve(Context())
         return full_stored(self.catalog, resolved.key(), resolved)
 

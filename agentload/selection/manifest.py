@@ -89,15 +89,38 @@ class Manifest:
     """Precomputed manifest lines; ``text(excluded)`` joins the lines of the others, and
     ``for_selection`` gives what a selection carries (whole or bounded, see the module doc)."""
 
+    max_tokens: int
+    budget: int
+    candidates: int
+    lines: dict[str, str]
+    order: list[str]
+    summary: str
+    _common: set[str]
+    _agents: dict[str, Agent]
+
     def __init__(self, catalog: Catalog, max_tokens: int = 30, budget_tokens: int = 1500,
-                 candidates: int = 12) -> None:
-        counts = Counter(name for a in catalog.agents.values() for name in {m.name for m in a.menu})
-        threshold = max(2, len(catalog.agents) // 2)
-        common = {name for name, n in counts.items() if n >= threshold}
-        self.lines = {aid: manifest_line(a, common, max_tokens) for aid, a in catalog.agents.items()}
+                 candidates: int = 12, previous: Manifest | None = None) -> None:
+        """``previous``: the manifest of an earlier load of the same catalog with the same agent
+        ids, menus, path files and work items (``selection.reuse``) and the same knobs: the lines
+        and summary of the agents it shares (the same objects) are taken from it."""
+        if previous is not None and (previous.max_tokens, previous.budget, previous.candidates) != (
+                max_tokens, budget_tokens, candidates):
+            previous = None
+        self.max_tokens, self._agents = max_tokens, catalog.agents
+        if previous is not None:  # same menus: the same capabilities are common to most agents
+            common = previous._common
+        else:
+            counts = Counter(name for a in catalog.agents.values() for name in {m.name for m in a.menu})
+            threshold = max(2, len(catalog.agents) // 2)
+            common = {name for name, n in counts.items() if n >= threshold}
+        self._common = common
+        before = previous._agents if previous is not None else {}
+        self.lines = {aid: previous.lines[aid] if previous is not None and before.get(aid) is a
+                      else manifest_line(a, common, max_tokens) for aid, a in catalog.agents.items()}
         for sid, item in catalog.skills.items():  # skills layouts: the work, listed like the agents
             self.lines.setdefault(sid, skill_line(item, max_tokens))
-        self.order = sorted(self.lines)
+        self.order = previous.order if previous is not None and previous.lines.keys() == self.lines.keys() else sorted(
+            self.lines)
         self._text = lru_cache(maxsize=4096)(self._build)
         # cl100k never merges across "\n" followed by "- ", so a manifest's count is the sum of
         # its lines' counts (each with its newline; the last without): exact and O(lines), which
@@ -116,10 +139,23 @@ class Manifest:
         # newline), so which lines are listed never depends on their lengths: a selection's
         # manifest depends on its listed lines only (what an incremental build relies on)
         room = budget_tokens - self._header_tokens - candidates * (max_tokens + 1)
-        self.summary = module_summary(catalog, room) if self.bounded else ""
+        # the summary reads ids, modules, menus and path files: the same when every changed agent kept its module
+        same = previous is not None and previous.bounded and all(
+            before.get(aid) is a or before[aid].module == a.module for aid, a in catalog.agents.items())
+        self.summary = (previous.summary if same and previous is not None else module_summary(catalog, room)
+                        ) if self.bounded else ""
         # the summary opens with a word: it never shares a token with the line before it
         self.summary_tokens = count_tokens(self.summary)
         self.overflowed = False  # set when the budget, not the candidate count, ended a listing
+
+    @property
+    def additive(self) -> bool:
+        """Whether a manifest's token count is the sum of its parts' (see ``__init__``)."""
+        return self._additive
+
+    def listed_tokens(self, item: str) -> int:
+        """Tokens ``item``'s line adds to a manifest that lists it (0 for an unknown id)."""
+        return self._with_nl.get(item, 0)
 
     def _build(self, excluded: frozenset[str]) -> tuple[str, int]:
         ids = [a for a in self.order if a not in excluded]

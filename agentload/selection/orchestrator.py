@@ -7,9 +7,10 @@ right agent, which is better than loading nothing. Found from the menus, never b
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from functools import lru_cache
 
-from agentload.catalog import Catalog
+from agentload.catalog import Agent, Catalog
 
 _LISTS = re.compile(r"\b(list|manifest|all)\b", re.I)
 ROUTER_SHARE = 0.5  # another router must score at least half the best one's routing evidence
@@ -39,12 +40,27 @@ def find_orchestrator(catalog: Catalog, override: str | None = None, ranked: lis
 def orchestrators(catalog: Catalog) -> list[str]:
     """Every agent that routes (lists the catalog's work, or is titled so), best first; a
     catalog may have several (v4: a master executor and an orchestrator)."""
-    scored: list[tuple[float, str]] = []
-    for aid, agent in sorted(catalog.agents.items()):
+    return ranked_routers(router_scores(catalog))
+
+
+def router_scores(catalog: Catalog, previous: tuple[Mapping[str, Agent], Mapping[str, float]] | None = None,
+                  ) -> dict[str, float]:
+    """Routing evidence per agent (0 for most); ``previous``: (agents, scores) of an earlier load
+    of the catalog, whose scores the same agent objects keep (a refresh shares unchanged ones)."""
+    agents, scores = previous if previous is not None else ({}, {})
+    out: dict[str, float] = {}
+    for aid, agent in catalog.agents.items():
+        if agents.get(aid) is agent and aid in scores:
+            out[aid] = scores[aid]
+            continue
         score = sum(_item_score(m.target_kind, m.target, m.description, m.name) for m in agent.menu)
-        if _ORCH.search(f"{agent.title} {agent.persona.role}"):
-            score += 2.0
-        if score > 0:
-            scored.append((-score, aid))
-    best = -min(scored)[0] if scored else 0.0
-    return [aid for neg, aid in sorted(scored) if -neg >= ROUTER_SHARE * best]
+        out[aid] = score + (2.0 if _ORCH.search(f"{agent.title} {agent.persona.role}") else 0.0)
+    return out
+
+
+def ranked_routers(scores: Mapping[str, float]) -> list[str]:
+    """The routers of ``router_scores``, best first (then by id): every agent with at least
+    ``ROUTER_SHARE`` of the best one's evidence."""
+    scored = sorted((-score, aid) for aid, score in scores.items() if score > 0)
+    best = -scored[0][0] if scored else 0.0
+    return [aid for neg, aid in scored if -neg >= ROUTER_SHARE * best]
