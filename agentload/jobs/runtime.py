@@ -14,6 +14,7 @@ import redis
 
 from agentload import keys
 from agentload.catalog import load_catalog
+from agentload.jobs import vectors
 from agentload.publish import fingerprints as fp
 from agentload.publish.digests import fingerprint_digest
 from agentload.publish.refresh import refresh_catalog
@@ -65,6 +66,7 @@ def selector_for_current(r: redis.Redis, settings: Settings, state: WorkerState)
     done now (another refresh holds the lock, or a broken file holds publication),
     ``StaleCatalog`` tells the job not to write results under the live version.
     """
+    vectors.install(settings)
     version = text(r.get(keys.CURRENT_VERSION))
     if version is None:
         refresh_catalog(r, settings, state)

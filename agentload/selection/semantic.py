@@ -8,7 +8,9 @@ request. Fusion keeps the lexical scale (the confidence rule's thresholds stay m
 similar agent, 0 for agents at or below the mean similarity, linear between. A request with
 no lexical match at all is decided by similarity alone when the best cosine reaches
 ``MIN_COSINE``. Passage vectors are cached by text, so catalog copies and refreshes that keep
-the texts do not embed them again.
+the texts do not embed them again; a process may also install a shared ``VectorStore``
+(``use_store``: the workers' disk cache, ``agentload/jobs/vectors.py``) so that a fresh process
+reads the vectors another one computed instead of spending seconds of CPU on them.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -28,6 +31,26 @@ CACHE_SIZE = 50_000
 RECENT = 16
 _CODE = re.compile(r"\[[A-Z0-9]{1,4}\]\s*")
 _cache: OrderedDict[str, npt.NDArray[np.float32]] = OrderedDict()
+
+
+class VectorStore(Protocol):
+    """Vectors kept outside this process, keyed by model version and exact text."""
+
+    def load(self, model: str, texts: list[str]) -> dict[str, npt.NDArray[np.float32]]:
+        """The stored vectors of those ``texts`` that have one (shape (384,) each)."""
+        ...
+
+    def save(self, model: str, vectors: dict[str, npt.NDArray[np.float32]]) -> None:
+        """Keep ``vectors`` (text -> vector) for other processes."""
+        ...
+
+
+_store: list[VectorStore] = []
+
+
+def use_store(store: VectorStore | None) -> None:
+    """Install (or, with None, remove) this process's shared vector store."""
+    _store[:] = [store] if store is not None else []
 
 
 def _passages(agent: Agent, catalog: Catalog) -> list[str]:
@@ -46,11 +69,19 @@ def _passages(agent: Agent, catalog: Catalog) -> list[str]:
     return out
 
 
-def _embed(model: EmbeddingModel, texts: list[str]) -> npt.NDArray[np.float32]:
+def _embed(model: EmbeddingModel, texts: list[str], shared: bool = False) -> npt.NDArray[np.float32]:
+    """Vectors of ``texts``; ``shared``: catalog passages, looked up in and written to the
+    installed store (request texts never are: they stay in this process)."""
+    store = _store[0] if _store and shared else None
     missing = list(dict.fromkeys(t for t in texts if t not in _cache))
+    if missing and store is not None:
+        _cache.update(store.load(model.version, missing))
+        missing = [t for t in missing if t not in _cache]
     if missing:
-        for text, vec in zip(missing, model.encode(missing), strict=True):
-            _cache[text] = vec
+        fresh = dict(zip(missing, model.encode(missing), strict=True))
+        _cache.update(fresh)
+        if store is not None:
+            store.save(model.version, fresh)
         while len(_cache) > CACHE_SIZE:
             _cache.popitem(last=False)
     return np.stack([_cache[t] for t in texts]) if texts else np.zeros((0, 384), dtype=np.float32)
@@ -81,7 +112,7 @@ class SemanticIndex:
             for passage in _passages(catalog.agents[aid], catalog):
                 texts.append(passage)
                 owner.append(i)
-        return cls(model, _embed(model, texts), np.asarray(owner, dtype=np.int32), len(ids))
+        return cls(model, _embed(model, texts, shared=True), np.asarray(owner, dtype=np.int32), len(ids))
 
     def similarity(self, text: str) -> npt.NDArray[np.float64]:
         """Best-passage cosine per agent (the last few texts are remembered: one selection asks
