@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     # manifest; catalogs whose whole manifest fits load whatever matches (up to 5 in the trees)
     max_selected_agents: int = Field(default=3, ge=1, le=1000)
     text_close_ratio: float = 0.72
+    # of the agents within text_close_ratio of the best, those loaded beside it: within this
+    # ratio (a near tie), or ranked first by one signal alone (BM25, similarity); <= text_close_ratio: all
+    text_tie_ratio: float = Field(default=0.85, ge=0.0, le=1.0)
     text_min_score: float = 1.0
     text_max_agents: int = 3
     # weight of sentence-embedding similarity fused with BM25 (0 turns it off; see selection/semantic.py)

@@ -28,7 +28,8 @@ from agentload.selection.engine import SelectionConfig, Selector
 
 STRATEGIES = ("selective", "full")
 # the knobs tuned on data, and the values tried in leave-one-suite-out (the defaults are among them)
-GRID = [{"semantic_weight": w, "text_close_ratio": r} for w in (0.0, 0.25, 0.5) for r in (0.72, 0.8)]
+GRID = [{"semantic_weight": w, "text_close_ratio": r, "text_tie_ratio": t}
+        for w in (0.0, 0.25, 0.5) for r in (0.72, 0.8) for t in (0.0, 0.85, 0.9)]
 
 
 def evaluate(selectors: dict[Path, Selector], suites: list[tuple[Path, Path]]) -> dict[str, Any]:

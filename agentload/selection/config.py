@@ -27,6 +27,7 @@ class SelectionConfig:
     manifest_candidates: int = 10
     max_selected_agents: int = 3  # agents a selective answer loads at most when its manifest is bounded
     text_close_ratio: float = 0.72
+    text_tie_ratio: float = 0.85  # a close runner-up is loaded when this near the best, or a signal's own best
     text_min_score: float = 1.0
     text_max_agents: int = 3
     semantic_weight: float = 0.25  # share of the best lexical score the semantic winner adds (0: off)
@@ -46,6 +47,7 @@ class SelectionConfig:
             manifest_candidates=settings.manifest_candidates,
             max_selected_agents=settings.max_selected_agents,
             text_close_ratio=settings.text_close_ratio,
+            text_tie_ratio=settings.text_tie_ratio,
             text_min_score=settings.text_min_score,
             text_max_agents=settings.text_max_agents,
             semantic_weight=settings.semantic_weight,

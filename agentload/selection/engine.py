@@ -27,7 +27,7 @@ from agentload.selection.orchestrator import find_orchestrator, ranked_routers, 
 from agentload.selection.reuse import same_resolver_inputs
 from agentload.selection.rules import Picks, capped, structured_candidates, structured_picks, structured_work
 from agentload.selection.skillsel import SkillIndex
-from agentload.selection.team import TeamFacts
+from agentload.selection.team import TeamFacts, team_router
 from agentload.selection.text_pick import RANKED, TextSelector, split_clauses
 
 __all__ = ["STRATEGIES", "SelectionConfig", "Selector"]
@@ -192,13 +192,10 @@ class Selector:
                 level = max(level, 2)
             found = self.text.select(query, resolved.user_role, level, frozenset(picks))
             ranked = found.ranked
-            if self.team.is_collective(resolved.request):  # the whole team: a router, not a side word's agent
-                keep = set(self.team.named(resolved.request)) | set(self.routers)
-                found.picks = {a: r for a, r in found.picks.items() if a in keep}
+            asks, router, found.picks = team_router(self.team, resolved.request, found.picks, ranked, self.routers)
+            router = (router or self._router_for(resolved.request)) if asks else None
             for agent, reasons in found.picks.items():
                 picks.setdefault(agent, []).extend(reasons)
-            team = self.team.is_team_question(resolved.request) or self.team.is_routing_question(resolved.request)
-            router = self._router_for(resolved.request) if team else None
             if router is not None:
                 picks.setdefault(router, []).append(
                     Reason(rule="text:team", detail="asks for the team or for routing: the orchestrator"))

@@ -55,7 +55,7 @@ def segments(text: str, known: Callable[[str], bool]) -> list[tuple[str, float]]
     asks name fewer than ``MIN_ASK_TERMS`` words the catalog knows ("... screen readers don't
     announce errors. rethink the whole flow": the statement says what to rethink)."""
     parts = [s for s in _SEGMENT.split(text) if s and s.strip()]
-    asks = [not _is_statement(s) for s in parts]
+    asks = [not is_statement(s) for s in parts]
     named = {t for s, ask in zip(parts, asks, strict=True) if ask for t in tokenize(s) if known(t)}
     if len(named) < MIN_ASK_TERMS:
         asks = [True] * len(parts)
@@ -72,7 +72,7 @@ def term_weights(text: str, known: Callable[[str], bool]) -> dict[str, float]:
     return out
 
 
-def _is_statement(segment: str) -> bool:
+def is_statement(segment: str) -> bool:
     """A segment that reports a state ("the unit tests are red") rather than asking."""
     if "?" in segment or _OPENING.match(segment):
         return False

@@ -3,7 +3,9 @@
 "Get the PM, the architect and UX in one room", "what can you all do?", "who should I talk to
 about X?" ask for the team or for routing. Loading whichever agent a side word matches is wrong;
 the catalog's own router is right: its orchestrator agent, or, in skills layouts without one,
-the work items made for this (a multi-agent discussion, a help/next-step advisor).
+the work items made for this (a multi-agent discussion, a help/next-step advisor). One router
+answers: a catalog may have several (a master executor and an orchestrator), and loading each
+one a word matched doubles the cost of a question that one of them answers.
 
 Every fact comes from the catalog: agents are recognised by their own ids, titles and persona
 names; the team and router work items by their own descriptions (a team item speaks of several
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from agentload.catalog import Agent, Catalog, WorkItem
 
@@ -32,6 +35,7 @@ _ROUTER_TEXT = re.compile(r"\b(help|advice|advise|recommend\w*|next (step|skill|
                           r"guidance)\b", re.I)
 _WORD = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 MIN_NAMED_FOR_TEAM = 2
+T = TypeVar("T")
 
 
 def _agent_terms(agent: Agent) -> set[str]:
@@ -98,6 +102,25 @@ class TeamFacts:
 
     def is_routing_question(self, text: str) -> bool:
         return bool(_ROUTING.search(text)) and (bool(_COLLECTIVE.search(text)) or "?" in text)
+
+
+def team_router(facts: TeamFacts, request: str, picks: dict[str, T], ranked: list[str],
+                routers: list[str]) -> tuple[bool, str | None, dict[str, T]]:
+    """(whether ``request`` is for a router, the router the text picked if any, ``picks`` as
+    such a request keeps them). A question to the team or about whom to ask gets one router,
+    the text's own pick if it made one (the best ranked), not every router a word matched; a
+    question to the whole team, or about whom to ask in a catalog with a router to answer it,
+    drops the agents only its side words matched (those it names stay)."""
+    named = facts.named(request)
+    asks = facts.is_routing_question(request) and bool(routers or facts.router_item)
+    if asks or facts.is_collective(request):
+        picks = {a: r for a, r in picks.items() if a in set(named) | set(routers)}
+    if not (asks or facts.is_team_question(request)):
+        return False, None, picks
+    rank = {a: i for i, a in enumerate(ranked)}
+    picked = sorted((a for a in picks if a in routers), key=lambda a: (rank.get(a, len(rank)), routers.index(a)))
+    drop = set(picked[1:]) - set(named)
+    return True, (picked[0] if picked else None), {a: r for a, r in picks.items() if a not in drop}
 
 
 def _best(catalog: Catalog, pattern: re.Pattern[str], *, shared_ok: bool, exclude: str | None = None) -> str | None:

@@ -1,9 +1,12 @@
 """The confidence rule on top of the text index.
 
-One agent when one clearly wins; more when candidates are close (within ``close_ratio`` of
-the best); a request that chains several asks ("do X, then Y") is split into clauses and
-each clause contributes its own winner. The user's role is a prior: a small multiplicative
-boost for agents whose title/role matches it, never an override.
+One agent when one clearly wins. A second (or third) only when the first is uncertain: a
+candidate within ``text_close_ratio`` of the best is loaded when it nearly ties it (within
+``text_tie_ratio``) or when one signal alone, the words (BM25) or the meaning (similarity),
+ranks it first; a runner-up that both signals put behind the winner is left to the manifest,
+where it costs a line rather than a definition. A request that chains several asks ("do X,
+then Y") is split into clauses and each clause contributes its own winner. The user's role is
+a prior: a small multiplicative boost for agents whose title/role matches it, never an override.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import numpy.typing as npt
 
 from agentload.catalog import Catalog
 from agentload.catalog.glossary import expand
-from agentload.selection.focus import segments, term_weights
+from agentload.selection.focus import is_statement, segments, term_weights
 from agentload.selection.lexicon import expansions
 from agentload.selection.models import Reason
 from agentload.selection.semantic import SemanticIndex
@@ -44,7 +47,7 @@ RANKED = 64  # agents a request ranks for the manifest (its bound lists fewer)
 
 _NEGATED = re.compile(
     r"\b(?:no|not|without|skip(?:ping)?|don'?t (?:need|want)|ohne|kein\w*|sans|sin)\s+(?:the\s+|any\s+|a\s+)?"
-    r"([\w/.-]+(?:\s+[\w.-]+)?)", re.I)
+    r"([\w/.-]+(?:\s+[\w/.-]+)?)", re.I)
 _MARKDOWN_FILE = re.compile(r"\b[\w-]+\.md\b", re.I)
 
 
@@ -61,15 +64,17 @@ _STEPS = re.compile(_CLAUSES.pattern.replace(r"|;\s*|\.\s+", ""), re.I)
 
 def ask_clauses(text: str) -> list[str]:
     """The steps a request asks for: the parts joined by sequence words ("then", "once that
-    is done", "1. ... 2. ..."), each without the statements before its last sentence unless
-    they are questions. "Epic 1 is wrapped. Let's do a retro" asks for a retrospective only:
-    the leading sentences set the scene and are left to the whole-request ranking."""
+    is done", "1. ... 2. ..."), each reduced to its last sentence that is no statement (the
+    last sentence when all are) and its questions. "Epic 1 is wrapped. Let's do a retro" asks
+    for a retrospective only, and "Spec the checkout screens. The PRD is in docs/" for the
+    screens: the statements set the scene and are left to the whole-request ranking."""
     out: list[str] = []
     for step in (p.strip() for p in _STEPS.split(text) if p and p.strip()):
         if len(tokenize(step)) < MIN_CLAUSE_TERMS:
             continue
         sentences = [x.strip() for x in _SENTENCE.split(step) if tokenize(x)]
-        asks = [x for i, x in enumerate(sentences) if i == len(sentences) - 1 or "?" in x]
+        last = max((i for i, x in enumerate(sentences) if not is_statement(x)), default=len(sentences) - 1)
+        asks = [x for i, x in enumerate(sentences) if i == last or "?" in x]
         for ask in asks or [step]:
             out += _objects(ask)
     return out or [text]
@@ -111,19 +116,25 @@ class TextSelector:
 
     def rank(self, text: str, role: str | None) -> np.ndarray:
         """Fused score per agent (``index.ids`` order) for ``text``, with the role prior."""
+        return self._rank(text, role)[0]
+
+    def _rank(self, text: str, role: str | None) -> tuple[np.ndarray, set[int]]:
+        """(``rank``'s scores, the agents that one signal alone ranks first: the words, the meaning)."""
         text = without_negated(text)
         scores = self.index.scores(text, term_weights(text, self.index.knows))
         for segment, weight in segments(text, self.index.knows):  # implied words weigh as their segment does
             extra = f"{expansions(segment)} {expand(segment, self.acronyms)}".strip()
             if extra:
                 scores = scores + EXPANSION_WEIGHT * weight * self.index.scores(extra)
+        winners = {int(scores.argmax())} if len(scores) else set()
         if self.semantic is not None:
             scores = self.semantic.fuse(text, scores, self.config.semantic_weight, self.config.text_min_score)
+            winners.add(int(self.semantic.similarity(text).argmax()))
         if role:
             prior = self.index.field_scores(role.replace("-", " ").replace("_", " "), "name")
             if prior.max() > 0:
                 scores = scores * (1.0 + ROLE_PRIOR * prior / prior.max())
-        return scores
+        return scores, winners
 
     def _one_per_work(self, text: str, close: list[int]) -> list[int]:
         """Close candidates, less those whose best match is work a better-ranked candidate also
@@ -146,13 +157,14 @@ class TextSelector:
         (the request's best agent is added), 2 an explicit next workflow (only agents that
         win a clause of a multi-part request are added); ``have`` are the agents the path
         picked, so a close candidate they lack is added rather than one they already hold, and
-        structured context and text do not silence each other. ``ambiguous`` is set when more
-        candidates are close than may be loaded: the request
-        is about the team as a whole, which is the orchestrator's job.
+        structured context and text do not silence each other. Of the close candidates, those
+        after the best are loaded only when it is uncertain (module docstring). ``ambiguous`` is
+        set when more candidates are close than may be loaded: the request is about the team as
+        a whole, which is the orchestrator's job.
         """
         cfg = self.config
         out = TextPicks()
-        whole = self.rank(text, role)
+        whole, winners = self._rank(text, role)
         top = float(whole.max(initial=0.0))
         best = np.argpartition(-whole, RANKED - 1)[:RANKED] if len(whole) > RANKED else np.arange(len(whole))
         out.ranked = [self.index.ids[int(i)] for i in sorted(best, key=lambda i: -whole[i]) if whole[i] > 0]
@@ -164,10 +176,12 @@ class TextSelector:
         close = self._one_per_work(text, close)
         if structured:  # the path already loaded some agents: the text adds its best other one
             close = [i for i in close if self.index.ids[i] not in have] or close
+        out.ambiguous = len(close) > cfg.text_max_agents
+        # a second agent only when the first is uncertain: nearly tied, or one signal alone prefers it
+        close = close[:1] + [i for i in close[1:] if whole[i] >= cfg.text_tie_ratio * top or i in winners]
         for i in close[:limit]:
             out.picks[self.index.ids[i]] = [Reason(rule="text:bm25", score=round(float(whole[i]), 3),
                                                    detail=f"{whole[i] / top:.2f} of best")]
-        out.ambiguous = len(close) > cfg.text_max_agents
         clauses = ask_clauses(text)
         if clauses != [text]:  # several steps, or an ask after some background
             for clause, agent, score in self._clause_winners(clauses, role, top):

@@ -190,11 +190,11 @@ def test_given_unknown_strategy_when_evaluating_then_exit_code_2(runner: CliRunn
 
 
 def test_given_settings_when_building_config_then_selection_knobs_are_copied() -> None:
-    s = Settings(manifest_max_tokens=25, text_close_ratio=0.5, text_min_score=2.0, text_max_agents=2,
-                 orchestrator_agent="pm")
+    s = Settings(manifest_max_tokens=25, text_close_ratio=0.5, text_tie_ratio=0.6, text_min_score=2.0,
+                 text_max_agents=2, orchestrator_agent="pm")
     cfg = SelectionConfig.from_settings(s)
-    assert (cfg.manifest_max_tokens, cfg.text_close_ratio, cfg.text_min_score, cfg.text_max_agents,
-            cfg.orchestrator_agent) == (25, 0.5, 2.0, 2, "pm")
+    assert (cfg.manifest_max_tokens, cfg.text_close_ratio, cfg.text_tie_ratio, cfg.text_min_score,
+            cfg.text_max_agents, cfg.orchestrator_agent) == (25, 0.5, 0.6, 2.0, 2, "pm")
     assert cfg.level_tracks == dict(s.level_tracks)
 
 

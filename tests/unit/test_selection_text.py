@@ -116,7 +116,8 @@ def test_given_role_prior_when_ranking_then_it_only_scales_existing_scores(text:
 # --- the confidence rule -----------------------------------------------------------------------
 
 
-def test_given_structured_levels_when_selecting_text_then_limits_are_three_one_zero(text: TextSelector) -> None:
+def test_given_structured_levels_when_selecting_text_then_limits_are_three_one_zero(catalog: Catalog) -> None:
+    text = TextSelector(catalog, SelectionConfig(text_tie_ratio=0.0))  # every close candidate may load
     query = "create the document"
     free = text.select(query, None, 0)
     assert len(free.picks) == 3 and not free.ambiguous
