@@ -191,6 +191,7 @@ async def run(host: str, port: int, targets: list[str], rate: float, seconds: fl
         load.expire()
         await asyncio.sleep(0.02)
     load.close()
+    await asyncio.sleep(0.05)  # the transports finish closing before the loop does
     return {"kinds": load.kinds, "details": load.details, "retry_after": load.retry_after, "ok_ms": load.ok_ms,
             "sent": load.sent, "elapsed_s": max(load.loop.time(), end) - t0 if rate > 0 else seconds,
             "cpu_s": _cpu_s() - cpu0}
