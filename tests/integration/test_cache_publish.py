@@ -72,11 +72,10 @@ def test_given_catalog_when_publishing_then_every_structured_selection_and_the_p
 def test_given_many_chunks_and_script_calls_when_publishing_then_every_key_is_indexed_and_switched(
     redis_client: redis.Redis, catalog: Catalog, selector: Selector, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Writes go by chunks (one SADD each) and the switch by script calls over key lists: with
-    tiny chunks every boundary is crossed, and still every key is indexed, made permanent
+    """Writes go by chunks (one SADD each) and the switch reads the versions' indexes in Redis:
+    with tiny chunks every boundary is crossed, and still every key is indexed, made permanent
     when current and given its expiry when replaced."""
     monkeypatch.setattr(writer_mod, "CHUNK", 7)
-    monkeypatch.setattr(writer_mod, "SCRIPT_KEYS", 5)
     old = publish_catalog(redis_client, catalog, selector, ttl_old_s=60)
     new = publish_catalog(redis_client, catalog, selector, ttl_old_s=60)
     assert new["previous"] == old["version"] and redis_client.get(keys.CURRENT_VERSION) == new["version"]
