@@ -37,6 +37,7 @@ class _Conn(asyncio.Protocol):
         self.request: tuple[float, str] | None = None  # (due, path) in flight
         self.body: list[bytes] = []
         self.retry_after = self.close_after = False
+        self.names: list[bytes] = []
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -44,6 +45,7 @@ class _Conn(asyncio.Protocol):
     def send(self, due: float, path: str) -> None:
         assert self.transport is not None
         self.request, self.body, self.retry_after, self.close_after = (due, path), [], False, False
+        self.names: list[bytes] = []
         self.transport.write(b"GET %s HTTP/1.1\r\nHost: %s\r\n\r\n" % (path.encode(), self.load.host))
 
     def data_received(self, data: bytes) -> None:
@@ -54,6 +56,7 @@ class _Conn(asyncio.Protocol):
 
     def on_header(self, name: bytes, value: bytes) -> None:
         lower = name.lower()
+        self.names.append(lower)
         self.retry_after |= lower == b"retry-after"
         self.close_after |= lower == b"connection" and value.lower() == b"close"
 
@@ -133,6 +136,8 @@ class Load:
     def answered(self, conn: _Conn, due: float, status: int, body: bytes, retry_after: bool) -> None:
         self.busy.discard(conn)
         self.retry_after += status == 503 and retry_after
+        if status == 503 and not retry_after:
+            self.details[f"503 without Retry-After (headers: {b','.join(conn.names).decode()})"] += 1
         if conn.close_after:
             conn.fail("")
         else:
