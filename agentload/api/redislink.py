@@ -18,10 +18,12 @@ A timeout means *Redis* stayed silent, not that this process was slow to look: o
 per connection (no timer per call) fails the pending calls only when the oldest has waited
 ``timeout_s``, nothing was read from Redis for ``timeout_s`` and nothing is waiting unread
 in the socket. An overloaded event loop that comes back to the socket a second late finds
-the replies there and delivers them; with a timer per call (``asyncio.timeout``) uvloop ran
-the expired timers before reading the socket, so every call in flight failed with "Redis
-did not answer in time" while Redis had answered in microseconds. A Redis that keeps
+the replies there and delivers them. With a timer per call (``asyncio.timeout``) the expired
+timers won (uvloop runs them before it reads the socket; asyncio cancels a call whose reply
+it has just read), so every call in flight failed with "Redis did not answer in time" while
+Redis had answered in microseconds (``tests/integration/test_redislink.py``, both loops). A Redis that keeps
 answering, but too slowly, still fails a call after ``SLOW_FACTOR x timeout_s``.
+
 Only TCP URLs (``redis://``, with optional user, password and db) are served; others make
 ``open_link`` return None and the hot path stays off.
 """
@@ -40,6 +42,7 @@ from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 SLOW_FACTOR = 3  # a call waits at most this many timeouts while Redis keeps sending replies
+
 
 def pack(args: tuple[Any, ...]) -> bytes:
     """A RESP array of bulk strings (``str`` as UTF-8, numbers by their decimal text)."""

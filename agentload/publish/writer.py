@@ -153,8 +153,8 @@ local ap, sp = ARGV[2], ARGV[3]
 for _, k in ipairs(redis.call('SMEMBERS', KEYS[4])) do
   redis.call('EXPIRE', k, ARGV[1])
   n = n + 1
-  if string.sub(k, 1, #ap) == ap then agents = agents + 1
-  elseif string.sub(k, 1, #sp) == sp then selections = selections + 1 end
+  if string.find(k, ap, 1, true) == 1 then agents = agents + 1
+  elseif string.find(k, sp, 1, true) == 1 then selections = selections + 1 end
 end
 redis.call('EXPIRE', KEYS[4], ARGV[1])
 redis.call('HINCRBY', KEYS[2], 'evictions', agents)
@@ -170,6 +170,7 @@ def switch_version(
     *,
     ttl_old_s: int,
     fingerprints: Mapping[str, str] | None = None,
+    stored_fingerprints: Mapping[str, str] | None = None,
 ) -> str | None:
     """Make ``version`` current in one transaction; returns the version it replaced.
 
@@ -177,11 +178,17 @@ def switch_version(
     records it in ``VERSIONS``, gives the previous version's keys their expiry and stores the
     file fingerprints the refresh compares against. ``written`` are the keys
     ``write_version`` wrote (all in the version's index, which the switch reads in Redis).
+
+    ``stored_fingerprints``: what ``keys.FINGERPRINTS`` holds (the refresh read it under its
+    lock); only the entries that differ are written (one after an edit, instead of rewriting
+    10,000). The hash is watched too: if it changed meanwhile, the retry rewrites it whole.
     """
     index = keys.version_index_key(version)
     previous: list[str | None] = [None]
+    attempts = [0]
 
     def step(pipe: redis.client.Pipeline) -> None:
+        attempts[0] += 1
         prev = text(pipe.get(keys.CURRENT_VERSION))
         previous[0] = prev
         retire = [keys.version_index_key(prev)] if prev and prev != version else []
@@ -194,9 +201,24 @@ def switch_version(
         for cache_type in ("agent_definitions", "selections"):
             pipe.hincrby(keys.stats_key(cache_type), "refreshes", 1)
         if fingerprints is not None:
-            pipe.delete(keys.FINGERPRINTS)
-            if fingerprints:
-                pipe.hset(keys.FINGERPRINTS, mapping=hash_mapping(fingerprints))
+            _store_fingerprints(pipe, fingerprints, stored_fingerprints if attempts[0] == 1 else None)
 
-    r.transaction(step, keys.CURRENT_VERSION)
+    r.transaction(step, keys.CURRENT_VERSION, keys.FINGERPRINTS)
     return previous[0]
+
+
+def _store_fingerprints(pipe: redis.client.Pipeline, new: Mapping[str, str], stored: Mapping[str, str] | None
+                        ) -> None:
+    """Queue the writes that make ``keys.FINGERPRINTS`` equal ``new``: the differences from
+    ``stored`` when that is what the hash holds, else the whole hash again."""
+    if stored is None:
+        pipe.delete(keys.FINGERPRINTS)
+        if new:
+            pipe.hset(keys.FINGERPRINTS, mapping=hash_mapping(new))
+        return
+    gone = [f for f in stored if f not in new]
+    moved = {f: v for f, v in new.items() if stored.get(f) != v}
+    if gone:
+        pipe.hdel(keys.FINGERPRINTS, *gone)
+    if moved:
+        pipe.hset(keys.FINGERPRINTS, mapping=hash_mapping(moved))

@@ -58,12 +58,15 @@ async def test_given_every_pooled_connection_checked_out_when_a_request_needs_re
         held = [await pool.get_connection() for _ in range(pool.max_connections)]  # real connections, all busy
         try:
             busy = await http.get("/api/v1/agents/pm")
+            unready = await http.get("/readyz")
             assert redis.Redis(port=private_redis.port).ping()  # Redis itself answers all along
         finally:
             for connection in held:
                 await pool.release(connection)
         assert busy.status_code == 503 and busy.json()["detail"].startswith("overloaded"), busy.text
         assert busy.headers["retry-after"] == "1"
+        assert unready.status_code == 503 and unready.json()["detail"].startswith("overloaded"), unready.text
+        assert unready.json()["redis"] == "ok"
         assert (await http.get("/api/v1/agents/pm")).status_code == 200  # connections back: served again
 
         private_redis.stop()  # a real outage still says Redis
