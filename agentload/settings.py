@@ -115,7 +115,8 @@ class Settings(BaseSettings):
 
     # the API's listener (agentload.api.serve): a connection that sends no request for this
     # long is closed (idle keep-alive and never-used connections alike); past the concurrency
-    # limit new requests get 503 at once instead of queueing without bound
+    # limit (requests in flight per process, agentload.api.admission) new requests get 503
+    # "overloaded" at once instead of queueing without bound
     api_idle_timeout_s: float = Field(default=5.0, gt=0)
     # the MCP server over HTTP: when set, every request needs ``Authorization: Bearer <token>``
     mcp_token: str | None = None

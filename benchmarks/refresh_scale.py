@@ -16,7 +16,9 @@ For each size, a catalog is generated (``agentload.measure.synthetic``) and a fr
   from the bundled suites), bounded manifest vs the whole one (``manifest_budget_tokens``
   unbounded, no cap on agents: the behaviour before the bound), and on the 10-agent catalog.
 
-    .venv/bin/python benchmarks/refresh_scale.py [--sizes 1000 10000] [--repeat 3]
+    .venv/bin/python benchmarks/refresh_scale.py [--sizes 1000 10000] [--repeat 3] [--no-answers]
+
+``--no-answers`` measures refresh and serving only (no recall or token figures).
 """
 
 from __future__ import annotations
@@ -167,6 +169,8 @@ def report(sizes: list[int], runs: dict[int, dict[str, Any]], answers: dict[str,
     print(f"targets: rebuild ratio <= {TARGETS['rebuild_ratio']:.0f}: x{ratio:.1f}; worker RSS <= "
           f"{TARGETS['rss_mib']:.0f} MiB: {big['rss_mib']:.0f}; served <= {TARGETS['served_s']:.0f} s: "
           f"{big['served_s']:.2f} s")
+    if not answers:
+        return
     rows = []
     for label, figures in answers.items():
         for suite, f in figures.items():
@@ -185,21 +189,25 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--redis-url", default=None)
+    ap.add_argument("--no-answers", action="store_true", help="refresh figures only (no recall or tokens)")
     ap.add_argument("--child", nargs=2, metavar=("URL", "ROOT"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         child(*args.child)
         return
     runs: dict[int, dict[str, Any]] = {}
-    answers: dict[str, dict[str, Any]] = {"10 agents (bundled)": answer_figures(BUNDLED_CATALOG, 10, True)}
+    answers: dict[str, dict[str, Any]] = {}
+    if not args.no_answers:
+        answers["10 agents (bundled)"] = answer_figures(BUNDLED_CATALOG, 10, True)
     with tempfile.TemporaryDirectory(prefix="agentload-scale-") as tmp, redis_server(args.redis_url) as url:
         for n in args.sizes:
             started = time.perf_counter()
             root = make_synthetic_catalog(BUNDLED_CATALOG, Path(tmp) / f"catalog-{n}", n)
             print(f"generated {n:,} agents in {time.perf_counter() - started:.0f} s", flush=True)
             runs[n] = refresh_figures(url, root, args.repeat)
-            answers[f"{n:,} agents, bounded manifest"] = answer_figures(root, n, True)
-            answers[f"{n:,} agents, whole manifest (before)"] = answer_figures(root, n, False)
+            if not args.no_answers:
+                answers[f"{n:,} agents, bounded manifest"] = answer_figures(root, n, True)
+                answers[f"{n:,} agents, whole manifest (before)"] = answer_figures(root, n, False)
             print(f"measured {n:,} agents", flush=True)
     print()
     report(args.sizes, runs, answers)

@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from agentload.api import errors, openapi
+from agentload.api.admission import Admission
 from agentload.api.guard import Guard
 from agentload.api.hotpath import PATH as HOT_PATH
 from agentload.api.hotpath import HotPath
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.runtime = open_runtime(settings)
+        app.state.runtime.lag.start()
         if freeze_gc:
             gc.collect()
             gc.freeze()
@@ -110,6 +112,9 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
         hot_route = next(r for r in selection.router.routes if getattr(r, "path", None) == HOT_PATH)
         app.add_middleware(HotPath, prom=prom, route=hot_route)
     app.add_middleware(Guard, token=settings.api_token, max_body_bytes=settings.max_body_bytes)
+    # past api_limit_concurrency requests in flight: 503 overloaded at once (``api.admission``),
+    # inside Telemetry, which counts those answers too
+    app.add_middleware(Admission, prom=prom, limit=settings.api_limit_concurrency)
     app.add_middleware(Telemetry, prom=prom)
     return app
 

@@ -27,7 +27,7 @@ from redis.exceptions import OutOfMemoryError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.responses import Response
 
-from agentload.api.problems import NotReady, TooManyMisses, describe, is_overload, redis_failure
+from agentload.api.problems import OVERLOADED, NotReady, TooManyMisses, describe, is_overload, redis_failure
 from agentload.api.responses import ORJSONResponse
 from agentload.reader.store import CatalogNotPublished
 
@@ -46,13 +46,16 @@ async def _on_validation(_: Request, exc: Exception) -> Response:
 
 async def on_redis(request: Request, exc: Exception) -> Response:
     """503 for a Redis connection failure or timeout: "overloaded" when this process's pool ran
-    dry (Redis is fine), else "Redis is unavailable" naming the kind of failure only."""
+    dry or a timeout came while its event loop ran late (Redis is fine: this process did not
+    read the reply in time, ``api.looplag``), else "Redis is unavailable" naming the kind of
+    failure only."""
     prom = getattr(request.app.state, "prom", None)
-    if is_overload(exc):  # the pool was exhausted: this process is overloaded, Redis is fine
+    runtime = getattr(request.app.state, "runtime", None)
+    late = isinstance(exc, RedisTimeoutError) and runtime is not None and runtime.lag.behind()
+    if late or is_overload(exc):
         if prom is not None:
             prom.refused.labels("overloaded").inc()
-        return ORJSONResponse({"detail": "overloaded: too many requests in flight in this process; retry shortly"},
-                              status_code=503, headers={"Retry-After": "1"})
+        return ORJSONResponse({"detail": OVERLOADED}, status_code=503, headers={"Retry-After": "1"})
     # the body names the kind of failure only: hosts, ports and paths stay in the log
     log.warning("redis unavailable on %s %s: %s", request.method, request.url.path, exc)
     if prom is not None:

@@ -42,6 +42,9 @@ def redis_failure(exc: BaseException) -> str:
     return "connection failed"
 
 
+OVERLOADED = "overloaded: this API process has more work than it can serve in time; retry shortly"
+
+
 def is_overload(exc: BaseException) -> bool:
     """This process's Redis pool had no free connection within its timeout: too much load
     for this process, not a Redis outage (redis-py's BlockingConnectionPool message)."""

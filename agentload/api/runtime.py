@@ -20,6 +20,7 @@ from redis.exceptions import ResponseError
 
 from agentload.api.enqueue import Enqueuer, build_client
 from agentload.api.livestats import TelemetryBuffer
+from agentload.api.looplag import LoopLag
 from agentload.api.redislink import RedisLink, open_link
 from agentload.api.service import SelectionService
 from agentload.project import ProjectCache
@@ -40,6 +41,9 @@ class Runtime:
     telemetry: TelemetryBuffer
     link: RedisLink | None = None  # the hot path's pipelined connection (``api.redislink``)
     projects: ProjectCache = field(default_factory=ProjectCache)  # readings of project files
+    # whether this process's loop ran late lately (a Redis timeout then is overload, not an outage);
+    # started by the API's lifespan
+    lag: LoopLag = field(default_factory=lambda: LoopLag(SOCKET_TIMEOUT_S / 2, 2 * SOCKET_TIMEOUT_S))
 
 
 class ConnectedFirstPool(BlockingConnectionPool):
@@ -108,6 +112,7 @@ def open_runtime(settings: Settings) -> Runtime:
 
 
 async def close_runtime(runtime: Runtime) -> None:
+    runtime.lag.stop()
     await runtime.telemetry.aclose()
     runtime.enqueuer.close()
     runtime.sync_redis.close()

@@ -1,16 +1,18 @@
 """Serve the API under uvicorn with the limits a listener open to many clients needs.
 
 ``python -m agentload.api.serve [--host H] [--port P] [--workers N]`` is what compose, the
-Dockerfile and the demo run instead of the bare ``uvicorn`` command, because of three limits
-uvicorn's command line cannot set:
+Dockerfile and the demo run instead of the bare ``uvicorn`` command, because of the limits
+uvicorn's command line cannot set (the second is the app's own and holds under any server):
 
 * **Connections that never send a request are closed.** uvicorn starts its keep-alive timer
   only after a response, so a client that opens a connection and stays silent holds a file
   descriptor forever; 1,100 such connections exhausted a 1,024 fd limit and every request
   failed. The protocol classes below start the same timer when the connection is made
   (``AGENTLOAD_API_IDLE_TIMEOUT_S``); data from the client cancels it, as after a response.
-* **Bounded concurrency.** ``AGENTLOAD_API_LIMIT_CONCURRENCY`` (uvicorn's
-  ``limit_concurrency``): past it a request is answered 503 at once.
+* **Bounded concurrency.** ``AGENTLOAD_API_LIMIT_CONCURRENCY`` requests in flight per
+  process: past it a request is answered 503 "overloaded" at once. The app enforces it
+  (``api.admission``: JSON, ``Retry-After``, counted in ``/metrics``), not uvicorn's
+  ``limit_concurrency``, which counts idle keep-alive connections too and answers plain text.
 * **The fd limit.** The soft ``RLIMIT_NOFILE`` is raised to the hard limit at start, and
   both are logged; ``docs/operations.md`` says what to set.
 """
@@ -64,10 +66,10 @@ def raise_fd_limit() -> tuple[int, int]:
 
 
 def limits() -> dict[str, Any]:
-    """uvicorn keyword arguments carrying the limits from settings."""
+    """uvicorn keyword arguments carrying the limits from settings (the concurrency limit is
+    the app's own, ``api.admission``)."""
     settings = get_settings()
-    return {"http": HttpToolsIdle, "timeout_keep_alive": int(max(1, round(settings.api_idle_timeout_s))),
-            "limit_concurrency": settings.api_limit_concurrency}
+    return {"http": HttpToolsIdle, "timeout_keep_alive": int(max(1, round(settings.api_idle_timeout_s)))}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -110,6 +110,7 @@ def publish_version(
     fingerprints: Mapping[str, str] | None = None,
     digest: str | None = None,
     reuse: PublishMemo | None = None,
+    stored_fingerprints: Mapping[str, str] | None = None,
 ) -> tuple[dict[str, Any], PublishMemo]:
     """Write a complete new version of ``catalog`` and make it current; returns its stats and
     what the next publish of this process can copy from it (``reuse``: this process's last
@@ -118,8 +119,9 @@ def publish_version(
     ``selections`` default to ``iter_selections(selector)``; without ``full`` nothing is
     switched (``ValueError``; the written keys expire with their safety TTL).
     ``fingerprints`` are stored in the same transaction as the pointer switch, so they always
-    describe the live version. ``build_ms`` is the selections' compute time, ``write_ms`` the
-    rest of writing the version.
+    describe the live version (``stored_fingerprints``: what the hash holds now, so that only
+    the differences are written; ``writer.switch_version``). ``build_ms`` is the selections'
+    compute time, ``write_ms`` the rest of writing the version.
     """
     started = time.perf_counter()
     timed = _Timed(iter_selections(selector) if selections is None else selections)
@@ -152,7 +154,8 @@ def publish_version(
     more, _, _ = write_version(r, version, [("catalog", keys.meta_key(version), meta_bytes)], build_ttl)
     written += more
     wrote = time.perf_counter()
-    previous = switch_version(r, version, written, ttl_old_s=ttl_old_s, fingerprints=fingerprints)
+    previous = switch_version(r, version, written, ttl_old_s=ttl_old_s, fingerprints=fingerprints,
+                              stored_fingerprints=stored_fingerprints)
     done = time.perf_counter()
     return {
         "version": version,

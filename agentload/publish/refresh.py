@@ -201,7 +201,8 @@ def _refresh_locked(r: redis.Redis, settings: Settings, state: WorkerState, *,
     build = Build(selector, None if force else state.memo)
     stats, published = publish_version(r, catalog, selector, ttl_old_s=settings.version_ttl_s, selections=build,
                                        fingerprints=fingerprints, digest=digest,
-                                       reuse=None if force or gaps else state.published)
+                                       reuse=None if force or gaps else state.published,
+                                       stored_fingerprints=stored)
     state.remember(stats["version"], selector, build.memo, published)
     return {**base, **stats, "changed": True, "published": True, "selector_ms": selector_ms,
             "reused_selections": build.reused, "selected": build.selected,

@@ -136,26 +136,31 @@ def write_version(r: redis.Redis, version: str, items: Iterable[Item], ttl_s: in
     return written, sizes, n_copies - len(lost)
 
 
-def _evicted_by_type(version: str, members: Iterable[str]) -> dict[str, int]:
-    agent_prefix, sel_prefix = keys.agent_key(version, ""), keys.selection_key(version, "")
-    counts = {"agent_definitions": 0, "selections": 0}
-    for key in members:
-        if key.startswith(agent_prefix):
-            counts["agent_definitions"] += 1
-        elif key.startswith(sel_prefix):
-            counts["selections"] += 1
-    return counts
-
-
-# One script call per few thousand keys instead of one PERSIST / EXPIRE command per key; the
-# calls are queued in the switch's MULTI like the commands were, so the switch stays atomic.
-_PERSIST_ALL = "for i = 1, #KEYS do redis.call('PERSIST', KEYS[i]) end return #KEYS"
-_EXPIRE_ALL = "for i = 1, #KEYS do redis.call('EXPIRE', KEYS[i], ARGV[1]) end return #KEYS"
-SCRIPT_KEYS = 5000  # keys per script call (bounded argument lists)
-
-
-def _parts(items: list[str]) -> Iterable[list[str]]:
-    return (items[i:i + SCRIPT_KEYS] for i in range(0, len(items), SCRIPT_KEYS))
+# The switch's one script: the new version's keys made permanent and the previous version's
+# given their expiry, both read from the versions' index sets inside Redis (members of an index
+# are the version's keys, ``write_version``), and the previous keys counted by type into the
+# caches' "evictions". Names of 25,000 keys each way used to go through this process (a
+# ``SMEMBERS`` of the old index, then ``PERSIST`` and ``EXPIRE`` lists sent back): most of a
+# 10,000-agent switch. It is queued in the switch's ``MULTI``, so the switch stays atomic.
+# KEYS: new index, agent stats, selection stats[, previous index]; ARGV: ttl, agent key prefix,
+# selection key prefix (of the previous version)
+_SWITCH = """
+for _, k in ipairs(redis.call('SMEMBERS', KEYS[1])) do redis.call('PERSIST', k) end
+redis.call('PERSIST', KEYS[1])
+if #KEYS < 4 then return 0 end
+local agents, selections, n = 0, 0, 0
+local ap, sp = ARGV[2], ARGV[3]
+for _, k in ipairs(redis.call('SMEMBERS', KEYS[4])) do
+  redis.call('EXPIRE', k, ARGV[1])
+  n = n + 1
+  if string.find(k, ap, 1, true) == 1 then agents = agents + 1
+  elseif string.find(k, sp, 1, true) == 1 then selections = selections + 1 end
+end
+redis.call('EXPIRE', KEYS[4], ARGV[1])
+redis.call('HINCRBY', KEYS[2], 'evictions', agents)
+redis.call('HINCRBY', KEYS[3], 'evictions', selections)
+return n
+"""
 
 
 def switch_version(
@@ -165,38 +170,55 @@ def switch_version(
     *,
     ttl_old_s: int,
     fingerprints: Mapping[str, str] | None = None,
+    stored_fingerprints: Mapping[str, str] | None = None,
 ) -> str | None:
     """Make ``version`` current in one transaction; returns the version it replaced.
 
     The transaction removes the new keys' TTLs, points ``CURRENT_VERSION`` at the version,
     records it in ``VERSIONS``, gives the previous version's keys their expiry and stores the
-    file fingerprints the refresh compares against.
+    file fingerprints the refresh compares against. ``written`` are the keys
+    ``write_version`` wrote (all in the version's index, which the switch reads in Redis).
+
+    ``stored_fingerprints``: what ``keys.FINGERPRINTS`` holds (the refresh read it under its
+    lock); only the entries that differ are written (one after an edit, instead of rewriting
+    10,000). The hash is watched too: if it changed meanwhile, the retry rewrites it whole.
     """
     index = keys.version_index_key(version)
     previous: list[str | None] = [None]
+    attempts = [0]
 
     def step(pipe: redis.client.Pipeline) -> None:
+        attempts[0] += 1
         prev = text(pipe.get(keys.CURRENT_VERSION))
-        prev_keys = [text(k) or "" for k in pipe.smembers(keys.version_index_key(prev))] if prev else []
         previous[0] = prev
+        retire = [keys.version_index_key(prev)] if prev and prev != version else []
         pipe.multi()
-        for part in _parts([*written, index]):
-            pipe.eval(_PERSIST_ALL, len(part), *part)
+        pipe.eval(_SWITCH, 3 + len(retire), index, keys.stats_key("agent_definitions"), keys.stats_key("selections"),
+                  *retire, max(1, int(ttl_old_s)), keys.agent_key(prev or "", ""), keys.selection_key(prev or "", ""))
         pipe.set(keys.CURRENT_VERSION, version)
         pipe.zadd(keys.VERSIONS, {version: time.time()})
         pipe.zremrangebyrank(keys.VERSIONS, 0, -(KEEP_VERSIONS + 1))
-        if prev and prev != version:
-            ttl = max(1, int(ttl_old_s))
-            for part in _parts([*prev_keys, keys.version_index_key(prev)]):
-                pipe.eval(_EXPIRE_ALL, len(part), *part, ttl)
-            for cache_type, n in _evicted_by_type(prev, prev_keys).items():
-                pipe.hincrby(keys.stats_key(cache_type), "evictions", n)
         for cache_type in ("agent_definitions", "selections"):
             pipe.hincrby(keys.stats_key(cache_type), "refreshes", 1)
         if fingerprints is not None:
-            pipe.delete(keys.FINGERPRINTS)
-            if fingerprints:
-                pipe.hset(keys.FINGERPRINTS, mapping=hash_mapping(fingerprints))
+            _store_fingerprints(pipe, fingerprints, stored_fingerprints if attempts[0] == 1 else None)
 
-    r.transaction(step, keys.CURRENT_VERSION)
+    r.transaction(step, keys.CURRENT_VERSION, keys.FINGERPRINTS)
     return previous[0]
+
+
+def _store_fingerprints(pipe: redis.client.Pipeline, new: Mapping[str, str], stored: Mapping[str, str] | None
+                        ) -> None:
+    """Queue the writes that make ``keys.FINGERPRINTS`` equal ``new``: the differences from
+    ``stored`` when that is what the hash holds, else the whole hash again."""
+    if stored is None:
+        pipe.delete(keys.FINGERPRINTS)
+        if new:
+            pipe.hset(keys.FINGERPRINTS, mapping=hash_mapping(new))
+        return
+    gone = [f for f in stored if f not in new]
+    moved = {f: v for f, v in new.items() if stored.get(f) != v}
+    if gone:
+        pipe.hdel(keys.FINGERPRINTS, *gone)
+    if moved:
+        pipe.hset(keys.FINGERPRINTS, mapping=hash_mapping(moved))

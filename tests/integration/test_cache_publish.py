@@ -17,7 +17,7 @@ from agentload.catalog import Catalog, load_catalog
 from agentload.context import Context
 from agentload.keys import FULL_KEY
 from agentload.publish.contexts import compute_selections
-from agentload.publish.publish import publish_catalog, store_selection
+from agentload.publish.publish import publish_catalog, publish_version, store_selection
 from agentload.reader.store import CatalogNotPublished, CatalogStore
 from agentload.selection.engine import Selector
 
@@ -72,11 +72,10 @@ def test_given_catalog_when_publishing_then_every_structured_selection_and_the_p
 def test_given_many_chunks_and_script_calls_when_publishing_then_every_key_is_indexed_and_switched(
     redis_client: redis.Redis, catalog: Catalog, selector: Selector, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Writes go by chunks (one SADD each) and the switch by script calls over key lists: with
-    tiny chunks every boundary is crossed, and still every key is indexed, made permanent
+    """Writes go by chunks (one SADD each) and the switch reads the versions' indexes in Redis:
+    with tiny chunks every boundary is crossed, and still every key is indexed, made permanent
     when current and given its expiry when replaced."""
     monkeypatch.setattr(writer_mod, "CHUNK", 7)
-    monkeypatch.setattr(writer_mod, "SCRIPT_KEYS", 5)
     old = publish_catalog(redis_client, catalog, selector, ttl_old_s=60)
     new = publish_catalog(redis_client, catalog, selector, ttl_old_s=60)
     assert new["previous"] == old["version"] and redis_client.get(keys.CURRENT_VERSION) == new["version"]
@@ -91,6 +90,21 @@ def test_given_many_chunks_and_script_calls_when_publishing_then_every_key_is_in
             pipe.ttl(key)
         ttls = pipe.execute()
         assert all(t == -1 for t in ttls) if live else all(0 < t <= 60 for t in ttls), ttls
+
+
+def test_given_what_the_fingerprints_hash_holds_when_switching_then_it_ends_equal_to_the_new_ones(
+    redis_client: redis.Redis, catalog: Catalog, selector: Selector
+) -> None:
+    """The switch writes only the entries that differ from what the caller says the hash
+    holds (one after an edit, not the whole catalog's); the result is the same hash."""
+    stored = {"a.yaml": "1:1:aaa", "b.yaml": "1:1:bbb", "gone.yaml": "1:1:ggg"}
+    redis_client.delete(keys.FINGERPRINTS)
+    redis_client.hset(keys.FINGERPRINTS, mapping=stored)
+    new = {"a.yaml": "1:1:aaa", "b.yaml": "2:2:bbb2", "added.yaml": "3:3:ccc"}
+    publish_version(redis_client, catalog, selector, ttl_old_s=60, fingerprints=new, stored_fingerprints=stored)
+    assert redis_client.hgetall(keys.FINGERPRINTS) == new  # a client that decodes replies
+    publish_version(redis_client, catalog, selector, ttl_old_s=60, fingerprints={}, stored_fingerprints=new)
+    assert not redis_client.exists(keys.FINGERPRINTS)
 
 
 def test_given_selections_without_full_when_publishing_then_it_is_refused(

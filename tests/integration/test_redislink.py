@@ -73,6 +73,28 @@ async def test_given_a_frozen_redis_when_called_then_a_timeout_and_a_fresh_conne
     link.close()
 
 
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_given_the_event_loop_stalls_past_the_timeout_when_redis_answered_then_replies_not_timeouts(
+    private_redis: RedisProcess, loop: str,
+) -> None:
+    """An overloaded process comes back to the socket after the timeout: Redis answered long
+    ago, its replies wait unread, and the calls get them (it is not Redis that was slow)."""
+    import uvloop
+
+    async def stalled() -> list[object]:
+        link = RedisLink("127.0.0.1", private_redis.port, timeout_s=0.2)
+        assert await link.call("PING") == b"PONG"
+        calls = [asyncio.ensure_future(link.call("ECHO", f"m{i}")) for i in range(20)]
+        await asyncio.sleep(0)  # every call is written and waits for its reply
+        time.sleep(0.7)  # the loop does not run for over three timeouts
+        replies = await asyncio.gather(*calls, return_exceptions=True)
+        link.close()
+        return replies
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop if loop == "uvloop" else None) as runner:
+        assert runner.run(stalled()) == [f"m{i}".encode() for i in range(20)]
+
+
 async def test_given_a_password_and_a_db_in_the_url_when_called_then_both_apply(
     private_redis: RedisProcess,
 ) -> None:

@@ -3,7 +3,9 @@
 ``/healthz`` touches nothing but the process: an orchestrator restarts a process that fails
 it, and a Redis outage is no reason to restart API processes. ``/readyz`` answers 503 until
 Redis answers and a catalog version is published, so a load balancer only routes traffic
-to a process that can serve selections.
+to a process that can serve selections. A process too busy to get Redis's answer in time
+(its pool exhausted, or its event loop running late: ``api.looplag``) is "not ready" as
+``overloaded`` with ``redis: ok``, never reported as a Redis outage.
 """
 
 from __future__ import annotations
@@ -13,10 +15,11 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from agentload import keys
 from agentload.api.figures import Liveness, Readiness, Unready
-from agentload.api.problems import redis_failure, without_paths
+from agentload.api.problems import OVERLOADED, is_overload, redis_failure, without_paths
 from agentload.api.responses import ORJSONResponse
 from agentload.api.routes.cache import enqueue_refresh
 from agentload.api.routes.deps import runtime
@@ -55,9 +58,7 @@ async def readyz(rt: Runtime = Depends(runtime)) -> ORJSONResponse:
         body["version"] = await rt.store.current_version()
         last = loads(await rt.redis.get(keys.LAST_REFRESH)) or {}
     except RedisError as exc:
-        log.warning("readiness: redis unavailable: %s", exc)
-        body.update(status="not ready", redis="unavailable", detail=f"Redis is unavailable: {redis_failure(exc)}")
-        return ORJSONResponse(body, status_code=503)
+        return _not_ready(rt, body, exc)
     refused = last.get("refused") if isinstance(last, dict) else None
     refused = without_paths(str(refused)) if refused else None
     if body["version"] is None:
@@ -71,8 +72,7 @@ async def readyz(rt: Runtime = Depends(runtime)) -> ORJSONResponse:
     try:
         gaps = await rt.store.version_gaps(body["version"])
     except RedisError as exc:
-        body.update(status="not ready", redis="unavailable", detail=f"Redis is unavailable: {redis_failure(exc)}")
-        return ORJSONResponse(body, status_code=503)
+        return _not_ready(rt, body, exc)
     if gaps:  # keys evicted or deleted: not servable until a refresh republishes the version
         log.warning("live catalog version %s misses keys (%d in a sample); requesting a refresh", body["version"], gaps)
         body.update(status="not ready", detail="the live catalog version is incomplete (keys evicted or deleted); "
@@ -83,3 +83,14 @@ async def readyz(rt: Runtime = Depends(runtime)) -> ORJSONResponse:
             log.warning("could not enqueue the repairing refresh: %s", exc)
         return ORJSONResponse(body, status_code=503, headers={"Retry-After": "5"})
     return ORJSONResponse(body)
+
+
+def _not_ready(rt: Runtime, body: dict[str, Any], exc: RedisError) -> ORJSONResponse:
+    """503 for a Redis failure: "overloaded" (Redis ok) when this process was too busy to get
+    the answer, else "Redis is unavailable" naming the kind of failure."""
+    if is_overload(exc) or (isinstance(exc, RedisTimeoutError) and rt.lag.behind()):
+        body.update(status="not ready", detail=OVERLOADED)
+        return ORJSONResponse(body, status_code=503, headers={"Retry-After": "1"})
+    log.warning("readiness: redis unavailable: %s", exc)
+    body.update(status="not ready", redis="unavailable", detail=f"Redis is unavailable: {redis_failure(exc)}")
+    return ORJSONResponse(body, status_code=503)
