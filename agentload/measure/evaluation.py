@@ -88,7 +88,7 @@ def evaluate_one(selector: Selector, scenario: dict[str, Any], strategy: str = "
 
 def suite_catalog(suite: Path | str, layouts: Path, default: Path) -> Path:
     """The catalog a suite was written for: the ``catalog`` field of its first line names a
-    folder of ``layouts`` (a BMad tree: ``v4.44.3-installed``...); otherwise ``default`` (the
+    folder of ``layouts`` (any BMad tree, read by its own layout rules); otherwise ``default`` (the
     bundled catalog, for suites whose ``catalog`` is a module name such as ``bmm``)."""
     for scenario in read_scenarios(suite):
         name = scenario.get("catalog")
