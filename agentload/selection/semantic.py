@@ -114,6 +114,19 @@ class SemanticIndex:
                 owner.append(i)
         return cls(model, _embed(model, texts, shared=True), np.asarray(owner, dtype=np.int32), len(ids))
 
+    def prepare(self, texts: list[str]) -> None:
+        """Embed those of ``texts`` this process has not embedded yet, in one batch. A forward
+        pass of the model reads all its weights whatever the batch (a few ms, memory-bound), so a
+        request and its clauses cost one pass instead of one each; the vectors are the same."""
+        _embed(self.model, texts)
+
+    def forget_texts(self) -> None:
+        """Drop every remembered text vector and similarity; the index's own passage vectors stay.
+        The next selection embeds its request as it would a request never seen (benchmarks time
+        unseen requests this way; a process never needs it)."""
+        _cache.clear()
+        self._recent.clear()
+
     def similarity(self, text: str) -> npt.NDArray[np.float64]:
         """Best-passage cosine per agent (the last few texts are remembered: one selection asks
         for the whole request, its clauses and its router)."""
@@ -121,9 +134,9 @@ class SemanticIndex:
         if hit is not None:
             return hit
         q = _embed(self.model, [text])[0]
-        cos = (self.vectors @ q).astype(np.float64)
+        cos = self.vectors @ q
         # passages are stored agent by agent: one reduceat is the per-agent maximum
-        best: npt.NDArray[np.float64] = np.maximum.reduceat(cos, self.starts)
+        best: npt.NDArray[np.float64] = np.maximum.reduceat(cos, self.starts).astype(np.float64)
         self._recent[text] = best
         while len(self._recent) > RECENT:
             self._recent.popitem(last=False)

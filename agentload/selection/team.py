@@ -85,7 +85,10 @@ class TeamFacts:
         for i in range(len(words)):
             for n in range(1, min(longest, len(words) - i) + 1):
                 hits |= self.phrases.get(tuple(words[i:i + n]), set())
-        return [aid for aid in self.terms if aid in hits]
+        if not hits:
+            return []
+        order = {aid: k for k, aid in enumerate(self.terms)}  # only built when something matched
+        return sorted(hits & order.keys(), key=order.__getitem__)
 
     def addressed(self, text: str) -> str | None:
         """The agent addressed by persona name ("Winston, got a minute?"), if exactly one."""

@@ -119,6 +119,10 @@ class TextIndex:
         starts = np.searchsorted(self.unit_agent, np.arange(len(self.ids) + 1))
         self.agent_units = [(int(starts[i]), int(starts[i + 1])) for i in range(len(self.ids))]
         self.is_persona = np.asarray([("name" in u.fields) for u in units], dtype=bool)
+        # each agent's units are contiguous and begin with its persona unit: per-agent figures are
+        # one reduceat over ``starts`` (ufunc.at, a scatter, costs several times more per query)
+        self.starts = np.asarray(starts[:-1], dtype=np.intp)
+        assert bool(self.is_persona[self.starts].all()) and int(self.is_persona.sum()) == len(self.ids)
         n = len(units)
         tokens = {f: [Counter(tokenize(u.fields.get(f, ""))) for u in units] for f in self.weights}
         self.postings, self.idf = bm25f(tokens, self.weights)
@@ -159,12 +163,12 @@ class TextIndex:
     def scores(self, text: str, weights: dict[str, float] | None = None) -> npt.NDArray[np.float64]:
         """Score of every agent (``self.ids`` order): persona unit + best work unit."""
         u = self.unit_scores(text, weights)
-        persona = np.zeros(len(self.ids))
-        best = np.zeros(len(self.ids))
-        persona[self.unit_agent[self.is_persona]] = u[self.is_persona]
-        work = ~self.is_persona
-        np.maximum.at(best, self.unit_agent[work], u[work])
-        return persona + best
+        if not len(self.ids):
+            return u[:0]
+        persona = u[self.starts]
+        u[self.is_persona] = 0.0  # scores are >= 0: an agent with no menu match adds 0
+        out: npt.NDArray[np.float64] = persona + np.maximum.reduceat(u, self.starts)
+        return out
 
     def best_work(self, text: str, agents: list[int]) -> dict[int, str | None]:
         """For each of ``agents`` (indices): the work its best-matching menu entry runs."""
@@ -172,9 +176,11 @@ class TextIndex:
         out: dict[int, str | None] = {}
         for a in agents:
             lo, hi = self.agent_units[a]
-            work = [j for j in range(lo, hi) if not self.is_persona[j]]
-            best = max(work, key=lambda j: u[j], default=None)
-            out[a] = self.unit_work[best] if best is not None and u[best] > 0 else None
+            if hi - lo < 2:  # the persona unit only
+                out[a] = None
+                continue
+            best = lo + 1 + int(u[lo + 1:hi].argmax())  # the first best menu unit, as max() keeps
+            out[a] = self.unit_work[best] if u[best] > 0 else None
         return out
 
     def field_scores(self, text: str, field_name: str = "name") -> npt.NDArray[np.float64]:
