@@ -115,10 +115,22 @@ class SemanticIndex:
         return cls(model, _embed(model, texts, shared=True), np.asarray(owner, dtype=np.int32), len(ids))
 
     def prepare(self, texts: list[str]) -> None:
-        """Embed those of ``texts`` this process has not embedded yet, in one batch. A forward
-        pass of the model reads all its weights whatever the batch (a few ms, memory-bound), so a
-        request and its clauses cost one pass instead of one each; the vectors are the same."""
-        _embed(self.model, texts)
+        """Embed and score those of ``texts`` not seen lately, in one batch each. A forward pass
+        of the model reads all its weights whatever the batch (several ms), and one product with
+        the passage matrix reads all its rows: a request and its clauses cost one of each
+        instead of one per text. Results agree with ``similarity`` text by text (float rounding)."""
+        todo = [t for t in dict.fromkeys(texts) if t not in self._recent]
+        if todo:
+            self._remember(todo, _embed(self.model, todo))
+
+    def _remember(self, texts: list[str], queries: npt.NDArray[np.float32]) -> None:
+        cos = self.vectors @ queries.T  # (passages, texts)
+        # passages are stored agent by agent: one reduceat is the per-agent maximum
+        best = np.maximum.reduceat(cos, self.starts, axis=0).astype(np.float64)
+        for k, text in enumerate(texts):
+            self._recent[text] = np.ascontiguousarray(best[:, k])
+        while len(self._recent) > RECENT:
+            self._recent.popitem(last=False)
 
     def forget_texts(self) -> None:
         """Drop every remembered text vector and similarity; the index's own passage vectors stay.
@@ -130,17 +142,9 @@ class SemanticIndex:
     def similarity(self, text: str) -> npt.NDArray[np.float64]:
         """Best-passage cosine per agent (the last few texts are remembered: one selection asks
         for the whole request, its clauses and its router)."""
-        hit = self._recent.get(text)
-        if hit is not None:
-            return hit
-        q = _embed(self.model, [text])[0]
-        cos = self.vectors @ q
-        # passages are stored agent by agent: one reduceat is the per-agent maximum
-        best: npt.NDArray[np.float64] = np.maximum.reduceat(cos, self.starts).astype(np.float64)
-        self._recent[text] = best
-        while len(self._recent) > RECENT:
-            self._recent.popitem(last=False)
-        return best
+        if text not in self._recent:
+            self._remember([text], _embed(self.model, [text]))
+        return self._recent[text]
 
     def fuse(self, text: str, lexical: npt.NDArray[np.float64], weight: float,
              min_score: float) -> npt.NDArray[np.float64]:

@@ -122,6 +122,7 @@ class TextIndex:
         # each agent's units are contiguous and begin with its persona unit: per-agent figures are
         # one reduceat over ``starts`` (ufunc.at, a scatter, costs several times more per query)
         self.starts = np.asarray(starts[:-1], dtype=np.intp)
+        self.position = {aid: i for i, aid in enumerate(self.ids)}
         assert bool(self.is_persona[self.starts].all()) and int(self.is_persona.sum()) == len(self.ids)
         n = len(units)
         tokens = {f: [Counter(tokenize(u.fields.get(f, ""))) for u in units] for f in self.weights}
@@ -173,15 +174,14 @@ class TextIndex:
     def best_work(self, text: str, agents: list[int]) -> dict[int, str | None]:
         """For each of ``agents`` (indices): the work its best-matching menu entry runs."""
         u = self.unit_scores(text)
-        out: dict[int, str | None] = {}
-        for a in agents:
-            lo, hi = self.agent_units[a]
-            if hi - lo < 2:  # the persona unit only
-                out[a] = None
-                continue
-            best = lo + 1 + int(u[lo + 1:hi].argmax())  # the first best menu unit, as max() keeps
-            out[a] = self.unit_work[best] if u[best] > 0 else None
-        return out
+        if not len(self.ids):
+            return {}
+        u[self.is_persona] = -1.0  # below any menu score; an agent without a menu "wins" its persona
+        top = np.maximum.reduceat(u, self.starts)
+        hit = np.flatnonzero(u == top[self.unit_agent])  # units reaching their agent's best, in order
+        owner = self.unit_agent[hit]
+        first = hit[np.r_[True, owner[1:] != owner[:-1]]]  # each agent's first best unit
+        return {a: self.unit_work[int(first[a])] if u[first[a]] > 0 else None for a in agents}
 
     def field_scores(self, text: str, field_name: str = "name") -> npt.NDArray[np.float64]:
         """Agents' match on their title/role only (used for the user-role prior)."""
