@@ -89,17 +89,25 @@ def _embed(model: EmbeddingModel, texts: list[str], shared: bool = False) -> npt
 
 @dataclass
 class SemanticIndex:
-    """Passage vectors (rows) and the agent each belongs to (``ids`` order)."""
+    """Passage vectors (rows, shape (passages, 384)) and the agent each belongs to (``ids`` order).
+
+    The matrix is kept transposed in memory (``columns``, (384, passages), C order; ``vectors``
+    is a view of it): OpenBLAS multiplies a request vector by it 2-3x faster than by the row
+    layout (measured at 1,000 agents: 0.23 against 0.54-0.76 ms per request), same memory."""
 
     model: EmbeddingModel
     vectors: npt.NDArray[np.float32]
     owner: npt.NDArray[np.int32]
     n_agents: int
     starts: npt.NDArray[np.intp] = field(init=False)  # each agent's first passage (each has one)
+    columns: npt.NDArray[np.float32] = field(init=False)
     _recent: OrderedDict[str, npt.NDArray[np.float64]] = field(init=False, default_factory=OrderedDict)
 
     def __post_init__(self) -> None:
         self.starts = np.searchsorted(self.owner, np.arange(self.n_agents))
+        self.columns = np.ascontiguousarray(self.vectors.T)
+        self.vectors = self.columns.T
+
     @classmethod
     def build(cls, catalog: Catalog, ids: list[str]) -> SemanticIndex | None:
         """None when the embedding model is not installed (lexical retrieval only)."""
@@ -115,20 +123,21 @@ class SemanticIndex:
         return cls(model, _embed(model, texts, shared=True), np.asarray(owner, dtype=np.int32), len(ids))
 
     def prepare(self, texts: list[str]) -> None:
-        """Embed and score those of ``texts`` not seen lately, in one batch each. A forward pass
-        of the model reads all its weights whatever the batch (several ms), and one product with
-        the passage matrix reads all its rows: a request and its clauses cost one of each
-        instead of one per text. Results agree with ``similarity`` text by text (float rounding)."""
+        """Embed those of ``texts`` not seen lately in one batch, and score them. A forward pass
+        of the model reads all its weights whatever the batch (several ms): a request and its
+        clauses cost one pass instead of one each. Vectors agree with one-by-one encoding up to
+        float rounding."""
         todo = [t for t in dict.fromkeys(texts) if t not in self._recent]
         if todo:
             self._remember(todo, _embed(self.model, todo))
 
     def _remember(self, texts: list[str], queries: npt.NDArray[np.float32]) -> None:
-        cos = self.vectors @ queries.T  # (passages, texts)
-        # passages are stored agent by agent: one reduceat is the per-agent maximum
-        best = np.maximum.reduceat(cos, self.starts, axis=0).astype(np.float64)
-        for k, text in enumerate(texts):
-            self._recent[text] = np.ascontiguousarray(best[:, k])
+        for text, q in zip(texts, queries, strict=True):
+            # one vector-matrix product per text: OpenBLAS runs one product with a few rows
+            # of queries slower than as many vector products (measured at 1,000 agents)
+            cos = q @ self.columns
+            # passages are stored agent by agent: one reduceat is the per-agent maximum
+            self._recent[text] = np.maximum.reduceat(cos, self.starts).astype(np.float64)
         while len(self._recent) > RECENT:
             self._recent.popitem(last=False)
 
