@@ -1,21 +1,40 @@
 """Shared helpers for the selection benchmarks: paths, suites, percentiles and plain tables.
 
 Benchmarks read the scenario suites from ``../shared/scenarios`` (next to the repo); product
-code never does. Everything runs in-process on the catalog files, no services needed.
+code never does. Importing this module also makes SIGTERM unwind a benchmark as Ctrl-C does
+(``SystemExit``), so a killed ``make bench`` loop or a CI timeout still runs the ``finally``
+blocks that stop the Redis, API and worker processes the benchmark started.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
+import signal
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+# numpy's BLAS as the workers run it (``workers/__init__.py``): one thread per process. Several
+# BLAS threads on a busy 2-core machine make each product wait for a descheduled thread
+# (embedding one request under load: 22 ms median with one thread, 114 ms with two); set before
+# any benchmark imports numpy, an operator's own value wins
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:  # run as a script from anywhere: `python benchmarks/x.py`
     sys.path.insert(0, str(REPO_ROOT))
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:  # an embedding program's own handler wins
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
 
 BUNDLED_CATALOG = REPO_ROOT / "data" / "bmad-method-v6"
 LAYOUTS_DIR = REPO_ROOT / "data" / "bmad-layouts"

@@ -35,6 +35,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import _common  # noqa: F401  (SIGTERM runs this script's cleanup: see _common)
 import httpx
 from fastapi import FastAPI
 from fastapi.responses import Response

@@ -35,6 +35,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import _common  # noqa: F401  (SIGTERM runs this script's cleanup: see _common)
 import httpx
 import psutil
 

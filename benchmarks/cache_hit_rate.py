@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import _common  # noqa: F401  (SIGTERM runs this script's cleanup: see _common)
 import orjson
 import redis
 import redis.asyncio as aioredis

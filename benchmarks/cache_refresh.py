@@ -33,6 +33,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import _common  # noqa: F401  (SIGTERM runs this script's cleanup: see _common)
 import redis
 import yaml
 

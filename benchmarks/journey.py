@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import _common  # noqa: F401  (SIGTERM runs this script's cleanup: see _common)
 from mcp import Client
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))

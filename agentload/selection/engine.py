@@ -14,6 +14,7 @@ from itertools import zip_longest
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import orjson
 
 from agentload.catalog import Catalog
@@ -160,8 +161,12 @@ class Selector:
         # decides when the embedding model is there, the fused lexical rank otherwise
         semantic = self.text.semantic
         scores = semantic.similarity(request) if semantic is not None else self.text.rank(request, None)
-        rank = {aid: float(scores[i]) for i, aid in enumerate(self.text.index.ids)}
-        return max(self.routers, key=lambda a: (rank.get(a, 0.0), -self.routers.index(a)))
+        return max(self.routers, key=lambda a: (self._score_of(scores, a), -self.routers.index(a)))
+
+    def _score_of(self, scores: npt.NDArray[np.float64], agent: str) -> float:
+        """``agent``'s entry in a per-agent score array (``text.index.ids`` order), 0 if absent."""
+        i = self.text.index.position.get(agent)
+        return float(scores[i]) if i is not None else 0.0
 
     def _skill_id(self, wid: str) -> str | None:
         if wid in self.catalog.skills:
@@ -171,8 +176,7 @@ class Selector:
     def _best_owner(self, owners: list[str], request: str | None) -> str:
         if request and len(owners) > 1:
             scores = self.text.index.scores(request)
-            rank = {aid: float(scores[i]) for i, aid in enumerate(self.text.index.ids)}
-            return max(owners, key=lambda o: rank.get(o, 0.0))
+            return max(owners, key=lambda o: self._score_of(scores, o))
         return owners[0]
 
     def _picks(self, resolved: Resolved) -> tuple[Picks, list[str]]:

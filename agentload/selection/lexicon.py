@@ -9,6 +9,8 @@ words to the query at a reduced weight (see ``TextSelector``).
 
 from __future__ import annotations
 
+import re
+
 RINGS: tuple[tuple[str, ...], ...] = (
     ("docs", "doc", "documentation", "document", "readme", "manual", "guide", "write-up", "writeup"),
     ("architecture", "architectural", "monolith", "microservices", "microservice", "modular",
@@ -30,11 +32,18 @@ RINGS: tuple[tuple[str, ...], ...] = (
 )
 
 
+# one substring test per ring first: most rings are absent from a request, and the exact test
+# below builds four strings per word
+_PRESENT = tuple(re.compile("|".join(re.escape(w) for w in ring)) for ring in RINGS)
+
+
 def expansions(text: str) -> str:
     """The extra words a request implies: every ring member of each ring it mentions."""
     low = f" {text.lower()} "
     extra: list[str] = []
-    for ring in RINGS:
+    for ring, present in zip(RINGS, _PRESENT, strict=True):
+        if not present.search(low):
+            continue
         hit = [w for w in ring if f" {w} " in low or f" {w}s " in low or f" {w}," in low or f" {w}." in low]
         if hit:
             extra += [w for w in ring if w not in hit]

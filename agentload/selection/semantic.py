@@ -89,17 +89,25 @@ def _embed(model: EmbeddingModel, texts: list[str], shared: bool = False) -> npt
 
 @dataclass
 class SemanticIndex:
-    """Passage vectors (rows) and the agent each belongs to (``ids`` order)."""
+    """Passage vectors (rows, shape (passages, 384)) and the agent each belongs to (``ids`` order).
+
+    The matrix is kept transposed in memory (``columns``, (384, passages), C order; ``vectors``
+    is a view of it): OpenBLAS multiplies a request vector by it 2-3x faster than by the row
+    layout (measured at 1,000 agents: 0.23 against 0.54-0.76 ms per request), same memory."""
 
     model: EmbeddingModel
     vectors: npt.NDArray[np.float32]
     owner: npt.NDArray[np.int32]
     n_agents: int
     starts: npt.NDArray[np.intp] = field(init=False)  # each agent's first passage (each has one)
+    columns: npt.NDArray[np.float32] = field(init=False)
     _recent: OrderedDict[str, npt.NDArray[np.float64]] = field(init=False, default_factory=OrderedDict)
 
     def __post_init__(self) -> None:
         self.starts = np.searchsorted(self.owner, np.arange(self.n_agents))
+        self.columns = np.ascontiguousarray(self.vectors.T)
+        self.vectors = self.columns.T
+
     @classmethod
     def build(cls, catalog: Catalog, ids: list[str]) -> SemanticIndex | None:
         """None when the embedding model is not installed (lexical retrieval only)."""
@@ -114,20 +122,38 @@ class SemanticIndex:
                 owner.append(i)
         return cls(model, _embed(model, texts, shared=True), np.asarray(owner, dtype=np.int32), len(ids))
 
+    def prepare(self, texts: list[str]) -> None:
+        """Embed those of ``texts`` not seen lately in one batch, and score them. A forward pass
+        of the model reads all its weights whatever the batch (several ms): a request and its
+        clauses cost one pass instead of one each. Vectors agree with one-by-one encoding up to
+        float rounding."""
+        todo = [t for t in dict.fromkeys(texts) if t not in self._recent]
+        if todo:
+            self._remember(todo, _embed(self.model, todo))
+
+    def _remember(self, texts: list[str], queries: npt.NDArray[np.float32]) -> None:
+        for text, q in zip(texts, queries, strict=True):
+            # one vector-matrix product per text: OpenBLAS runs one product with a few rows
+            # of queries slower than as many vector products (measured at 1,000 agents)
+            cos = q @ self.columns
+            # passages are stored agent by agent: one reduceat is the per-agent maximum
+            self._recent[text] = np.maximum.reduceat(cos, self.starts).astype(np.float64)
+        while len(self._recent) > RECENT:
+            self._recent.popitem(last=False)
+
+    def forget_texts(self) -> None:
+        """Drop every remembered text vector and similarity; the index's own passage vectors stay.
+        The next selection embeds its request as it would a request never seen (benchmarks time
+        unseen requests this way; a process never needs it)."""
+        _cache.clear()
+        self._recent.clear()
+
     def similarity(self, text: str) -> npt.NDArray[np.float64]:
         """Best-passage cosine per agent (the last few texts are remembered: one selection asks
         for the whole request, its clauses and its router)."""
-        hit = self._recent.get(text)
-        if hit is not None:
-            return hit
-        q = _embed(self.model, [text])[0]
-        cos = (self.vectors @ q).astype(np.float64)
-        # passages are stored agent by agent: one reduceat is the per-agent maximum
-        best: npt.NDArray[np.float64] = np.maximum.reduceat(cos, self.starts)
-        self._recent[text] = best
-        while len(self._recent) > RECENT:
-            self._recent.popitem(last=False)
-        return best
+        if text not in self._recent:
+            self._remember([text], _embed(self.model, [text]))
+        return self._recent[text]
 
     def fuse(self, text: str, lexical: npt.NDArray[np.float64], weight: float,
              min_score: float) -> npt.NDArray[np.float64]:

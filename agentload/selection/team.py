@@ -55,6 +55,7 @@ class TeamFacts:
     phrases: dict[tuple[str, ...], set[str]] = field(default_factory=dict)  # words of a term -> agents
     names: dict[str, str] = field(default_factory=dict)  # persona name -> agent id
     longest: int = 0  # words in the longest phrase
+    first_words: frozenset[str] = frozenset()  # words a phrase begins with
     team_item: str | None = None
     router_item: str | None = None
 
@@ -72,6 +73,7 @@ class TeamFacts:
                 names.setdefault(agent.name.strip().lower(), []).append(agent.id)
         facts.names = {n: ids[0] for n, ids in names.items() if len(ids) == 1}
         facts.longest = max((len(p) for p in facts.phrases), default=0)
+        facts.first_words = frozenset(p[0] for p in facts.phrases)
         facts.team_item = _best(catalog, _TEAM_TEXT, shared_ok=True)
         facts.router_item = _best(catalog, _ROUTER_TEXT, shared_ok=False, exclude=facts.team_item)
         return facts
@@ -83,9 +85,14 @@ class TeamFacts:
         longest = self.longest
         hits: set[str] = set()
         for i in range(len(words)):
+            if words[i] not in self.first_words:  # no phrase begins here
+                continue
             for n in range(1, min(longest, len(words) - i) + 1):
                 hits |= self.phrases.get(tuple(words[i:i + n]), set())
-        return [aid for aid in self.terms if aid in hits]
+        if not hits:
+            return []
+        order = {aid: k for k, aid in enumerate(self.terms)}  # only built when something matched
+        return sorted(hits & order.keys(), key=order.__getitem__)
 
     def addressed(self, text: str) -> str | None:
         """The agent addressed by persona name ("Winston, got a minute?"), if exactly one."""

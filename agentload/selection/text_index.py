@@ -119,6 +119,11 @@ class TextIndex:
         starts = np.searchsorted(self.unit_agent, np.arange(len(self.ids) + 1))
         self.agent_units = [(int(starts[i]), int(starts[i + 1])) for i in range(len(self.ids))]
         self.is_persona = np.asarray([("name" in u.fields) for u in units], dtype=bool)
+        # each agent's units are contiguous and begin with its persona unit: per-agent figures are
+        # one reduceat over ``starts`` (ufunc.at, a scatter, costs several times more per query)
+        self.starts = np.asarray(starts[:-1], dtype=np.intp)
+        self.position = {aid: i for i, aid in enumerate(self.ids)}
+        assert bool(self.is_persona[self.starts].all()) and int(self.is_persona.sum()) == len(self.ids)
         n = len(units)
         tokens = {f: [Counter(tokenize(u.fields.get(f, ""))) for u in units] for f in self.weights}
         self.postings, self.idf = bm25f(tokens, self.weights)
@@ -159,23 +164,24 @@ class TextIndex:
     def scores(self, text: str, weights: dict[str, float] | None = None) -> npt.NDArray[np.float64]:
         """Score of every agent (``self.ids`` order): persona unit + best work unit."""
         u = self.unit_scores(text, weights)
-        persona = np.zeros(len(self.ids))
-        best = np.zeros(len(self.ids))
-        persona[self.unit_agent[self.is_persona]] = u[self.is_persona]
-        work = ~self.is_persona
-        np.maximum.at(best, self.unit_agent[work], u[work])
-        return persona + best
+        if not len(self.ids):
+            return u[:0]
+        persona = u[self.starts]
+        u[self.is_persona] = 0.0  # scores are >= 0: an agent with no menu match adds 0
+        out: npt.NDArray[np.float64] = persona + np.maximum.reduceat(u, self.starts)
+        return out
 
     def best_work(self, text: str, agents: list[int]) -> dict[int, str | None]:
         """For each of ``agents`` (indices): the work its best-matching menu entry runs."""
         u = self.unit_scores(text)
-        out: dict[int, str | None] = {}
-        for a in agents:
-            lo, hi = self.agent_units[a]
-            work = [j for j in range(lo, hi) if not self.is_persona[j]]
-            best = max(work, key=lambda j: u[j], default=None)
-            out[a] = self.unit_work[best] if best is not None and u[best] > 0 else None
-        return out
+        if not len(self.ids):
+            return {}
+        u[self.is_persona] = -1.0  # below any menu score; an agent without a menu "wins" its persona
+        top = np.maximum.reduceat(u, self.starts)
+        hit = np.flatnonzero(u == top[self.unit_agent])  # units reaching their agent's best, in order
+        owner = self.unit_agent[hit]
+        first = hit[np.r_[True, owner[1:] != owner[:-1]]]  # each agent's first best unit
+        return {a: self.unit_work[int(first[a])] if u[first[a]] > 0 else None for a in agents}
 
     def field_scores(self, text: str, field_name: str = "name") -> npt.NDArray[np.float64]:
         """Agents' match on their title/role only (used for the user-role prior)."""

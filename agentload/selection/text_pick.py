@@ -164,6 +164,9 @@ class TextSelector:
         """
         cfg = self.config
         out = TextPicks()
+        clauses = ask_clauses(text)
+        if self.semantic is not None:  # the request and its steps in one forward pass of the model
+            self.semantic.prepare(list(dict.fromkeys(without_negated(t) for t in [text, *clauses])))
         whole, winners = self._rank(text, role)
         top = float(whole.max(initial=0.0))
         best = np.argpartition(-whole, RANKED - 1)[:RANKED] if len(whole) > RANKED else np.arange(len(whole))
@@ -171,7 +174,7 @@ class TextSelector:
         if top < cfg.text_min_score:
             return out
         order = np.argsort(-whole)
-        close = [int(i) for i in order if whole[i] >= cfg.text_close_ratio * top]
+        close = [int(i) for i in order[whole[order] >= cfg.text_close_ratio * top]]
         limit = (cfg.text_max_agents, 1, 0)[min(structured, 2)]
         close = self._one_per_work(text, close)
         if structured:  # the path already loaded some agents: the text adds its best other one
@@ -182,7 +185,6 @@ class TextSelector:
         for i in close[:limit]:
             out.picks[self.index.ids[i]] = [Reason(rule="text:bm25", score=round(float(whole[i]), 3),
                                                    detail=f"{whole[i] / top:.2f} of best")]
-        clauses = ask_clauses(text)
         if clauses != [text]:  # several steps, or an ask after some background
             for clause, agent, score in self._clause_winners(clauses, role, top):
                 out.picks.setdefault(self.index.ids[agent], []).append(
@@ -195,22 +197,22 @@ class TextSelector:
         plan the sprint") give that step to the runner-up: distinct steps, distinct owners
         when the scores allow it."""
         cfg = self.config
-        found: list[tuple[str, npt.NDArray[np.float64], list[int]]] = []
+        found: list[tuple[str, npt.NDArray[np.float64], npt.NDArray[np.intp]]] = []
         for clause in clauses:
             scores = self.rank(clause, role)
-            rank = [int(i) for i in np.argsort(-scores)]
-            best = rank[0]
+            rank = np.argsort(-scores)  # kept as an array: only its head is read
+            best = int(rank[0])
             second = float(scores[rank[1]]) if len(rank) > 1 else 0.0
             strong = scores[best] >= CLAUSE_FLOOR * top or scores[best] >= CLAUSE_MARGIN * second
             if scores[best] >= cfg.text_min_score and strong:
                 found.append((clause, scores, rank))
-        winners = [rank[0] for _, _, rank in found]
+        winners = [int(rank[0]) for _, _, rank in found]
         for shared in {w for w in winners if winners.count(w) > 1}:
             options = []
             for k, (_, scores, rank) in enumerate(found):
                 if rank[0] != shared:
                     continue
-                alt = next((i for i in rank[1:] if i not in winners), None)
+                alt = next((int(i) for i in rank[1:] if int(i) not in winners), None)
                 if alt is not None and scores[alt] >= cfg.text_close_ratio * scores[shared]:
                     options.append((float(scores[alt] / scores[shared]), k, alt))
             if options:
