@@ -25,7 +25,14 @@ from agentload.api.enqueue import build_client
 from agentload.catalog import load_catalog, require_agents
 from agentload.measure.analysis import breach_text
 from agentload.measure.cli import follow
-from agentload.measure.evaluation import evaluate_one, layout_name, read_scenarios, suite_catalog, summarize
+from agentload.measure.evaluation import (
+    LAYOUTS,
+    evaluate_one,
+    layout_name,
+    read_scenarios,
+    suite_catalog,
+    summarize,
+)
 from agentload.measure.journey import journey_main
 from agentload.measure.journey_tokens import format_tokens, ledger_rows, measure_catalog
 from agentload.measure.report.collect import write_report
@@ -37,7 +44,6 @@ from models import repository
 # a log file or pipe reports 80 columns; the evaluation table needs about 120
 console = Console(width=max(120, shutil.get_terminal_size((120, 40)).columns))
 STRUCTURED: dict[str, str | int] = {"track": "bmad-method", "field_type": "greenfield", "phase": 2, "has_ui": "true"}
-LAYOUTS = Path(__file__).resolve().parents[2] / "data" / "bmad-layouts"  # real trees, bundled for the demo
 FREE_TEXT = "we need a risk-based test plan for the checkout epic before anyone writes code"
 
 

@@ -26,6 +26,8 @@ import orjson
 from agentload.context import Context
 from agentload.selection.engine import Selector
 
+LAYOUTS = Path(__file__).resolve().parents[2] / "data" / "bmad-layouts"  # real trees, bundled for the demo
+
 
 def expand_suites(given: Iterable[Path | str]) -> list[Path]:
     """Scenario files from what a user typed: a file as it is, a folder's ``*.jsonl``, a glob

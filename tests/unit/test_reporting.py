@@ -12,11 +12,14 @@ from typing import Any
 import pytest
 from _fixtures import BUNDLED, bundled_selector
 
+from agentload.catalog import load_catalog
 from agentload.context import Context
 from agentload.measure.analysis import degradation_analysis
+from agentload.measure.evaluation import LAYOUTS
 from agentload.measure.report.collect import build_report_data, write_report
 from agentload.measure.report.data import PLOT_IDS
 from agentload.measure.resources import ResourceSampler
+from agentload.selection.engine import Selector
 from agentload.settings import Settings
 from models import migrate, repository
 
@@ -115,6 +118,24 @@ def test_given_a_scenario_file_when_building_then_its_quality_is_evaluated(
     suite.write_text("\n".join(json.dumps(line) for line in lines) + "\n", encoding="utf-8")
     data = build_report_data(db, None, [suite], settings=settings)
     assert [(q.suite, q.cases, q.metrics["recall"]) for q in data.selection_quality] == [("tiny-suite", 2, 1.0)]
+
+
+def test_given_a_suite_written_for_a_bundled_tree_when_building_then_it_is_evaluated_on_that_tree(
+    db: str, settings: Settings, tmp_path: Path,
+) -> None:
+    tree = sorted(p for p in LAYOUTS.glob("*-installed") if p.is_dir())[0]
+    own = Selector(load_catalog(tree))
+    requests = ["validate the backlog and the stories before the sprint", "design the screens of the app",
+                "who should I talk to first?"]
+    lines = [{"id": f"s{i}", "catalog": tree.name, "context": {"request": text},
+              "required_agents": own.select(Context(request=text)).agent_ids} for i, text in enumerate(requests)]
+    assert {a for line in lines for a in line["required_agents"]} - set(bundled_selector().catalog.agents)
+    suite = tmp_path / "tree-suite.jsonl"
+    suite.write_text("\n".join(json.dumps(line) for line in lines) + "\n", encoding="utf-8")
+
+    data = build_report_data(db, None, [suite], settings=settings)
+
+    assert [(q.suite, q.metrics["recall"]) for q in data.selection_quality] == [("tree-suite", 1.0)]
 
 
 def test_given_stored_runs_when_writing_the_report_then_the_plots_are_in_the_html(

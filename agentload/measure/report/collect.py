@@ -24,7 +24,7 @@ import redis
 
 from agentload.catalog import load_catalog
 from agentload.jobs.tuning import tuned_settings
-from agentload.measure.evaluation import evaluate_one, read_scenarios, summarize
+from agentload.measure.evaluation import LAYOUTS, evaluate_one, read_scenarios, suite_catalog, summarize
 from agentload.measure.report.data import CachePoint, JourneyStep, QualityRow, ReportData, StepPoint, StrategyRow
 from agentload.measure.report.html import render_report
 from agentload.measure.resources import ResourceReport
@@ -91,16 +91,22 @@ def strategy_section(db: str) -> tuple[dict[str, Any] | None, list[StrategyRow]]
 
 
 def quality_section(scenarios: list[Path], settings: Settings, r: redis.Redis | None) -> list[QualityRow]:
-    """Each scenario file evaluated with the configured (and tuned) selector."""
+    """Each scenario file evaluated with the configured (and tuned) selector, on the catalog it
+    was written for (``evaluation.suite_catalog``: a bundled tree its lines name, else the
+    configured catalog), as the demo's console table does."""
     if r is not None:
         try:
             settings = tuned_settings(r, settings)
         except redis.RedisError as exc:
             log.warning("tuned selection values unavailable (%s); using the settings", exc)
-    catalog = load_catalog(settings.catalog_path, max_file_bytes=settings.catalog_max_file_bytes)
-    selector = Selector(catalog, selection_config(settings))
+    selectors: dict[Path, Selector] = {}
     rows = []
     for path in scenarios:
+        root = suite_catalog(path, LAYOUTS, Path(settings.catalog_path))
+        if root not in selectors:
+            catalog = load_catalog(root, max_file_bytes=settings.catalog_max_file_bytes)
+            selectors[root] = Selector(catalog, selection_config(settings))
+        selector = selectors[root]
         summary = summarize(evaluate_one(selector, case) for case in read_scenarios(path))
         metrics = {k: float(summary[k]) for k in QUALITY_METRICS if summary.get(k) is not None}
         rows.append(QualityRow(suite=path.stem, cases=int(summary.get("scenarios", 0)), metrics=metrics))
