@@ -198,8 +198,8 @@ def ledger_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
         for i, step in enumerate(track["steps"]):
             for strategy in STRATEGIES[1:]:
                 rows.append({"strategy": f"journey:{strategy}", "agents": step["agents"],
-                             "context_hash": f"journey:{name}:{track['track']}:{track['field_type']}:{i:03d}:"
-                                             f"{step['workflow']}",
+                             "context_hash": f"journey:{name}:{track['track'] or '-'}:{track['field_type'] or '-'}:"
+                                             f"{i:03d}:{step['workflow']}",
                              "baseline_tokens": step["delivered"]["everything"],
                              "optimized_tokens": step["delivered"][strategy]})
     return rows

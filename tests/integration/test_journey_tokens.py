@@ -54,6 +54,7 @@ def test_given_a_catalog_when_every_track_is_walked_then_progressive_loading_del
     # the report's journey section reads them back, one point per step
     steps = journey_section(url)
     assert len(steps) == sum(len(t["steps"]) for t in result["tracks"])
+    assert not any("None" in s.track for s in steps)  # a tree without tracks shows "-/-", as the console does
     page = build_html(ReportData(journey=steps))
     assert PLOT_IDS["journey"] in page and TABLE_IDS["journey"] in page
 

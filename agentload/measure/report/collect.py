@@ -153,6 +153,7 @@ def journey_section(db: str, limit: int = 5000) -> list[JourneyStep]:
     steps: dict[tuple[str, str, int], dict[str, Any]] = {}
     for row in repository.recent_token_optimization(db, limit=limit, context_prefix="journey:"):
         _, catalog, track, field, index, workflow = str(row["context_hash"]).split(":", 5)
+        track, field = ("-" if v == "None" else v for v in (track, field))  # a tree without tracks (rows before 12-01)
         step = steps.setdefault((catalog, f"{track}/{field}", int(index)), {"workflow": workflow})
         strategy = str(row["strategy"]).removeprefix("journey:")
         if strategy not in step:  # newest first: keep the newest run's figure
