@@ -40,10 +40,12 @@ class RedisProcess:
 
     def start(self, timeout_s: float = 10.0) -> RedisProcess:
         """Start the server and wait (at most ``timeout_s`` seconds) until it answers; returns self."""
+        # its own session: a terminal's Ctrl-C goes to the owner's process group only, and the
+        # owner stops Redis last, after the workers and beat that still talk to it
         self.proc = subprocess.Popen(
             ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
              "--appendonly", "no", "--loglevel", "warning"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:

@@ -56,7 +56,7 @@ def served(tmp_path: Path) -> Any:
     state = tmp_path / "state"
     cmd = [sys.executable, "-m", "agentload.cli", "serve", "--project", str(project), "--state-dir", str(state)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=str(tmp_path),
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True)  # as a shell runs it
     lines: list[str] = []
     deadline = time.monotonic() + 90
     assert proc.stdout is not None
@@ -108,10 +108,13 @@ async def test_given_an_installed_project_when_served_then_printed_mcp_config_wo
 
     children = [p.pid for p in psutil.Process(proc.pid).children(recursive=True)]
     assert len(children) >= 5  # redis, worker, beat, API, MCP (and the worker's pool)
-    proc.send_signal(signal.SIGINT)
+    os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C in a terminal: the whole foreground process group
     assert proc.wait(60) == 0
     time.sleep(0.5)
     assert not [p for p in children if psutil.pid_exists(p) and psutil.Process(p).status() != "zombie"]
+    for log in ("worker.log", "beat.log"):  # Redis outlived what uses it: no connection error on the way out
+        text = (state / log).read_text(errors="replace")
+        assert "Connection refused" not in text and "ConnectionError" not in text, text[-2000:]
 
 
 def test_given_a_folder_without_bmad_when_served_then_exit_2_naming_it(tmp_path: Path) -> None:
