@@ -28,16 +28,17 @@ CatalogOpt = Annotated[Path | None, typer.Option("--catalog", help="BMad tree ro
 StrategyOpt = Annotated[str, typer.Option("--strategy", help="selective | full | cached")]
 
 
-def load_checked(catalog: Path | None) -> Catalog:
+def load_checked(catalog: Path | None, option: str = "--catalog") -> Catalog:
     """The catalog at ``catalog`` (default: settings), its skipped files and dangling references
-    reported on stderr; exits with code 2 when it is missing or holds no agent."""
+    reported on stderr; exits with code 2 when it is missing or holds no agent (the message
+    names ``option``, the command-line option the path came from)."""
     settings = get_settings()
     root = catalog or settings.catalog_path
     try:
         cat = require_agents(load_catalog(root, max_file_bytes=settings.catalog_max_file_bytes))
     except (FileNotFoundError, EmptyCatalog) as exc:
         # plain text, not a boxed panel: the path must survive copy-paste and log scraping
-        typer.echo(f"error: --catalog: {exc}", err=True)
+        typer.echo(f"error: {option}: {exc}", err=True)
         raise typer.Exit(2) from exc
     for err in cat.errors:
         typer.echo(f"warning: skipped {err.path}: {err.reason}", err=True)
@@ -219,7 +220,7 @@ def serve(
     print the MCP configuration for Claude Code, Claude Desktop and Cursor; Ctrl-C stops it."""
     from agentload.serve import run
 
-    load_checked(project)  # exit 2 naming the path before anything starts
+    load_checked(project, "--project")  # exit 2 naming the path before anything starts
     raise typer.Exit(run(project, state=state_dir, api_port=port, mcp_port=mcp_port))
 
 

@@ -122,7 +122,7 @@ def test_given_a_folder_without_bmad_when_served_then_exit_2_naming_it(tmp_path:
     empty.mkdir()
     done = subprocess.run([sys.executable, "-m", "agentload.cli", "serve", "--project", str(empty), "--state-dir",
                            str(tmp_path / "state")], capture_output=True, text=True, timeout=60)
-    assert done.returncode == 2 and str(empty) in done.stderr
+    assert done.returncode == 2 and str(empty) in done.stderr and done.stderr.startswith("error: --project:")
 
 
 def test_given_no_redis_or_no_catalog_when_the_mcp_server_starts_then_it_says_what_to_run(tmp_path: Path) -> None:
