@@ -53,7 +53,7 @@ def structured_picks(resolved: Resolved, data: ResolverData) -> Picks:
         for w in wanted:
             kind = "path:phase-ui" if w in phase.ui else rule
             for agent in t.owners.get(w, []):
-                _add(picks, agent, Reason(rule=kind, workflow=w, detail=f"{t.file} phase {phase.phase}"))
+                _add(picks, agent, Reason(rule=kind, workflow=w, detail=f"{t.file} phase {phase.label or phase.phase}"))
     return picks
 
 

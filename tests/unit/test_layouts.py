@@ -323,3 +323,12 @@ def test_given_tool_folder_without_skill_manifest_when_discovering_then_skills_r
     names = {f.rsplit("/", 2)[-2] for f in discover(project).skill_files}
     assert "zz-renamed-by-user" in names and "my-own" not in names
     assert len(cat.agents) == len(tree("v6.12.0-installed").agents)
+
+
+def test_given_a_phase_asked_by_name_when_explaining_the_pick_then_the_reason_names_it_as_the_catalog_does() -> None:
+    cat = tree("v6.12.0-installed")
+    named = [ph.name for p in cat.paths for ph in p.phases if ph.name and not ph.name[0].isdigit()]
+    assert named
+    sel = selector("v6.12.0-installed").select(Context(phase=named[0]))
+    details = [r.detail for a in sel.agents for r in a.reasons if r.rule.startswith("path:phase")]
+    assert details and all(d.endswith(f"phase {named[0]}") for d in details), details
