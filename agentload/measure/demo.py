@@ -225,8 +225,9 @@ def print_summary(figures: dict[str, Any]) -> None:
                       f"p99 {row.get('p99_ms') or 0:.2f} ms")
     deg = (figures.get("load_test") or {}).get("degradation") or {}
     breach = deg.get("first_breach")
-    table.add_row("load test (steps 1-50 users)", f"knee at {deg.get('knee_users')} users, saturation "
-                  f"{deg.get('saturation_throughput_rps') or 0:.0f} req/s, "
+    # the highest step's throughput, not a saturation point: the steps may not reach one
+    table.add_row("load test (steps 1-50 users)", f"knee at {deg.get('knee_users')} users, max throughput "
+                  f"{deg.get('saturation_throughput_rps') or 0:.0f} req/s at {deg.get('saturation_users')} users, "
                   + (f"first target breach {breach_text(breach)}" if breach else "no latency or error target breached"))
     table.add_row("journey", "ok" if figures.get("journey_exit") == 0 else "failed steps (see above)")
     for j in figures.get("journey_tokens") or []:
