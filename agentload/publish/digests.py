@@ -21,8 +21,10 @@ from agentload.selection.engine import SelectionConfig
 DIGEST_CHARS = 10
 
 
-def dump_selection(selection: Any) -> bytes:  # noqa: ANN401 - a Selection or its dict
-    """A selection as stored (``stored_selection``), as JSON bytes."""
+def dump_selection(selection: Any) -> bytes:  # noqa: ANN401 - a Selection, its dict or its bytes
+    """A selection as stored (``stored_selection``), as JSON bytes (given as such: unchanged)."""
+    if isinstance(selection, bytes):
+        return selection
     return orjson.dumps(stored_selection(selection), option=orjson.OPT_NON_STR_KEYS)
 
 

@@ -18,6 +18,7 @@ from _fixtures import BMM_AGENTS, BUNDLED, PATHS_DIR
 
 from agentload.catalog import ParseCache, load_catalog
 from agentload.measure.synthetic import make_synthetic_catalog
+from agentload.publish.digests import dump_selection
 from agentload.publish.rebuild import Build, BuildMemo
 from agentload.selection.accounting import count_masked, rebased
 from agentload.selection.engine import Selector
@@ -115,12 +116,16 @@ def test_given_templates_when_rebasing_then_figures_equal_counting_again(synthet
     list(build)
     assert build.memo is not None
     rng = random.Random(3)
-    for stored, served, template in rng.sample(list(build.memo.entries.values()), 60):
-        assert template is not None
+    for entry in rng.sample(list(build.memo.entries.values()), 60):
+        stored, served, template = entry.stored, entry.served, entry.template
+        assert template is not None and entry.form is not None
         for baseline, full in ((selector.baseline + 7, selector.full_context + 9), (9, 10**7), (10**9, 999)):
             fast, _ = rebased(stored, served, template, baseline, full)
             slow, _ = rebased(stored, served, None, baseline, full)
             assert fast == slow
+            for delta in (0, 5):
+                _, spliced = entry.rebased(baseline, full, delta)  # the stored bytes, spliced
+                assert spliced == dump_selection(rebased(stored, served, None, baseline, full, delta)[0])
 
 
 def test_given_digits_when_counting_masked_then_the_count_is_exact() -> None:
