@@ -83,7 +83,7 @@ def stored_form(stored: dict[str, Any]) -> bytes | None:
 
 
 #: a build's ``refigured`` results by (manifest, optimized and loaded tokens, template)
-Figures = dict[tuple[int, int, int, Template], "tuple[tuple[int | float, ...], tuple[bytes, ...]] | None"]
+Figures = dict[tuple[int, int, int, Template], tuple[tuple[int | float, ...], tuple[bytes, ...]] | None]
 
 
 class Entry:
@@ -107,8 +107,9 @@ class Entry:
         manifest, optimized = self.manifest + delta, self.optimized + delta
         if self.template is not None and self.form is not None:
             inputs = (manifest, optimized, int(self.stored["loaded_tokens"]), self.template)
-            done = known.get(inputs, False) if known is not None else False
-            if done is False:
+            if known is not None and inputs in known:
+                done = known[inputs]
+            else:
                 done = refigured(*inputs, baseline, full)
                 if known is not None:
                     known[inputs] = done
