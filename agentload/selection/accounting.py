@@ -32,6 +32,10 @@ if TYPE_CHECKING:
 _LONG_DIGITS = re.compile(r"[0-9]{4,}")  # runs of more than three digits: more than one token
 _DIGITS = re.compile(r"[0-9]+")
 MASKED_KEPT = 64  # masked texts remembered: full answers (a megabyte each at 10,000 agents)
+#: masked metadata of selections remembered (a kilobyte or two each): a catalog's structured
+#: selections (about 15,000 at 10,000 agents) selected again after an edit that changed only
+#: numbers in their metadata (an agent's tokens) count nothing again
+META_KEPT = 1 << 14
 #: ``(L0, C0)`` of a selection's metadata as ``_figures`` counted it: its length less its four
 #: varying inputs (manifest and optimized tokens, baseline, file cut), and its token count less
 #: those and three varying figures (guessed context, full context, guessed reduction). Numbers
@@ -52,12 +56,18 @@ def _plain_numerals(text: str) -> bool:
     return text.isascii() or not any(ch.isnumeric() and not ch.isascii() for ch in text)
 
 
-def count_masked(text: str) -> int:
-    """``count_tokens(text)``, exactly, with the count of ``text``'s digit-masked form memoised."""
+@lru_cache(maxsize=META_KEPT)
+def _meta_count(masked: str) -> int:
+    return count_tokens(masked)
+
+
+def count_masked(text: str, large: bool = True) -> int:
+    """``count_tokens(text)``, exactly, with the count of ``text``'s digit-masked form memoised
+    (``large``: among the few full answers' texts, else among selections' metadata)."""
     if not _plain_numerals(text):
         return count_tokens(text)
     extra = sum((len(run) - 1) // 3 for run in _LONG_DIGITS.findall(text))
-    return _masked_count(_DIGITS.sub("0", text)) + extra
+    return (_masked_count if large else _meta_count)(_DIGITS.sub("0", text)) + extra
 
 
 def file_cut(optimized: int, baseline: int) -> float:
@@ -100,7 +110,7 @@ def _figures(meta: dict[str, Any], texts: int, full: int | None, has_baseline: b
     red = round(1.0 - guess / base, 6)
     meta.update(context_tokens=guess, full_context_tokens=base, reduction=red)
     text = compact(meta)
-    counted = count_tokens(text) if full is not None else count_masked(text)  # the full answer: large, repeated
+    counted = count_masked(text, large=full is None)  # full is None: the full answer, large
     tokens = counted + texts
     base = full if full is not None else tokens
     cut = round(1.0 - tokens / base, 6) if base and has_baseline else 0.0
