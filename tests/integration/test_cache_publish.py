@@ -11,6 +11,7 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 
+import agentload.publish.retire as retire_mod
 import agentload.publish.writer as writer_mod
 from agentload import keys
 from agentload.catalog import Catalog, load_catalog
@@ -76,6 +77,7 @@ def test_given_many_chunks_and_script_calls_when_publishing_then_every_key_is_in
     with tiny chunks every boundary is crossed, and still every key is indexed, made permanent
     when current and given its expiry when replaced."""
     monkeypatch.setattr(writer_mod, "CHUNK", 7)
+    monkeypatch.setattr(retire_mod, "RETIRE_CHUNK", 7)
     old = publish_catalog(redis_client, catalog, selector, ttl_old_s=60)
     new = publish_catalog(redis_client, catalog, selector, ttl_old_s=60)
     assert new["previous"] == old["version"] and redis_client.get(keys.CURRENT_VERSION) == new["version"]
