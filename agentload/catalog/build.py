@@ -16,12 +16,11 @@ from typing import TYPE_CHECKING
 from agentload.catalog.agents import parse_agent
 from agentload.catalog.compiled import parse_compiled_agent, parse_workflow_manifest
 from agentload.catalog.files import CatalogFileError, read_text
+from agentload.catalog.menus import AgentLinks, link_menu
 from agentload.catalog.models import Agent, CatalogError, MenuItem, PathFile, PathWorkflow, WorkItem
 from agentload.catalog.paths import parse_module_help, parse_path_file
 from agentload.catalog.skills import is_agent_skill, parse_agent_skill, parse_workflow_skill, work_files
 from agentload.catalog.v4 import parse_v4_agent, parse_v4_workflow, v4_work_items
-from agentload.catalog.workflows import short_name
-from agentload.context import norm_id
 from agentload.tokens import count_tokens
 
 if TYPE_CHECKING:
@@ -112,36 +111,23 @@ def load_work_items(ld: _Loader, found: Discovery, agents: dict[str, Agent],
     by_file.update({w.entry_file: w.id for w in items.values() if w.entry_file})
     owned = {(wid, o) for wid, w in items.items() for o in w.owners}  # a set: thousands of copies share work
     before, linked = ld.cache.linked, dict[tuple[int, str], tuple[MenuItem, MenuItem]]()
-    before_agents, linked_agents = ld.cache.linked_agents, dict[int, tuple[Agent, tuple[int, ...], Agent]]()
+    before_agents, linked_agents = ld.cache.linked_agents, dict[int, AgentLinks]()
     for aid, agent in list(agents.items()):
-        menu: list[MenuItem] | None = None  # the linked menu, when linking changes an item
-        for j, m in enumerate(agent.menu):
-            work = m.work_item
-            if work is None and m.workflow_file:
-                named = by_file.get(m.workflow_file)
-                seen = before.get((id(m), named or ""))  # the parsed item is kept in the pair: its id stays its own
-                if seen is not None and seen[0] is m:
-                    done = seen[1]
-                else:
-                    done = m.model_copy(update={"work_item": named or norm_id(m.name or short_name(m.workflow_file))})
-                linked[(id(m), named or "")] = (m, done)
-                menu = menu if menu is not None else list(agent.menu)
-                menu[j] = done
-                work = done.work_item or ""
-                if work not in items:
-                    items[work] = WorkItem(id=work, kind="workflow", name=m.name, description=m.description,
-                                           module=agent.module, entry_file=m.workflow_file)
-                    by_file[m.workflow_file] = work
+        last = before_agents.get(id(agent))
+        if last is not None and last.agent is agent and last.holds(by_file, items):
+            # the same parsed agent, naming the same work items, none new: what linking it gave last time
+            linked.update(last.pairs)
+            done, works = last.result, last.works
+        else:
+            done, works, pairs = link_menu(agent, by_file, items, before, last)
+            linked.update(pairs)
+            last = AgentLinks(agent, done, tuple(d.work_item or "" for _, d in pairs.values()), pairs, works)
+        linked_agents[id(agent)] = last
+        agents[aid] = done
+        for work in works:
             if work in items and (work, agent.id) not in owned:
                 owned.add((work, agent.id))
                 items[work].owners.append(agent.id)
-        if menu is not None:  # the same parsed agent with the same linked items: the same copy as last time
-            ids = tuple(id(m) for m in menu)  # the items are kept by the copy's menu: their ids stay theirs
-            last = before_agents.get(id(agent))
-            copy = last[2] if last is not None and last[0] is agent and last[1] == ids else agent.model_copy(
-                update={"menu": menu})
-            linked_agents[id(agent)] = (agent, ids, copy)
-            agents[aid] = copy
     ld.cache.linked, ld.cache.linked_agents = linked, linked_agents
     return items
 

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agentload.catalog.models import Layout
+from agentload.catalog.walks import Tree, join_rel, rel_posix
 
 MAX_DEPTH = 4
 SKIP_DIRS = frozenset({".git", ".hg", ".svn", "node_modules", ".venv", "venv", "__pycache__",
@@ -75,13 +76,7 @@ class Discovery:
                 + [p for p, _ in self.compiled_agents] + [p for p, _ in self.manifests] + self.skill_files)
 
 
-def rel(root: Path, path: Path) -> str:
-    """``path`` relative to ``root``, POSIX-style ("" for the root itself); a string cut for
-    the paths a walk of ``root`` yields (``relative_to`` dominated discovering 10,000 agents)."""
-    base, full = str(root), str(path)
-    if os.sep == "/" and full.startswith(base) and full[len(base):len(base) + 1] == "/":
-        return full[len(base) + 1:]
-    return path.relative_to(root).as_posix() if path != root else ""
+rel = rel_posix
 
 
 def _parts(path: Path) -> tuple[str, ...]:
@@ -110,8 +105,7 @@ def _rglob_rel(root: Path, folder: Path, pattern: str) -> list[str]:
     return sorted(found, key=lambda f: tuple(f.split("/")))
 
 
-def _join(base: str, name: str) -> str:
-    return f"{base}/{name}" if base else name
+_join = join_rel
 
 
 def _dirs(folder: Path) -> list[Path]:
@@ -268,18 +262,20 @@ class _Finder:
         mods += [m for m in _dirs(src) if m.name != "modules" and (
             _is_module(m) or any((m / part).is_dir() for part in MODULE_PARTS))]
         yaml_agents = False
-        for m in mods:
+        trees = {m: Tree(m) for m in mods}  # each module walked once (``walks``)
+        for m, tree in trees.items():
             name = m.name.removesuffix("-skills")
             self.modules.setdefault(name, rel(self.root, m))
-            agents = _rglob_rel(self.root, m / "agents", "*.agent.yaml")
+            agents = tree.rglob_rel(self.root, m / "agents", "*.agent.yaml")
+            agents = _rglob_rel(self.root, m / "agents", "*.agent.yaml") if agents is None else agents
             yaml_agents |= bool(agents)
             self.found["agents"] += [(a, name) for a in agents]
-            self.found["paths"] += [(rel(self.root, p),) for p in _files(m, "**/workflow-status/paths/*.y*ml")]
-            self.found["helps"] += [(rel(self.root, p),) for p in _files(m, "**/module-help.csv")]
-            self.found["levels"] += [(rel(self.root, p),) for p in _files(m, "**/project-levels.yaml")]
+            self.found["paths"] += [(rel(self.root, p),) for p in tree.files("workflow-status/paths/*.y*ml")]
+            self.found["helps"] += [(rel(self.root, p),) for p in tree.files("module-help.csv")]
+            self.found["levels"] += [(rel(self.root, p),) for p in tree.files("project-levels.yaml")]
         skills_before = len(self.found["skills"])
-        for m in mods:
-            self._skills_under(m, m.name.removesuffix("-skills"))
+        for m, tree in trees.items():
+            self._skills_under(m, m.name.removesuffix("-skills"), tree)
         if not mods:
             return
         version = _version(self.root, [src.parent / "package.json", src / "package.json"])
@@ -291,8 +287,8 @@ class _Finder:
                                        version=version[0], version_source=version[1]))
         self.claimed.append(src)
 
-    def _skills_under(self, d: Path, module: str) -> None:
-        for skill in sorted(_rglob(d, "SKILL.md"), key=_parts):
+    def _skills_under(self, d: Path, module: str, tree: Tree | None = None) -> None:
+        for skill in sorted(_rglob(d, "SKILL.md") if tree is None else tree.rglob("SKILL.md"), key=_parts):
             folder = skill.parent
             if skill.is_symlink() or any(p.name in SKIP_DIRS for p in folder.parents):
                 continue

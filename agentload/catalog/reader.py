@@ -28,6 +28,7 @@ from agentload.catalog.files import (
 )
 from agentload.catalog.glossary import mine_acronyms
 from agentload.catalog.layouts import Discovery, describe_search, discover
+from agentload.catalog.menus import AgentLinks
 from agentload.catalog.models import Agent, Catalog, CatalogError, MenuItem, WorkflowInfo, WorkItem
 from agentload.catalog.paths import parse_levels
 from agentload.catalog.workflows import read_workflow, resolve_ref
@@ -54,8 +55,8 @@ class ParseCache:
     # menu items as linking completed them (``build.load_work_items``), by (parsed item, work
     # item id): a reload links thousands of unchanged items to the same work again
     linked: dict[tuple[int, str], tuple[MenuItem, MenuItem]] = field(default_factory=dict)
-    # agents whose menus linking changed, by parsed agent: (it, its linked items' ids, the copy)
-    linked_agents: dict[int, tuple[Agent, tuple[int, ...], Agent]] = field(default_factory=dict)
+    # how linking went for each parsed agent (``build.AgentLinks``), by parsed agent
+    linked_agents: dict[int, AgentLinks] = field(default_factory=dict)
 
 
 class _Loader:

@@ -80,7 +80,9 @@ def changed(new: Mapping[str, str], old: Mapping[str, str]) -> list[str]:
     def sha(value: str | None) -> str | None:
         return None if value is None else value.rsplit(":", 1)[-1]
 
-    return sorted(f for f in set(new) | set(old) if sha(new.get(f)) != sha(old.get(f)))
+    # equal entries (nearly all of them) are equal contents: only differing ones are split
+    return sorted(f for f in new.keys() | old.keys()
+                  if (a := new.get(f)) != (b := old.get(f)) and sha(a) != sha(b))
 
 
 def touched(new: Mapping[str, str], old: Mapping[str, str]) -> bool:

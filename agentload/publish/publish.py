@@ -33,8 +33,9 @@ from agentload.selection.models import Selection
 
 MIN_BUILD_TTL_S = 600  # safety TTL of a version under construction
 #: every structured selection plus ``full``, by key: a mapping or pairs computed as they are
-#: written; each a ``Selection`` or its stored JSON form (``codec.stored_selection``)
-Selections = Mapping[str, Selection | dict[str, Any]] | Iterable[tuple[str, Selection | dict[str, Any]]]
+#: written; each a ``Selection``, its stored JSON form (``codec.stored_selection``) or its bytes
+Stored = Selection | dict[str, Any] | bytes
+Selections = Mapping[str, Stored] | Iterable[tuple[str, Stored]]
 
 
 def parsed_files(catalog: Catalog) -> list[str]:
@@ -52,7 +53,7 @@ class _Timed:
         self._items = selections.items() if isinstance(selections, Mapping) else selections
         self.count, self.seconds, self.has_full = 0, 0.0, False
 
-    def __iter__(self) -> Iterator[tuple[str, Selection | dict[str, Any]]]:
+    def __iter__(self) -> Iterator[tuple[str, Stored]]:
         it = iter(self._items)
         while True:
             started = time.perf_counter()

@@ -22,11 +22,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from agentload.context import Resolved
 from agentload.keys import FULL_KEY
 from agentload.publish.contexts import structured_resolved
-from agentload.publish.digests import config_digest, stored_selection
-from agentload.selection.accounting import Template, rebased
+from agentload.publish.digests import config_digest, dump_selection, stored_selection
+from agentload.selection.accounting import REBASED, Template, rebased, refigured
 from agentload.selection.engine import Selector
 
 #: (manifest line, its tokens in a listing, what a loaded one shows: title and tokens, or a
@@ -59,6 +61,66 @@ def stamp(selector: Selector) -> str:
     return h.hexdigest()
 
 
+_MARKS = {f: f"\0{f}\0" for f in REBASED}
+_MARKED = [orjson.dumps(m) for m in _MARKS.values()]
+
+
+def stored_form(stored: dict[str, Any]) -> bytes | None:
+    """``stored``'s JSON bytes (``dump_selection``) with ``%s`` in place of each ``REBASED``
+    figure (and ``%%`` for ``%``): ``form % texts`` is the selection with other figures,
+    byte for byte, without serialising the rest again. None if the figures cannot be told
+    apart in the bytes (a text holding a mark)."""
+    if not all(f in stored for f in REBASED):
+        return None
+    raw = dump_selection({**stored, **_MARKS})
+    at = [raw.find(m) for m in _MARKED]
+    if any(raw.count(m) != 1 for m in _MARKED) or at != sorted(at):
+        return None
+    raw = raw.replace(b"%", b"%%")
+    for m in _MARKED:
+        raw = raw.replace(m, b"%s")
+    return raw
+
+
+#: a build's ``refigured`` results by (manifest, optimized and loaded tokens, template)
+Figures = dict[tuple[int, int, int, Template], tuple[tuple[int | float, ...], tuple[bytes, ...]] | None]
+
+
+class Entry:
+    """One key of a build: its stored selection as last selected or counted (``stored``), its
+    resolved context as served, its ``accounting.Template``, its ``stored_form``, and its
+    manifest and optimized tokens now (a rebase moves them, ``stored`` keeps its own)."""
+
+    __slots__ = ("form", "manifest", "optimized", "served", "stored", "template")
+
+    def __init__(self, stored: dict[str, Any], served: dict[str, Any], template: Template | None,
+                 form: bytes | None, manifest: int | None = None, optimized: int | None = None) -> None:
+        self.stored, self.served, self.template, self.form = stored, served, template, form
+        self.manifest = int(stored["manifest_tokens"]) if manifest is None else manifest
+        self.optimized = int(stored["optimized_tokens"]) if optimized is None else optimized
+
+    def rebased(self, baseline: int, full: int, delta: int, known: Figures | None = None) -> tuple[Entry, bytes]:
+        """This selection in a build with ``baseline`` and ``full``, ``delta`` more manifest
+        tokens: equal to ``accounting.rebased`` dumped (``dump_selection``), and its entry.
+        ``known``: the figures this build already worked out (thousands of selections share
+        their numbers and template), filled here."""
+        manifest, optimized = self.manifest + delta, self.optimized + delta
+        if self.template is not None and self.form is not None:
+            inputs = (manifest, optimized, int(self.stored["loaded_tokens"]), self.template)
+            if known is not None and inputs in known:
+                done = known[inputs]
+            else:
+                done = refigured(*inputs, baseline, full)
+                if known is not None:
+                    known[inputs] = done
+            if done is not None:
+                return Entry(self.stored, self.served, self.template, self.form, manifest, optimized), \
+                    self.form % done[1]
+        current = {**self.stored, "manifest_tokens": self.manifest, "optimized_tokens": self.optimized}
+        stored, template = rebased(current, self.served, self.template, baseline, full, delta)
+        return Entry(stored, self.served, template, stored_form(stored)), dump_selection(stored)
+
+
 @dataclass
 class BuildMemo:
     """One build's selections, for the next build of the same catalog in this process."""
@@ -66,16 +128,15 @@ class BuildMemo:
     stamp: str
     signatures: dict[str, Signature]
     resolved: dict[str, Resolved]
-    # key -> (stored selection: ``codec.stored_selection``, its resolved context as served,
-    # its ``accounting.Template``)
-    entries: dict[str, tuple[dict[str, Any], dict[str, Any], Template | None]] = field(default_factory=dict)
+    entries: dict[str, Entry] = field(default_factory=dict)  # by key
     reusable: bool = True  # False when a manifest listing was cut by the budget (lengths mattered)
     additive: bool = True  # its manifests' token counts are sums of their lines' (``Manifest``)
 
 
 class Build:
-    """Iterate to get (key, stored selection) of every structured context and ``full`` (the
-    JSON form ``codec.stored_selection`` gives, what a publish writes); afterwards ``memo``
+    """Iterate to get (key, stored selection) of every structured context (its JSON bytes,
+    ``dump_selection``) and ``full`` (the JSON form ``codec.stored_selection`` gives): what a
+    publish writes; afterwards ``memo``
     holds this build for the next one and ``reused``/``selected`` say how it went."""
 
     def __init__(self, selector: Selector, previous: BuildMemo | None = None) -> None:
@@ -87,7 +148,7 @@ class Build:
         self.memo: BuildMemo | None = None
         self.reused = self.selected = 0
 
-    def __iter__(self) -> Iterator[tuple[str, dict[str, Any]]]:
+    def __iter__(self) -> Iterator[tuple[str, bytes | dict[str, Any]]]:
         selector, previous = self.selector, self.previous
         resolved = previous.resolved if previous is not None else structured_resolved(selector)
         before = previous.signatures if previous is not None else {}
@@ -98,18 +159,22 @@ class Build:
         additive = selector.manifest.additive and previous is not None and previous.additive
         memo = BuildMemo(self.stamp, self.signatures, resolved, additive=selector.manifest.additive)
         baseline, full = selector.baseline, selector.full_context
+        known: Figures = {}
         for key, res in resolved.items():
             old = previous.entries.get(key) if previous is not None else None
-            delta = self._delta(old[0], shown, moved, additive) if old is not None else None
+            delta = self._delta(old.stored, shown, moved, additive) if old is not None else None
             if old is not None and delta is not None:
-                (stored, template), served = rebased(old[0], old[1], old[2], baseline, full, delta), old[1]
+                entry, value = old.rebased(baseline, full, delta, known)
                 self.reused += 1
             else:
                 selection, served = selector.select_served(res)
-                stored, template = stored_selection(selection), selection.rebase_template
+                stored = stored_selection(selection)
+                form = stored_form(stored)
+                entry = Entry(stored, served, selection.rebase_template, form)
+                value = dump_selection(stored)
                 self.selected += 1
-            memo.entries[key] = (stored, served, template)
-            yield key, stored
+            memo.entries[key] = entry
+            yield key, value
         yield FULL_KEY, selector.full_stored
         memo.reusable = not selector.manifest.overflowed
         self.memo = memo

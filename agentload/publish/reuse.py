@@ -91,7 +91,7 @@ def _items(version: str, catalog: Catalog, memo: PublishMemo | None, new: Publis
     for agent_id, agent in catalog.agents.items():
         key = keys.agent_key(version, agent_id)
         last = memo.agents.get(agent_id) if memo is not None else None
-        if memo is not None and last is not None and last[0] == agent:
+        if memo is not None and last is not None and (last[0] is agent or last[0] == agent):
             new.agents[agent_id] = last
             yield "agent_definitions", key, Copy(keys.agent_key(memo.version, agent_id), last[1],
                                                  partial(dumps, agent))

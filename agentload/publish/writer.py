@@ -25,6 +25,7 @@ import redis
 
 from agentload import keys
 from agentload.publish.digests import hash_mapping
+from agentload.publish.retire import retire_versions
 from agentload.reader.codec import text
 
 CHUNK = 250  # keys per script call while writing a version (larger measured no faster)...
@@ -136,30 +137,14 @@ def write_version(r: redis.Redis, version: str, items: Iterable[Item], ttl_s: in
     return written, sizes, n_copies - len(lost)
 
 
-# The switch's one script: the new version's keys made permanent and the previous version's
-# given their expiry, both read from the versions' index sets inside Redis (members of an index
-# are the version's keys, ``write_version``), and the previous keys counted by type into the
-# caches' "evictions". Names of 25,000 keys each way used to go through this process (a
-# ``SMEMBERS`` of the old index, then ``PERSIST`` and ``EXPIRE`` lists sent back): most of a
-# 10,000-agent switch. It is queued in the switch's ``MULTI``, so the switch stays atomic.
-# KEYS: new index, agent stats, selection stats[, previous index]; ARGV: ttl, agent key prefix,
-# selection key prefix (of the previous version)
+# The switch's script: the new version's keys made permanent, read from its index set inside
+# Redis (members of an index are the version's keys, ``write_version``); names of 25,000 keys
+# used to go through this process. It is queued in the switch's ``MULTI``, so the switch stays
+# atomic. The previous version is retired after the switch (``retire``). KEYS: new index
 _SWITCH = """
 for _, k in ipairs(redis.call('SMEMBERS', KEYS[1])) do redis.call('PERSIST', k) end
 redis.call('PERSIST', KEYS[1])
-if #KEYS < 4 then return 0 end
-local agents, selections, n = 0, 0, 0
-local ap, sp = ARGV[2], ARGV[3]
-for _, k in ipairs(redis.call('SMEMBERS', KEYS[4])) do
-  redis.call('EXPIRE', k, ARGV[1])
-  n = n + 1
-  if string.find(k, ap, 1, true) == 1 then agents = agents + 1
-  elseif string.find(k, sp, 1, true) == 1 then selections = selections + 1 end
-end
-redis.call('EXPIRE', KEYS[4], ARGV[1])
-redis.call('HINCRBY', KEYS[2], 'evictions', agents)
-redis.call('HINCRBY', KEYS[3], 'evictions', selections)
-return n
+return 0
 """
 
 
@@ -175,9 +160,10 @@ def switch_version(
     """Make ``version`` current in one transaction; returns the version it replaced.
 
     The transaction removes the new keys' TTLs, points ``CURRENT_VERSION`` at the version,
-    records it in ``VERSIONS``, gives the previous version's keys their expiry and stores the
-    file fingerprints the refresh compares against. ``written`` are the keys
-    ``write_version`` wrote (all in the version's index, which the switch reads in Redis).
+    records it in ``VERSIONS`` and stores the file fingerprints the refresh compares against;
+    then the previous version's keys get their expiry (``retire.retire_versions``). ``written``
+    are the keys ``write_version`` wrote (all in the version's index, which the switch reads
+    in Redis).
 
     ``stored_fingerprints``: what ``keys.FINGERPRINTS`` holds (the refresh read it under its
     lock); only the entries that differ are written (one after an edit, instead of rewriting
@@ -191,10 +177,8 @@ def switch_version(
         attempts[0] += 1
         prev = text(pipe.get(keys.CURRENT_VERSION))
         previous[0] = prev
-        retire = [keys.version_index_key(prev)] if prev and prev != version else []
         pipe.multi()
-        pipe.eval(_SWITCH, 3 + len(retire), index, keys.stats_key("agent_definitions"), keys.stats_key("selections"),
-                  *retire, max(1, int(ttl_old_s)), keys.agent_key(prev or "", ""), keys.selection_key(prev or "", ""))
+        pipe.eval(_SWITCH, 1, index)
         pipe.set(keys.CURRENT_VERSION, version)
         pipe.zadd(keys.VERSIONS, {version: time.time()})
         pipe.zremrangebyrank(keys.VERSIONS, 0, -(KEEP_VERSIONS + 1))
@@ -204,6 +188,7 @@ def switch_version(
             _store_fingerprints(pipe, fingerprints, stored_fingerprints if attempts[0] == 1 else None)
 
     r.transaction(step, keys.CURRENT_VERSION, keys.FINGERPRINTS)
+    retire_versions(r, version, previous[0], ttl_old_s)
     return previous[0]
 
 

@@ -32,6 +32,10 @@ if TYPE_CHECKING:
 _LONG_DIGITS = re.compile(r"[0-9]{4,}")  # runs of more than three digits: more than one token
 _DIGITS = re.compile(r"[0-9]+")
 MASKED_KEPT = 64  # masked texts remembered: full answers (a megabyte each at 10,000 agents)
+#: masked metadata of selections remembered (a kilobyte or two each): a catalog's structured
+#: selections (about 15,000 at 10,000 agents) selected again after an edit that changed only
+#: numbers in their metadata (an agent's tokens) count nothing again
+META_KEPT = 1 << 14
 #: ``(L0, C0)`` of a selection's metadata as ``_figures`` counted it: its length less its four
 #: varying inputs (manifest and optimized tokens, baseline, file cut), and its token count less
 #: those and three varying figures (guessed context, full context, guessed reduction). Numbers
@@ -52,12 +56,18 @@ def _plain_numerals(text: str) -> bool:
     return text.isascii() or not any(ch.isnumeric() and not ch.isascii() for ch in text)
 
 
-def count_masked(text: str) -> int:
-    """``count_tokens(text)``, exactly, with the count of ``text``'s digit-masked form memoised."""
+@lru_cache(maxsize=META_KEPT)
+def _meta_count(masked: str) -> int:
+    return count_tokens(masked)
+
+
+def count_masked(text: str, large: bool = True) -> int:
+    """``count_tokens(text)``, exactly, with the count of ``text``'s digit-masked form memoised
+    (``large``: among the few full answers' texts, else among selections' metadata)."""
     if not _plain_numerals(text):
         return count_tokens(text)
     extra = sum((len(run) - 1) // 3 for run in _LONG_DIGITS.findall(text))
-    return _masked_count(_DIGITS.sub("0", text)) + extra
+    return (_masked_count if large else _meta_count)(_DIGITS.sub("0", text)) + extra
 
 
 def file_cut(optimized: int, baseline: int) -> float:
@@ -100,7 +110,7 @@ def _figures(meta: dict[str, Any], texts: int, full: int | None, has_baseline: b
     red = round(1.0 - guess / base, 6)
     meta.update(context_tokens=guess, full_context_tokens=base, reduction=red)
     text = compact(meta)
-    counted = count_tokens(text) if full is not None else count_masked(text)  # the full answer: large, repeated
+    counted = count_masked(text, large=full is None)  # full is None: the full answer, large
     tokens = counted + texts
     base = full if full is not None else tokens
     cut = round(1.0 - tokens / base, 6) if base and has_baseline else 0.0
@@ -123,33 +133,57 @@ def with_delivered_figures(selection: Selection, served: dict[str, Any], full: i
     return out
 
 
+#: the figures a rebase changes, in the order a stored selection has them (``Selection``)
+REBASED = ("manifest_tokens", "baseline_tokens", "optimized_tokens", "file_reduction", "context_tokens",
+           "full_context_tokens", "reduction")
+
+
+@lru_cache(maxsize=1 << 14)
+def _text_tokens(text: bytes) -> int:
+    return count_tokens(text.decode())
+
+
+def refigured(manifest: int, optimized: int, loaded: int, template: Template, baseline: int, full: int
+              ) -> tuple[tuple[int | float, ...], tuple[bytes, ...]] | None:
+    """The ``REBASED`` figures of a selection with ``manifest``, ``optimized`` and ``loaded``
+    tokens and ``template`` in a build with ``baseline`` and ``full``: their values and their
+    compact JSON texts, in ``REBASED`` order; None when a number is negative (its "-" joins the
+    punctuation before it: the metadata is counted again, ``rebased``). A few number formats,
+    no text serialised or counted."""
+    cut_files = file_cut(optimized, baseline)
+    texts = loaded + manifest
+    before = (orjson.dumps(manifest), orjson.dumps(optimized), orjson.dumps(baseline), orjson.dumps(cut_files))
+    guess = texts + (template[0] + sum(map(len, before))) * 2 // 7
+    red = round(1.0 - guess / full, 6)
+    numbers = (*before, orjson.dumps(guess), orjson.dumps(full), orjson.dumps(red))
+    if any(n.startswith(b"-") for n in numbers):
+        return None
+    tokens = template[1] + sum(map(_text_tokens, numbers)) + texts
+    reduction = round(1.0 - tokens / full, 6) if baseline else 0.0
+    return ((manifest, baseline, optimized, cut_files, tokens, full, reduction),
+            (before[0], before[2], before[1], before[3], orjson.dumps(tokens), numbers[5], orjson.dumps(reduction)))
+
+
 def rebased(stored: dict[str, Any], served: dict[str, Any], template: Template | None, baseline: int, full: int,
             manifest_delta: int = 0) -> tuple[dict[str, Any], Template | None]:
     """A stored selection (``cache.codec.stored_selection``: its JSON form) as a build with
     another ``baseline`` and ``full`` answer, and ``manifest_delta`` more tokens in its manifest
     (lines it lists were reworded), would store it, everything else equal; and its template:
     equal to selecting again and storing that. With a ``template`` no text is serialised or
-    counted (a few number formats); without one (or for a negative figure) the metadata is
-    counted again."""
+    counted (``refigured``); without one (or for a negative figure) the metadata is counted
+    again."""
     out = dict(stored)
     manifest = int(out["manifest_tokens"]) + manifest_delta
     optimized = int(out["optimized_tokens"]) + manifest_delta
-    cut_files = file_cut(optimized, baseline)
     texts = int(out["loaded_tokens"]) + manifest
-    figures: dict[str, Any] = {"manifest_tokens": manifest, "optimized_tokens": optimized,
-                               "baseline_tokens": baseline, "file_reduction": cut_files}
     if template is not None:
-        before = tuple(_num(v) for v in (manifest, optimized, baseline, cut_files))
-        guess = texts + (template[0] + sum(len(n) for n in before)) * 2 // 7
-        red = round(1.0 - guess / full, 6)
-        numbers = (*before, _num(guess), _num(full), _num(red))
-        if not any(n.startswith("-") for n in numbers):
-            tokens = template[1] + sum(_num_tokens(n) for n in numbers) + texts
-            out.update(figures, context_tokens=tokens, full_context_tokens=full,
-                       reduction=round(1.0 - tokens / full, 6) if baseline else 0.0)
+        done = refigured(manifest, optimized, int(out["loaded_tokens"]), template, baseline, full)
+        if done is not None:
+            out.update(zip(REBASED, done[0], strict=True))
             return out, template
     # the figures as a fresh selection has them before they are counted (``_figures`` reads them)
-    out.update(figures, context_tokens=0, full_context_tokens=0, reduction=0.0)
+    out.update(manifest_tokens=manifest, optimized_tokens=optimized, baseline_tokens=baseline,
+               file_reduction=file_cut(optimized, baseline), context_tokens=0, full_context_tokens=0, reduction=0.0)
     meta = {k: v for k, v in out.items() if k not in NOT_META}
     meta["resolved"] = served
     counted, template = _figures(meta, texts, full, bool(baseline))

@@ -11,6 +11,7 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 
+import agentload.publish.retire as retire_mod
 import agentload.publish.writer as writer_mod
 from agentload import keys
 from agentload.catalog import Catalog, load_catalog
@@ -76,6 +77,7 @@ def test_given_many_chunks_and_script_calls_when_publishing_then_every_key_is_in
     with tiny chunks every boundary is crossed, and still every key is indexed, made permanent
     when current and given its expiry when replaced."""
     monkeypatch.setattr(writer_mod, "CHUNK", 7)
+    monkeypatch.setattr(retire_mod, "RETIRE_CHUNK", 7)
     old = publish_catalog(redis_client, catalog, selector, ttl_old_s=60)
     new = publish_catalog(redis_client, catalog, selector, ttl_old_s=60)
     assert new["previous"] == old["version"] and redis_client.get(keys.CURRENT_VERSION) == new["version"]
@@ -90,6 +92,36 @@ def test_given_many_chunks_and_script_calls_when_publishing_then_every_key_is_in
             pipe.ttl(key)
         ttls = pipe.execute()
         assert all(t == -1 for t in ttls) if live else all(0 < t <= 60 for t in ttls), ttls
+
+
+def test_given_a_switch_whose_retirement_never_ran_when_publishing_again_then_both_superseded_versions_expire(
+    redis_client: redis.Redis, catalog: Catalog, selector: Selector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The previous version is retired after the pointer switch; a process that dies in between
+    leaves it without expiry, and the next switch retires it too (and counts its keys once)."""
+    first = publish_catalog(redis_client, catalog, selector, ttl_old_s=60)
+
+    def dies(*_args: object, **_kwargs: object) -> int:
+        raise ConnectionError("worker killed after the switch")
+
+    monkeypatch.setattr(writer_mod, "retire_versions", dies)
+    with pytest.raises(ConnectionError):
+        publish_catalog(redis_client, catalog, selector, ttl_old_s=60)
+    monkeypatch.undo()
+    second = redis_client.get(keys.CURRENT_VERSION)
+    assert second != first["version"] and redis_client.ttl(keys.meta_key(first["version"])) == -1  # left over
+    evictions = int(redis_client.hget(keys.stats_key("selections"), "evictions") or 0)
+    third = publish_catalog(redis_client, catalog, selector, ttl_old_s=60)
+    assert third["previous"] == second
+    for v in (first["version"], second):
+        members = list(redis_client.smembers(keys.version_index_key(v)))
+        pipe = redis_client.pipeline()
+        for key in [*members, keys.version_index_key(v)]:
+            pipe.ttl(key)
+        assert all(0 < t <= 60 for t in pipe.execute())
+    assert redis_client.ttl(keys.meta_key(third["version"])) == -1
+    retired = int(redis_client.hget(keys.stats_key("selections"), "evictions") or 0) - evictions
+    assert retired == 2 * first["selections"]  # two versions' selections (one catalog), each once
 
 
 def test_given_what_the_fingerprints_hash_holds_when_switching_then_it_ends_equal_to_the_new_ones(

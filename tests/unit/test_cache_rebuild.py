@@ -18,7 +18,8 @@ from _fixtures import BMM_AGENTS, BUNDLED, PATHS_DIR
 
 from agentload.catalog import ParseCache, load_catalog
 from agentload.measure.synthetic import make_synthetic_catalog
-from agentload.publish.rebuild import Build, BuildMemo
+from agentload.publish.digests import dump_selection
+from agentload.publish.rebuild import Build, BuildMemo, Entry, stored_form
 from agentload.selection.accounting import count_masked, rebased
 from agentload.selection.engine import Selector
 from agentload.tokens import count_tokens
@@ -115,12 +116,16 @@ def test_given_templates_when_rebasing_then_figures_equal_counting_again(synthet
     list(build)
     assert build.memo is not None
     rng = random.Random(3)
-    for stored, served, template in rng.sample(list(build.memo.entries.values()), 60):
-        assert template is not None
+    for entry in rng.sample(list(build.memo.entries.values()), 60):
+        stored, served, template = entry.stored, entry.served, entry.template
+        assert template is not None and entry.form is not None
         for baseline, full in ((selector.baseline + 7, selector.full_context + 9), (9, 10**7), (10**9, 999)):
             fast, _ = rebased(stored, served, template, baseline, full)
             slow, _ = rebased(stored, served, None, baseline, full)
             assert fast == slow
+            for delta in (0, 5):
+                _, spliced = entry.rebased(baseline, full, delta)  # the stored bytes, spliced
+                assert spliced == dump_selection(rebased(stored, served, None, baseline, full, delta)[0])
 
 
 def test_given_digits_when_counting_masked_then_the_count_is_exact() -> None:
@@ -131,4 +136,19 @@ def test_given_digits_when_counting_masked_then_the_count_is_exact() -> None:
         parts = [rng.choice(words) if rng.random() < 0.6 else str(rng.randrange(10 ** rng.randrange(1, 12)))
                  for _ in range(rng.randrange(1, 40))]
         text = "".join(parts)
-        assert count_masked(text) == count_tokens(text), text
+        assert count_masked(text) == count_masked(text, large=False) == count_tokens(text), text
+
+
+def test_given_a_text_holding_a_figure_mark_when_rebasing_then_the_whole_selection_is_dumped(
+        synthetic_source: Path) -> None:
+    selector = Selector(load_catalog(synthetic_source))
+    build = Build(selector)
+    list(build)
+    assert build.memo is not None
+    entry = next(iter(build.memo.entries.values()))
+    stored = {**entry.stored, "notes": ["\0reduction\0"]}  # what the splice looks for, in a text
+    odd = Entry(stored, entry.served, entry.template, stored_form(stored))
+    assert odd.form is None and entry.form is not None
+    baseline, full = selector.baseline + 3, selector.full_context + 4
+    _, value = odd.rebased(baseline, full, 0)
+    assert value == dump_selection(rebased(stored, entry.served, entry.template, baseline, full)[0])
