@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from agentload.context import Resolved, ResolverData
+from agentload.catalog.paths import NAMED_PHASE_BASE
+from agentload.context import PhaseFacts, Resolved, ResolverData
 from agentload.selection.models import Reason
 
 Picks = dict[str, list[Reason]]
@@ -53,8 +54,13 @@ def structured_picks(resolved: Resolved, data: ResolverData) -> Picks:
         for w in wanted:
             kind = "path:phase-ui" if w in phase.ui else rule
             for agent in t.owners.get(w, []):
-                _add(picks, agent, Reason(rule=kind, workflow=w, detail=f"{t.file} phase {phase.label or phase.phase}"))
+                _add(picks, agent, Reason(rule=kind, workflow=w, detail=f"{t.file} phase {_phase_name(phase)}"))
     return picks
+
+
+def _phase_name(phase: PhaseFacts) -> str:
+    """A phase as its catalog numbers it, or names it when it has no number of its own."""
+    return phase.label if phase.label and phase.phase >= NAMED_PHASE_BASE else str(phase.phase)
 
 
 def structured_work(resolved: Resolved, data: ResolverData) -> list[str]:

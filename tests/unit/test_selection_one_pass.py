@@ -2,7 +2,8 @@
 
 The model's forward pass reads all its weights whatever the batch, so a request and its
 clauses are embedded in one batch (``SemanticIndex.prepare``): one call of the model per new
-request. The per-agent BM25 figures are one ``reduceat`` over each agent's contiguous units;
+request, run as one unpadded sequence (``EmbeddingModel._packed``) whose vectors equal the
+texts' one by one. The per-agent BM25 figures are one ``reduceat`` over each agent's contiguous units;
 they must equal the plain definition (persona unit + best menu unit, first best on ties).
 """
 
@@ -16,7 +17,7 @@ from _fixtures import bundled_catalog
 
 from agentload.context import Context
 from agentload.selection import semantic
-from agentload.selection.embed import EmbeddingModel
+from agentload.selection.embed import PACKED, EmbeddingModel
 from agentload.selection.engine import Selector
 from agentload.selection.text_index import TextIndex
 from agentload.selection.text_pick import ask_clauses
@@ -65,13 +66,18 @@ def test_given_a_new_multi_step_request_when_selected_then_the_model_runs_once_f
 
 
 @needs_model
-def test_given_texts_embedded_in_one_batch_when_compared_with_one_by_one_then_vectors_agree() -> None:
+@pytest.mark.parametrize("copies", [1, 12], ids=["packed: one unpadded sequence", "padded batch"])
+def test_given_texts_embedded_in_one_batch_when_compared_with_one_by_one_then_vectors_agree(copies: int) -> None:
     model = EmbeddingModel.load()
     assert model is not None
-    texts = [MULTI_STEP, "sketch the screens", "write the stories for the signup epic and more words here"]
+    texts = [MULTI_STEP, "sketch the screens", "", "write the stories for the signup epic and more words here"]
+    texts = [f"{t} {k}" if t else t for k in range(copies) for t in texts]
+    tokens = sum(len(model.tokenizer.encode(t).ids) for t in texts if t)
+    assert (tokens <= PACKED) == (copies == 1)
     batch = model.encode(texts)
     alone = np.stack([model.encode([t])[0] for t in texts])
     assert np.allclose(batch, alone, atol=1e-5)
+    assert not batch[2].any()  # an empty text: a zero row
 
 
 def test_given_any_query_when_agents_are_scored_then_reduceat_equals_persona_plus_best_menu_unit() -> None:
