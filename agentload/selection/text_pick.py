@@ -166,7 +166,7 @@ class TextSelector:
         out = TextPicks()
         clauses = ask_clauses(text)
         if self.semantic is not None:  # the request and its steps in one forward pass of the model
-            self.semantic.prepare(list(dict.fromkeys(without_negated(t) for t in [text, *clauses])))
+            self.semantic.prepare([without_negated(t) for t in [text, *clauses]])
         whole, winners = self._rank(text, role)
         top = float(whole.max(initial=0.0))
         best = np.argpartition(-whole, RANKED - 1)[:RANKED] if len(whole) > RANKED else np.arange(len(whole))
