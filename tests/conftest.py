@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -36,6 +37,19 @@ REDIS_MISSING = (
     "redis-server is not installed (apt-get install -y redis-server, or `make deps`); "
     "integration tests need a real Redis"
 )
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """SIGTERM (a CI timeout, ``kill``) ends the run like Ctrl-C: pytest then tears the session's
+    fixtures down, so the Redis and PostgreSQL servers they started (daemons, not children of
+    this process) are stopped instead of left running. Python's default for SIGTERM exits at
+    once without running any ``finally``."""
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _interrupt)
 
 
 def redis_server_available() -> bool:
