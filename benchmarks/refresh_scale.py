@@ -43,6 +43,7 @@ from agentload import keys
 from agentload.catalog import load_catalog
 from agentload.context import Context
 from agentload.measure.synthetic import make_synthetic_catalog, recalled, synthetic_suites
+from agentload.reader.shared import agent_value
 from agentload.selection.engine import SelectionConfig, Selector
 
 TARGETS = {"rebuild_ratio": 12.0, "rss_mib": 2048.0, "served_s": 2.0, "tokens": 3000}
@@ -93,7 +94,7 @@ def served_after(r: redis.Redis, agent_id: str, marker: str, started: float, lim
     """Seconds from ``started`` until the live version serves ``agent_id`` with ``marker``."""
     while time.perf_counter() - started < limit_s:
         version = r.get(keys.CURRENT_VERSION)
-        raw = r.get(keys.agent_key(version.decode(), agent_id)) if version else None
+        raw = agent_value(r, version.decode(), agent_id) if version else None
         if raw and marker in json.loads(raw)["text"]:
             return time.perf_counter() - started
         time.sleep(0.002)
@@ -164,7 +165,7 @@ def report(sizes: list[int], runs: dict[int, dict[str, Any]], answers: dict[str,
     c = big["change"]
     print(f"one change at {big['agents']:,}: scan {c['scan_ms']:.0f} ms, load {c['load_ms']:.0f}, selector "
           f"{c['selector_ms']:.0f}, selections {c['build_ms']:.0f} ({c['reused_selections']:,} rebased, "
-          f"{c['selected']} selected), write {c['write_ms']:.0f} ({c['copied_keys']:,} values copied in Redis), "
+          f"{c['selected']} selected), write {c['write_ms']:.0f} ({c['reused_values']:,} stored values reused), "
           f"switch {c['switch_ms']:.0f}")
     print(f"targets: rebuild ratio <= {TARGETS['rebuild_ratio']:.0f}: x{ratio:.1f}; worker RSS <= "
           f"{TARGETS['rss_mib']:.0f} MiB: {big['rss_mib']:.0f}; served <= {TARGETS['served_s']:.0f} s: "
