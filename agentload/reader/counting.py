@@ -26,9 +26,9 @@ CACHE_TYPES = ("agent_definitions", "user_context", "workflow_state", "selection
 # ARGV: 1 expected version ("" = no check), 2 time to add (us), 3 timed reads to add,
 #       4 "1" when KEYS[4] applies, 5 "1" to count hits only (a probe whose caller, on a miss,
 #       takes the full path that counts it)
-#       6 an entry of a version's refs hash (KEYS[3] is then that hash): the value is the
-#         content key its digest names (``keys.content_key``), read in the same call; "" = none
-#       7 ``keys.CONTENT_PREFIX``
+#       6 (optional) an entry of a version's refs hash (KEYS[3] is then that hash): the value
+#         is the content key its digest names (``keys.content_key``), read in the same call
+#       7 (with 6) ``keys.CONTENT_PREFIX``
 # allow-oom (Redis 7 script flag): the read keeps working when Redis is out of memory under
 # noeviction; its only writes are counters on existing fields, a few bytes at most
 READ_COUNTED = """#!lua flags=allow-oom
@@ -41,7 +41,7 @@ local strategy = redis.call('GET', KEYS[2])
 local key = KEYS[3]
 if ARGV[4] == '1' and strategy == 'full' then key = KEYS[4] end
 local value
-if ARGV[6] ~= '' then
+if ARGV[6] then
   local digest = redis.call('HGET', key, ARGV[6])
   value = digest and redis.call('GET', ARGV[7] .. digest)
 else

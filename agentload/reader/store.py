@@ -137,7 +137,7 @@ class CatalogStore:
         us, n = self.timings.take(cache_type)
         script_keys = [keys.CURRENT_VERSION, keys.STRATEGY, key, full_key or key, keys.stats_key(cache_type)]
         args: list[str | int] = [expect, us, n, "1" if full_key else "0", "1" if hits_only else "0",
-                                  entry, keys.CONTENT_PREFIX]
+                                  *((entry, keys.CONTENT_PREFIX) if entry else ())]
         try:
             if link is None:
                 reply = await self._script(keys=script_keys, args=args)
