@@ -8,6 +8,13 @@ referenced file is byte for byte the same. Copying each of them under the new ve
 (``keys.refs_key``); a publish sends the values that are new and, for the others, their
 digests (which the last publish of this process remembers, ``reuse``).
 
+A version's refs hash starts as a server-side copy of the live version's when the publish
+continues from it (``copy_refs``, about 5 ms where sending 10,411 digests took about 105):
+then only the entries that changed are sent, and ``settle_refs`` drops the entries the new
+version no longer has. A copy lists values of the live version, all permanent; one the copy
+lists that was evicted meanwhile is found by the next integrity check (``reader.integrity``),
+whose republish sends every value again.
+
 Lifetimes: a value a build writes (or finds about to expire) gets the build's safety TTL and
 its digest goes to the version's ``fresh`` set; the switch makes exactly those permanent
 (``writer.switch_version``), so the values of a live version carry no TTL. Retiring a version
@@ -98,3 +105,43 @@ def put_shared(r: redis.Redis, version: str, chunk: list[tuple[str, Shared]], tt
                         *(keys.content_key(s.digest) for _, s in chunk)],
                   args=[ttl_s, *(e for e, _ in chunk), *(s.digest for _, s in chunk), *values])
     return [chunk[int(i) - 1] for i in gone or []]
+
+
+# KEYS: 1 CURRENT_VERSION, 2 the base version's refs, 3 the new version's refs, 4 its index.
+# ARGV: 1 base version, 2 ttl. Copies the refs hash only while the base is live: the values a
+# live version lists carry no TTL, so nothing copied needs making permanent at the switch.
+COPY_REFS = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if redis.call('COPY', KEYS[2], KEYS[3], 'REPLACE') == 0 then return 0 end
+redis.call('EXPIRE', KEYS[3], ARGV[2])
+redis.call('SADD', KEYS[4], KEYS[3])
+redis.call('EXPIRE', KEYS[4], ARGV[2])
+return 1
+"""
+
+
+def copy_refs(r: redis.Redis, base: str, version: str, ttl_s: int) -> bool:
+    """Start ``version``'s refs hash as a copy of the live ``base``'s (False: ``base`` is not
+    live or has no refs; then every entry is sent)."""
+    script = r.register_script(COPY_REFS)
+    return bool(script(keys=[keys.CURRENT_VERSION, keys.refs_key(base), keys.refs_key(version),
+                             keys.version_index_key(version)], args=[base, ttl_s]))
+
+
+def settle_refs(r: redis.Redis, version: str, seen: set[str], kept: dict[str, Shared], ttl_s: int) -> int:
+    """Make a copied refs hash list exactly ``seen``: drop the base's entries this version does
+    not have, add any ``kept`` entry (not sent: listed by the base) that the copy lacks; returns
+    how many entries were fixed. One ``HLEN`` when nothing is to be fixed (the usual case)."""
+    refs = keys.refs_key(version)
+    if int(r.hlen(refs)) == len(seen):  # it holds every entry seen (copied or sent): exactly those
+        return 0
+    listed = {e.decode() if isinstance(e, bytes) else str(e) for e in r.hkeys(refs)}
+    extra = sorted(listed - seen)
+    if extra:
+        r.hdel(refs, *extra)
+    lacking = [(e, kept[e]) for e in sorted(seen - listed) if e in kept]
+    if lacking:
+        gone = put_shared(r, version, lacking, ttl_s)
+        if gone:
+            put_shared(r, version, [(e, Shared.of(s.bytes())) for e, s in gone], ttl_s)
+    return len(extra) + len(lacking)

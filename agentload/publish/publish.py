@@ -131,7 +131,8 @@ def publish_version(
     version = new_version_id(digest)
     build_ttl = max(MIN_BUILD_TTL_S, int(ttl_old_s))
     items, memo = version_items(version, catalog, reuse)
-    written, sizes, kept = write_version(r, version, _values(version, catalog, selector, timed, items), build_ttl)
+    written, sizes, kept = write_version(r, version, _values(version, catalog, selector, timed, items), build_ttl,
+                                         base=reuse.version if reuse is not None else None)
     if not timed.has_full:
         raise ValueError(f"selections must include the {FULL_KEY!r} selection")
     build_ms = timed.seconds * 1000

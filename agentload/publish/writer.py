@@ -21,7 +21,7 @@ from typing import Any
 import redis
 
 from agentload import keys
-from agentload.publish.content import Shared, put_shared
+from agentload.publish.content import Shared, copy_refs, put_shared, settle_refs
 from agentload.publish.digests import hash_mapping
 from agentload.publish.retire import retire_versions
 from agentload.reader.codec import text
@@ -43,11 +43,13 @@ SHARED_CHUNK = 1000  # entries per script call when their values are not sent
 Item = tuple[str, str, "bytes | Shared"]
 
 
-def write_version(r: redis.Redis, version: str, items: Iterable[Item], ttl_s: int
+def write_version(r: redis.Redis, version: str, items: Iterable[Item], ttl_s: int, base: str | None = None
                   ) -> tuple[list[str], dict[str, int], int]:
     """Write every item with a safety TTL, indexing the keys; returns (keys, bytes by type,
     shared values not sent because an earlier publish stored them). The index expires from
-    its first members on.
+    its first members on. ``base``: the version whose publish gave the digests of the shared
+    values not sent; while it is live its refs hash is copied and those entries are not sent
+    at all (``content.copy_refs``).
 
     Chunks go to Redis from a second thread while this one produces the next ones (the
     items are usually computed as they are consumed): Redis works on one chunk while Python
@@ -63,6 +65,9 @@ def write_version(r: redis.Redis, version: str, items: Iterable[Item], ttl_s: in
     shared: list[tuple[str, Shared]] = []
     lost: list[tuple[str, Shared]] = []
     pending, shared_bytes, n_kept, n_shared = 0, 0, 0, 0
+    copied = base is not None and copy_refs(r, base, version, ttl_s)
+    seen: set[str] = set()
+    kept: dict[str, Shared] = {}  # entries the copy lists already (not sent)
 
     def send_sets(chunk: list[tuple[str, bytes]]) -> None:
         set_all(keys=[index, *(k for k, _ in chunk)], args=[ttl_s, *(v for _, v in chunk)])
@@ -81,11 +86,17 @@ def write_version(r: redis.Redis, version: str, items: Iterable[Item], ttl_s: in
 
         for cache_type, key, value in items:
             if isinstance(value, Shared):
-                shared.append((key, value))
                 size, n_shared = value.size, n_shared + 1
+                if copied:
+                    seen.add(key)
                 if value.value is None:
                     n_kept += 1
+                    if copied:
+                        kept[key] = value
+                    else:
+                        shared.append((key, value))
                 else:
+                    shared.append((key, value))
                     shared_bytes += size
             else:
                 written.append(key)
@@ -107,7 +118,9 @@ def write_version(r: redis.Redis, version: str, items: Iterable[Item], ttl_s: in
             waiting.popleft().result()
     for i in range(0, len(lost), CHUNK):  # values gone (evicted, expired): sent after all
         put_shared(r, version, [(e, Shared.of(s.bytes())) for e, s in lost[i:i + CHUNK]], ttl_s)
-    if n_shared:
+    if copied:
+        settle_refs(r, version, seen, kept, ttl_s)
+    if n_shared or copied:
         written.append(keys.refs_key(version))
     return written, sizes, n_kept - len(lost)
 

@@ -20,7 +20,7 @@ from agentload import keys
 from agentload.catalog import Catalog, load_catalog
 from agentload.keys import FULL_KEY
 from agentload.publish.contexts import compute_selections
-from agentload.publish.publish import publish_catalog
+from agentload.publish.publish import publish_catalog, publish_version
 from agentload.publish.refresh import refresh_catalog
 from agentload.publish.state import WorkerState
 from agentload.reader.integrity import missing_keys
@@ -77,6 +77,8 @@ def test_given_one_edited_agent_when_refreshing_then_only_its_value_is_new_and_t
     assert {int(redis_client.ttl(keys.content_key(d))) for d in before.values()} == {-1}
     assert 0 < _ttl_of(redis_client, v2, keys.agent_entry("pm")) <= 60
     assert missing_keys(redis_client, v3) == 0
+    permanent = {k for k in redis_client.scan_iter(match=keys.content_key("*")) if redis_client.ttl(k) == -1}
+    assert permanent == {keys.content_key(d) for d in before.values()}  # only what the live version lists
     redis_client.delete(keys.content_key(before[keys.agent_entry("architect")]))
     assert missing_keys(redis_client, v3) == 1
 
@@ -117,3 +119,22 @@ def test_given_published_agents_when_reading_through_the_store_then_each_version
     current, explicit, nobody, item, file, gaps = asyncio.run(read())
     assert isinstance(current, dict) and current["id"] == "pm" and explicit == current and nobody is None
     assert isinstance(item, dict) and isinstance(file, dict) and gaps == 0
+
+
+def test_given_the_live_refs_copied_when_an_agent_is_gone_then_the_new_version_lists_exactly_its_own(
+    redis_client: redis.Redis, catalog: Catalog
+) -> None:
+    """A publish continuing from the live version copies its refs hash server-side and sends
+    only what changed; an agent the new catalog no longer has is dropped from the copy, and a
+    copy is not made from a version that is no longer live."""
+    first, memo = publish_version(redis_client, catalog, Selector(catalog), ttl_old_s=60)
+    dropped = sorted(catalog.agents)[-1]
+    smaller = catalog.model_copy(update={"agents": {a: x for a, x in catalog.agents.items() if a != dropped}})
+    second, memo2 = publish_version(redis_client, smaller, Selector(smaller), ttl_old_s=60, reuse=memo)
+    before, after = (redis_client.hgetall(keys.refs_key(v["version"])) for v in (first, second))
+    assert second["reused_values"] == len(after) and set(after) == set(before) - {keys.agent_entry(dropped)}
+    assert all(after[e] == before[e] for e in after)
+    third, _ = publish_version(redis_client, catalog, Selector(catalog), ttl_old_s=60, reuse=memo)  # stale memo
+    again = redis_client.hgetall(keys.refs_key(third["version"]))
+    assert again == before and {int(redis_client.ttl(keys.content_key(d))) for d in again.values()} == {-1}
+    assert missing_keys(redis_client, third["version"]) == 0 and memo2.version == second["version"]

@@ -150,7 +150,8 @@ def test_given_warm_worker_when_forcing_then_it_publishes_exactly_what_a_fresh_p
     cold = refresh_catalog(redis_client, settings, WorkerState(), force=True)
     assert warm["reused_parses"] > 0 and cold["reused_parses"] == 0
     published = _published(redis_client, warm["version"])
-    assert len(published) == warm["keys"] - 1 and published == _published(redis_client, cold["version"])
+    stored = [k for k in published if not k.startswith("refs:")]  # keys but the index and the refs hash
+    assert len(stored) == warm["keys"] - 2 and published == _published(redis_client, cold["version"])
 
 
 def test_given_large_catalog_when_one_agent_changes_then_it_alone_is_sent_and_the_version_equals_a_rebuild(
@@ -158,9 +159,10 @@ def test_given_large_catalog_when_one_agent_changes_then_it_alone_is_sent_and_th
 ) -> None:
     """Incremental refresh of a catalog with a bounded manifest: the edited agent is published
     with its new text and the version digest moves; every other agent definition is the live
-    version's stored value, listed again and not sent (one whose value was lost is sent again), most selections
-    are rebased instead of selected again; and the whole version equals what a forced rebuild
-    in a fresh process publishes."""
+    version's stored value, listed again by a copy of its refs and not sent (one whose value
+    was lost is sent by the republish the next integrity check makes), most selections are
+    rebased instead of selected again; and the whole version equals what a forced rebuild in a
+    fresh process publishes."""
     root = make_synthetic_catalog(BUNDLED, tmp_path / "synthetic", 300)
     settings = Settings(redis_url=redis_url, catalog_path=root, version_ttl_s=60, refresh_lock_timeout_s=30)
     state = WorkerState()
@@ -175,8 +177,12 @@ def test_given_large_catalog_when_one_agent_changes_then_it_alone_is_sent_and_th
     assert second["published"] and second["changed_files"] == [f"{BMM_AGENTS}/pm-0004.agent.yaml"]
     assert second["digest"] != first["digest"] and second["parsed"] == 1
     assert "Incrementally edited" in _agent(redis_client, "pm-0004")["text"]
+    assert second["reused_values"] >= second["agents"] - 1 and second["reused_selections"] > second["selected"] > 0
+    assert agent_value(redis_client, v2, "architect-0001") is None  # listed from the live version, still lost
+    repaired = refresh_catalog(redis_client, settings, state)  # the integrity check finds it and republishes
+    assert repaired["repaired_missing_keys"] == 1 and repaired["published"]
     assert _agent(redis_client, "architect-0001")["id"] == "architect-0001"
-    assert second["reused_values"] >= second["agents"] - 2 and second["reused_selections"] > second["selected"] > 0
+    v2 = repaired["version"]
     others = [a for a in orjson.loads(redis_client.get(keys.manifest_key(v2)))["lines"]
               if a not in ("pm-0004", "architect-0001") and not a.startswith("bmad")]
     for agent_id in others[::25]:
