@@ -4,8 +4,8 @@ The request path must not pay for statistics with extra round trips, and must ne
 to a database. A small Lua script does, atomically and server side: compare
 ``CURRENT_VERSION`` with the version the caller resolved against (a mismatch returns the
 new version and counts nothing, so the caller re-resolves), pick the ``full`` selection
-when the strategy flag says so, ``GET`` the value (one stored by content: its digest in the version's refs hash,
-then the value, in the same call) and ``HINCRBY`` hits or misses on the
+when the strategy flag says so, ``GET`` the value (one stored by content: its digest in the
+version's refs hash, then the value, in the same call) and ``HINCRBY`` hits or misses on the
 cache type's stats hash. The caller's measured time cannot be known before the call, so it
 is carried to the type's *next* call (``Timings``) and lags by one read per process.
 """
