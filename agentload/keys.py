@@ -32,18 +32,47 @@ def version_key(version: str, *parts: str) -> str:
     return ":".join((BASE, "cat", version, *parts))
 
 
-def agent_key(version: str, agent_id: str) -> str:
-    return version_key(version, "agent", agent_id)
+# --- values stored once, whatever the versions that hold them --------------------------------
+# An agent definition, a work item or a referenced file is stored once under the digest of its
+# bytes; a version lists its entries in one hash (entry -> digest), so a version that changes
+# one agent writes one value and a small hash, not 10,000 copies (``publish.writer``).
+
+#: prefix of every content key: the key of a value is this prefix and its digest
+CONTENT_PREFIX = f"{BASE}:blob:"
 
 
-def work_item_key(version: str, work_item_id: str) -> str:
-    """A work item (workflow, skill, task) of a version: metadata and its entry file's text."""
-    return version_key(version, "work", work_item_id)
+def content_key(digest: str) -> str:
+    """A value stored by content: ``agentload:v1:blob:<digest of its bytes>``."""
+    return CONTENT_PREFIX + digest
 
 
-def file_key(version: str, path: str) -> str:
+def refs_key(version: str) -> str:
+    """Hash of one version: entry (``agent_entry``, ``work_item_entry``, ``file_entry``) -> digest."""
+    return version_key(version, "refs")
+
+
+def agent_entry(agent_id: str) -> str:
+    """An agent definition's field in ``refs_key``."""
+    return f"agent:{agent_id}"
+
+
+def work_item_entry(work_item_id: str) -> str:
+    """A work item (workflow, skill, task): metadata and its entry file's text."""
+    return f"work:{work_item_id}"
+
+
+def file_entry(path: str) -> str:
     """A file a work item references (instructions, template, step file), by catalog-relative path."""
-    return version_key(version, "file", path)
+    return f"file:{path}"
+
+
+AGENT_ENTRY_PREFIX = agent_entry("")
+
+
+def fresh_content_key(version: str) -> str:
+    """Set of the digests a build of ``version`` stored or kept from expiring: what its switch
+    makes permanent (then deleted; not in the version's index)."""
+    return version_key(version, "fresh")
 
 
 def selection_key(version: str, context_hash: str) -> str:

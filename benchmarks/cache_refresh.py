@@ -154,7 +154,7 @@ def bench_catalog(url: str, root: Path, repeat: int, label: str) -> dict[str, An
             d = details[name]
             extra = (f"(parsed {d['parsed']} files, reused {d['reused_parses']}, load {d['load_ms']:.0f} ms, selector "
                      f"{d['selector_ms']:.0f} ms, selections+selector {d['build_ms']:.0f} ms, "
-                     f"rebased selections {d['reused_selections']}, values copied {d['copied_keys']}, "
+                     f"rebased selections {d['reused_selections']}, values reused {d['reused_values']}, "
                      f"write {d['write_ms']:.0f} ms, switch {d['switch_ms']:.0f} ms)")
         print(f"  {name:<29} {value:9.1f} ms   {extra}")
     print(f"  ratio one-change / full rebuild: {med['one agent changed'] / med['full rebuild']:.2f}; "

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -33,7 +34,7 @@ import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import redis
 from _common import BUNDLED_CATALOG, SCENARIOS_DIR, read_jsonl, table
@@ -43,6 +44,7 @@ from agentload import keys
 from agentload.catalog import load_catalog
 from agentload.context import Context
 from agentload.measure.synthetic import make_synthetic_catalog, recalled, synthetic_suites
+from agentload.reader.shared import agent_value
 from agentload.selection.engine import SelectionConfig, Selector
 
 TARGETS = {"rebuild_ratio": 12.0, "rss_mib": 2048.0, "served_s": 2.0, "tokens": 3000}
@@ -66,9 +68,14 @@ def child(url: str, root: str) -> None:
 
 
 class Worker:
-    def __init__(self, url: str, root: Path) -> None:
-        self.proc = subprocess.Popen([sys.executable, __file__, "--child", url, str(root)], text=True,
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    """A worker process of this checkout, or of ``checkout`` (another one's code, its own
+    ``benchmarks/refresh_scale.py --child``)."""
+
+    def __init__(self, url: str, root: Path, checkout: Path | None = None) -> None:
+        script = __file__ if checkout is None else str(checkout / "benchmarks" / "refresh_scale.py")
+        env = None if checkout is None else {**os.environ, "PYTHONPATH": str(checkout)}
+        self.proc = subprocess.Popen([sys.executable, script, "--child", url, str(root)], text=True, env=env,
+                                     cwd=checkout, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
 
     def send(self, command: str) -> None:
         assert self.proc.stdin is not None
@@ -89,11 +96,22 @@ class Worker:
         self.proc.wait(timeout=60)
 
 
+def live_agent(r: redis.Redis, agent_id: str) -> bytes | str | None:
+    """The live version's definition of ``agent_id``: listed in its refs hash, or (a checkout
+    from before values were stored by content, ``--against``) under its own per-version key."""
+    version = r.get(keys.CURRENT_VERSION)
+    if version is None:
+        return None
+    v = version.decode()
+    if r.exists(keys.refs_key(v)):
+        return agent_value(r, v, agent_id)
+    return cast(bytes | None, r.get(keys.version_key(v, "agent", agent_id)))
+
+
 def served_after(r: redis.Redis, agent_id: str, marker: str, started: float, limit_s: float = 60) -> float:
     """Seconds from ``started`` until the live version serves ``agent_id`` with ``marker``."""
     while time.perf_counter() - started < limit_s:
-        version = r.get(keys.CURRENT_VERSION)
-        raw = r.get(keys.agent_key(version.decode(), agent_id)) if version else None
+        raw = live_agent(r, agent_id)
         if raw and marker in json.loads(raw)["text"]:
             return time.perf_counter() - started
         time.sleep(0.002)
@@ -164,7 +182,7 @@ def report(sizes: list[int], runs: dict[int, dict[str, Any]], answers: dict[str,
     c = big["change"]
     print(f"one change at {big['agents']:,}: scan {c['scan_ms']:.0f} ms, load {c['load_ms']:.0f}, selector "
           f"{c['selector_ms']:.0f}, selections {c['build_ms']:.0f} ({c['reused_selections']:,} rebased, "
-          f"{c['selected']} selected), write {c['write_ms']:.0f} ({c['copied_keys']:,} values copied in Redis), "
+          f"{c['selected']} selected), write {c['write_ms']:.0f} ({c['reused_values']:,} stored values reused), "
           f"switch {c['switch_ms']:.0f}")
     print(f"targets: rebuild ratio <= {TARGETS['rebuild_ratio']:.0f}: x{ratio:.1f}; worker RSS <= "
           f"{TARGETS['rss_mib']:.0f} MiB: {big['rss_mib']:.0f}; served <= {TARGETS['served_s']:.0f} s: "

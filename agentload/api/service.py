@@ -25,6 +25,7 @@ from agentload.api.problems import NotReady, TooManyMisses
 from agentload.api.redact import task_kwargs
 from agentload.context import Context, Resolved
 from agentload.reader.codec import text
+from agentload.reader.shared import read_shared
 from agentload.reader.store import CatalogNotPublished, CatalogStore
 from agentload.resolve import resolve
 from agentload.settings import Settings, get_settings
@@ -162,10 +163,10 @@ class SelectionService:
             delay = min(delay * 2, 0.05)
 
     async def definitions(self, version: str, agent_ids: list[str]) -> dict[str, dict[str, Any]]:
-        """Full agent definitions for ``agent_ids`` in one ``MGET``."""
+        """Full agent definitions for ``agent_ids`` in one round trip (``reader.shared``)."""
         if not agent_ids:
             return {}
-        raws = await self.redis.mget([keys.agent_key(version, a) for a in agent_ids])
+        raws = await read_shared(self.store.shared_script, version, [keys.agent_entry(a) for a in agent_ids])
         return {a: orjson.loads(r) for a, r in zip(agent_ids, raws, strict=True) if r is not None}
 
 

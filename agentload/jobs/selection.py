@@ -15,9 +15,11 @@ from agentload import keys
 from agentload.context import Context
 from agentload.jobs.runtime import STATE, StaleCatalog, redis_client, selector_for_current
 from agentload.jobs.tuning import tuned_settings
+from agentload.publish.content import Shared
 from agentload.publish.predict import warm_for_project
 from agentload.publish.publish import store_selection
 from agentload.reader.codec import dumps, loads, text
+from agentload.reader.shared import read_shared_sync
 from agentload.reader.transitions import observe_project
 from agentload.selection.engine import Selector
 from agentload.settings import Settings, get_settings
@@ -26,18 +28,17 @@ from agentload.settings import Settings, get_settings
 def _ensure_agents(r: redis.Redis, version: str, selector: Selector, agent_ids: list[str]) -> int:
     """Write agent definitions of ``version`` that are missing (normally none); returns count.
 
-    Written without a TTL but indexed, so they expire with their version; the write happens
-    only while ``version`` is still current (a superseded version must not gain keys that
-    nothing would ever expire).
+    Stored by content without a TTL and listed in the version's refs hash (``publish.content``),
+    so they live as long as a version lists them; the write happens only while ``version`` is
+    still current (a superseded version must not gain values that nothing would ever expire).
     """
-    pipe = r.pipeline(transaction=False)
-    for aid in agent_ids:
-        pipe.exists(keys.agent_key(version, aid))
-    missing = [aid for aid, n in zip(agent_ids, pipe.execute(), strict=True)
-               if not n and aid in selector.catalog.agents]
+    found = read_shared_sync(r, version, [keys.agent_entry(a) for a in agent_ids])
+    missing = [aid for aid, raw in zip(agent_ids, found, strict=True)
+               if raw is None and aid in selector.catalog.agents]
     if not missing:
         return 0
     written = [0]
+    values = {aid: Shared.of(dumps(selector.catalog.agents[aid])) for aid in missing}
 
     def write(tx: redis.client.Pipeline) -> None:
         current = text(tx.get(keys.CURRENT_VERSION))
@@ -46,10 +47,9 @@ def _ensure_agents(r: redis.Redis, version: str, selector: Selector, agent_ids: 
             written[0] = 0
             return
         written[0] = len(missing)
-        for aid in missing:
-            key = keys.agent_key(version, aid)
-            tx.set(key, dumps(selector.catalog.agents[aid]), nx=True)
-            tx.sadd(keys.version_index_key(version), key)
+        for aid, value in values.items():
+            tx.set(keys.content_key(value.digest), value.bytes())
+            tx.hset(keys.refs_key(version), keys.agent_entry(aid), value.digest)
 
     r.transaction(write, keys.CURRENT_VERSION)
     return written[0]

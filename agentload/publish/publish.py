@@ -2,7 +2,8 @@
 
 Every key of the new version is written in chunks under a version id nobody reads yet, with a
 safety TTL so that a build killed half-way leaves nothing behind (``writer.write_version``;
-values unchanged since the last publish of this process are copied server-side, ``reuse``),
+agent definitions, work items and files are stored once by content and listed per version,
+and those unchanged since the last publish of this process are not sent again, ``reuse``),
 while the selections are computed: a version is streamed, never held whole. One
 ``WATCH``/``MULTI`` transaction then removes those TTLs, points ``CURRENT_VERSION`` at the
 new version, records it in ``VERSIONS``, gives the previous version's keys their expiry and
@@ -115,7 +116,7 @@ def publish_version(
 ) -> tuple[dict[str, Any], PublishMemo]:
     """Write a complete new version of ``catalog`` and make it current; returns its stats and
     what the next publish of this process can copy from it (``reuse``: this process's last
-    publish, whose unchanged values are copied instead of sent).
+    publish, whose unchanged values are listed by digest instead of sent).
 
     ``selections`` default to ``iter_selections(selector)``; without ``full`` nothing is
     switched (``ValueError``; the written keys expire with their safety TTL).
@@ -130,7 +131,8 @@ def publish_version(
     version = new_version_id(digest)
     build_ttl = max(MIN_BUILD_TTL_S, int(ttl_old_s))
     items, memo = version_items(version, catalog, reuse)
-    written, sizes, copied = write_version(r, version, _values(version, catalog, selector, timed, items), build_ttl)
+    written, sizes, kept = write_version(r, version, _values(version, catalog, selector, timed, items), build_ttl,
+                                         base=reuse.version if reuse is not None else None)
     if not timed.has_full:
         raise ValueError(f"selections must include the {FULL_KEY!r} selection")
     build_ms = timed.seconds * 1000
@@ -165,7 +167,7 @@ def publish_version(
         "agents": len(catalog.agents),
         "selections": timed.count,
         "keys": len(written) + 1,  # + the index set
-        "copied_keys": copied,
+        "reused_values": kept,
         "bytes": size + len(meta_bytes),
         "build_ms": round(build_ms, 3),
         "write_ms": round((wrote - started) * 1000 - build_ms, 3),

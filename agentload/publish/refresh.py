@@ -144,7 +144,7 @@ def _refresh_locked(r: redis.Redis, settings: Settings, state: WorkerState, *,
             logger.warning(warning)
     same_config = meta is not None and meta.get("config_digest") == config_digest(config)
     # a live version that lost keys is republished even when no file changed; when files did
-    # change, the new version is written whole anyway (a copy whose source is gone is sent)
+    # change, the new version is written whole anyway (a shared value found gone is sent)
     # (its fingerprints lost with them count as a change, and are checked too)
     gaps = missing_keys(r, current) if current and not force and (not changed or not stored) else 0
     if gaps:  # evicted or deleted keys: the files did not change, the live version is not whole

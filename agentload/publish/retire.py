@@ -5,6 +5,8 @@ version's 25,000 keys of a 10,000-agent catalog their expiry is not, and used to
 half of the switch's transaction. So it runs right after the transaction, by chunks, and
 counts the keys by type into the caches' "evictions" (readers that resolved the old pointer
 still find its keys for ``ttl_old_s``).
+Values stored by content (``content``) are shared between versions: a retired version's values
+get the expiry only when the live version does not list them (compared digest by digest).
 A process that dies between the two leaves a superseded version without expiry: each
 retirement therefore also retires any of the last ``SWEEP`` published versions that is not
 current and whose index still has no expiry (a live version's index never has one).
@@ -42,7 +44,8 @@ def unretired(r: redis.Redis, current: str) -> list[str]:
 
 def retire_versions(r: redis.Redis, current: str, previous: str | None, ttl_old_s: int) -> int:
     """Give ``previous`` (the version ``current`` replaced) and any other superseded version
-    left without expiry their expiry, counting their keys as evictions; returns how many keys.
+    left without expiry their expiry, counting their keys as evictions; returns how many keys
+    and entries.
 
     A version's keys get theirs by chunks (``RETIRE_CHUNK`` a script call, so readers wait for
     a few milliseconds at most, where one script over 25,000 keys held Redis for a tenth of a
@@ -52,17 +55,23 @@ def retire_versions(r: redis.Redis, current: str, previous: str | None, ttl_old_
                                    *unretired(r, current)]))
     ttl = max(1, int(ttl_old_s))
     expire_all = r.register_script(_EXPIRE_ALL)
+    live = {text(d) for d in r.hvals(keys.refs_key(current))} if versions else set()
     total = 0
     for v in versions:
         index = keys.version_index_key(v)
         members = [m for m in (text(k) for k in r.smembers(index)) if m]
-        for i in range(0, len(members), RETIRE_CHUNK):
-            expire_all(keys=members[i:i + RETIRE_CHUNK], args=[ttl])
-        agent_prefix, selection_prefix = keys.agent_key(v, ""), keys.selection_key(v, "")
+        refs = {text(e) or "": text(d) or "" for e, d in
+                r.hgetall(keys.refs_key(v)).items()}
+        unshared = sorted({keys.content_key(d) for d in refs.values() if d not in live})
+        doomed = unshared + members
+        for i in range(0, len(doomed), RETIRE_CHUNK):
+            expire_all(keys=doomed[i:i + RETIRE_CHUNK], args=[ttl])
+        selection_prefix = keys.selection_key(v, "")
         pipe = r.pipeline(transaction=True)
         pipe.expire(index, ttl)
-        pipe.hincrby(keys.stats_key("agent_definitions"), "evictions", sum(m.startswith(agent_prefix) for m in members))
+        pipe.hincrby(keys.stats_key("agent_definitions"), "evictions",
+                     sum(e.startswith(keys.AGENT_ENTRY_PREFIX) for e in refs))
         pipe.hincrby(keys.stats_key("selections"), "evictions", sum(m.startswith(selection_prefix) for m in members))
         pipe.execute()
-        total += len(members)
+        total += len(members) + len(refs)
     return total

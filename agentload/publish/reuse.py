@@ -3,8 +3,8 @@
 A refresh after a one-file edit of a 10,000-agent catalog publishes a version whose agent
 definitions are all but one byte for byte those of the live version, and whose work items and
 referenced files (read, counted and serialised again each time) are usually all the same.
-``version_items`` gives the publish each such value as a ``writer.Copy`` of the previous
-version's key instead of the bytes:
+Such values are stored once by content (``content``); ``version_items`` gives the publish each
+unchanged one as its digest (a ``content.Shared`` without bytes) instead of the bytes:
 
 * an agent definition when the agent equals the one published last (the loader shares the
   objects of unchanged files, so the comparison is mostly identity checks);
@@ -29,8 +29,9 @@ import orjson
 
 from agentload import keys
 from agentload.catalog import Agent, Catalog
+from agentload.publish.content import Shared
 from agentload.publish.payloads import file_payloads, step_chains, work_item_payloads
-from agentload.publish.writer import Copy, Item
+from agentload.publish.writer import Item
 from agentload.reader.codec import dumps
 
 #: ("file", path) or ("work", work item id)
@@ -43,14 +44,18 @@ class PublishMemo:
     """One publish's reusable values: its version, its agents, its payloads' signature."""
 
     version: str
-    agents: dict[str, tuple[Agent, int]] = field(default_factory=dict)  # id -> (agent, value bytes)
+    agents: dict[str, tuple[Agent, Shared]] = field(default_factory=dict)  # id -> (agent, its digest)
     payload_signature: str = ""
     payload_files: list[str] = field(default_factory=list)  # files (and folders) the signature covers
-    payloads: dict[PayloadId, int] = field(default_factory=dict)  # payload -> value bytes
+    payloads: dict[PayloadId, Shared] = field(default_factory=dict)  # payload -> its digest
 
 
-def _payload_key(version: str, pid: PayloadId) -> str:
-    return keys.file_key(version, pid[1]) if pid[0] == "file" else keys.work_item_key(version, pid[1])
+def _payload_entry(pid: PayloadId) -> str:
+    return keys.file_entry(pid[1]) if pid[0] == "file" else keys.work_item_entry(pid[1])
+
+
+def _digest_only(value: Shared, make: Callable[[], bytes]) -> Shared:
+    return Shared(value.digest, value.size, None, make)
 
 
 def payload_signature(catalog: Catalog, files: list[str], since_ns: int = 0) -> str:
@@ -81,32 +86,31 @@ def _read_files(catalog: Catalog, chains: dict[str, list[str]]) -> list[str]:
 
 
 def version_items(version: str, catalog: Catalog, memo: PublishMemo | None) -> tuple[Iterator[Item], PublishMemo]:
-    """(cache type, key, value or ``Copy``) of the version's agents and payloads, and the memo
-    this publish leaves (filled as the items are consumed)."""
+    """(cache type, refs entry, ``Shared`` value, its bytes or only its digest) of the
+    version's agents and payloads, and the memo this publish leaves (filled as the items are
+    consumed)."""
     new = PublishMemo(version=version)
-    return _items(version, catalog, memo, new), new
+    return _items(catalog, memo, new), new
 
 
-def _items(version: str, catalog: Catalog, memo: PublishMemo | None, new: PublishMemo) -> Iterator[Item]:
+def _items(catalog: Catalog, memo: PublishMemo | None, new: PublishMemo) -> Iterator[Item]:
     for agent_id, agent in catalog.agents.items():
-        key = keys.agent_key(version, agent_id)
+        entry = keys.agent_entry(agent_id)
         last = memo.agents.get(agent_id) if memo is not None else None
-        if memo is not None and last is not None and (last[0] is agent or last[0] == agent):
+        if last is not None and (last[0] is agent or last[0] == agent):
             new.agents[agent_id] = last
-            yield "agent_definitions", key, Copy(keys.agent_key(memo.version, agent_id), last[1],
-                                                 partial(dumps, agent))
+            yield "agent_definitions", entry, _digest_only(last[1], partial(dumps, agent))
             continue
-        value = dumps(agent)
-        new.agents[agent_id] = (agent, len(value))
-        yield "agent_definitions", key, value
+        value = Shared.of(dumps(agent))
+        new.agents[agent_id] = (agent, Shared(value.digest, value.size))
+        yield "agent_definitions", entry, value
     if memo is not None and memo.payloads:
         signature = payload_signature(catalog, memo.payload_files)
         if signature == memo.payload_signature:
             computed = _lazy(catalog)
             new.payload_signature, new.payload_files, new.payloads = signature, memo.payload_files, memo.payloads
-            for pid, size in memo.payloads.items():
-                yield "catalog", _payload_key(version, pid), Copy(_payload_key(memo.version, pid), size,
-                                                                  partial(_one, computed, pid))
+            for pid, stored in memo.payloads.items():
+                yield "catalog", _payload_entry(pid), _digest_only(stored, partial(_one, computed, pid))
             return
     started = time.time_ns()
     chains = step_chains(catalog)
@@ -115,10 +119,11 @@ def _items(version: str, catalog: Catalog, memo: PublishMemo | None, new: Publis
     values += [(("work", wid), dumps(p)) for wid, p in work_item_payloads(catalog, tokens, chains)]
     new.payload_files = _read_files(catalog, chains)
     new.payload_signature = payload_signature(catalog, new.payload_files, since_ns=started)
-    for pid, value in values:
+    for pid, raw in values:
+        value = Shared.of(raw)
         if new.payload_signature:  # "" (racy): nothing to reuse next time
-            new.payloads[pid] = len(value)
-        yield "catalog", _payload_key(version, pid), value
+            new.payloads[pid] = Shared(value.digest, value.size)
+        yield "catalog", _payload_entry(pid), value
 
 
 def _one(compute: Callable[[], dict[PayloadId, bytes]], pid: PayloadId) -> bytes:

@@ -5,11 +5,9 @@ so that a build killed half-way leaves nothing behind, and listed in the version
 A chunk of keys is one script call (``SET ... EX`` for each, one ``SADD`` to the index, the
 index's ``EXPIRE``): command count, not bytes, is what a Python client pays for.
 
-Between two versions of a large catalog most values are byte for byte the same (thousands of
-agent definitions, the work items' files). A value the caller knows to be unchanged is a
-``Copy``: Redis copies it from the previous version's key (``COPY``, Redis 6.2+) instead of
-the client sending it again; a source that is gone (evicted, expired) is reported back by the
-script and its value is sent after all.
+Agent definitions, work items and referenced files are stored once by content and listed in
+the version's refs hash (``content``): an item whose value is ``Shared`` names an entry of that
+hash, not a key, and only the values that are new are sent.
 """
 
 from __future__ import annotations
@@ -18,12 +16,12 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any
 
 import redis
 
 from agentload import keys
+from agentload.publish.content import Shared, copy_refs, put_shared, settle_refs
 from agentload.publish.digests import hash_mapping
 from agentload.publish.retire import retire_versions
 from agentload.reader.codec import text
@@ -39,68 +37,43 @@ redis.call('SADD', KEYS[1], unpack(KEYS, 2))
 redis.call('EXPIRE', KEYS[1], ARGV[1])
 return #KEYS - 1
 """
-# KEYS: index, then n sources, then their n destinations; returns the 1-based positions of
-# sources that were gone (nothing copied for them)
-_COPY_ALL = """
-local n = (#KEYS - 1) / 2
-local gone, done = {}, {}
-for i = 1, n do
-  local dst = KEYS[1 + n + i]
-  if redis.call('COPY', KEYS[1 + i], dst, 'REPLACE') == 1 then
-    redis.call('EXPIRE', dst, ARGV[1])
-    done[#done + 1] = dst
-  else
-    gone[#gone + 1] = i
-  end
-end
-if #done > 0 then
-  redis.call('SADD', KEYS[1], unpack(done))
-  redis.call('EXPIRE', KEYS[1], ARGV[1])
-end
-return gone
-"""
+SHARED_CHUNK = 1000  # entries per script call when their values are not sent
+
+#: (cache type, key, its value) or (cache type, refs entry, its ``content.Shared`` value)
+Item = tuple[str, str, "bytes | Shared"]
 
 
-@dataclass(frozen=True)
-class Copy:
-    """A value equal to the previous version's ``source`` key (``size`` bytes); ``make``
-    produces it when the source is gone."""
-
-    source: str
-    size: int
-    make: Callable[[], bytes]
-
-
-#: (cache type, key, its value or a ``Copy``)
-Item = tuple[str, str, "bytes | Copy"]
-
-
-def write_version(r: redis.Redis, version: str, items: Iterable[Item], ttl_s: int
+def write_version(r: redis.Redis, version: str, items: Iterable[Item], ttl_s: int, base: str | None = None
                   ) -> tuple[list[str], dict[str, int], int]:
     """Write every item with a safety TTL, indexing the keys; returns (keys, bytes by type,
-    values copied server-side). The index expires from its first members on.
+    shared values not sent because an earlier publish stored them). The index expires from
+    its first members on. ``base``: the version whose publish gave the digests of the shared
+    values not sent; while it is live its refs hash is copied and those entries are not sent
+    at all (``content.copy_refs``).
 
     Chunks go to Redis from a second thread while this one produces the next ones (the
     items are usually computed as they are consumed): Redis works on one chunk while Python
     makes the next, instead of each waiting for the other. At most ``AHEAD`` chunks wait.
-    Copies whose source was gone are sent once every chunk is written; an error in the
-    sending thread is raised here.
+    Shared values found gone (evicted, expired) are sent once every chunk is written; an
+    error in the sending thread is raised here.
     """
     index = keys.version_index_key(version)
-    set_all, copy_all = r.register_script(_SET_ALL), r.register_script(_COPY_ALL)
+    set_all = r.register_script(_SET_ALL)
     written: list[str] = []
     sizes: dict[str, int] = {}
     sets: list[tuple[str, bytes]] = []
-    copies: list[tuple[str, Copy]] = []
-    lost: list[tuple[str, Copy]] = []
-    pending, n_copies = 0, 0
+    shared: list[tuple[str, Shared]] = []
+    lost: list[tuple[str, Shared]] = []
+    pending, shared_bytes, n_kept, n_shared = 0, 0, 0, 0
+    copied = base is not None and copy_refs(r, base, version, ttl_s)
+    seen: set[str] = set()
+    kept: dict[str, Shared] = {}  # entries the copy lists already (not sent)
 
     def send_sets(chunk: list[tuple[str, bytes]]) -> None:
         set_all(keys=[index, *(k for k, _ in chunk)], args=[ttl_s, *(v for _, v in chunk)])
 
-    def send_copies(chunk: list[tuple[str, Copy]]) -> None:
-        gone = copy_all(keys=[index, *(c.source for _, c in chunk), *(k for k, _ in chunk)], args=[ttl_s])
-        lost.extend(chunk[int(i) - 1] for i in gone or [])
+    def send_shared(chunk: list[tuple[str, Shared]]) -> None:
+        lost.extend(put_shared(r, version, chunk, ttl_s))
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="version-writer") as sender:
         waiting: deque[Future[None]] = deque()
@@ -112,11 +85,21 @@ def write_version(r: redis.Redis, version: str, items: Iterable[Item], ttl_s: in
                 waiting.popleft().result()
 
         for cache_type, key, value in items:
-            written.append(key)
-            if isinstance(value, Copy):
-                copies.append((key, value))
-                size, n_copies = value.size, n_copies + 1
+            if isinstance(value, Shared):
+                size, n_shared = value.size, n_shared + 1
+                if copied:
+                    seen.add(key)
+                if value.value is None:
+                    n_kept += 1
+                    if copied:
+                        kept[key] = value
+                    else:
+                        shared.append((key, value))
+                else:
+                    shared.append((key, value))
+                    shared_bytes += size
             else:
+                written.append(key)
                 sets.append((key, value))
                 size = len(value)
                 pending += size
@@ -124,26 +107,35 @@ def write_version(r: redis.Redis, version: str, items: Iterable[Item], ttl_s: in
             if len(sets) >= CHUNK or pending >= CHUNK_BYTES:
                 submit(send_sets, sets)
                 pending = 0
-            if len(copies) >= CHUNK:
-                submit(send_copies, copies)
-        if copies:
-            submit(send_copies, copies)
+            if len(shared) >= SHARED_CHUNK or shared_bytes >= CHUNK_BYTES:
+                submit(send_shared, shared)
+                shared_bytes = 0
+        if shared:
+            submit(send_shared, shared)
         if sets:
             submit(send_sets, sets)
         while waiting:
             waiting.popleft().result()
-    for i in range(0, len(lost), CHUNK):  # sources gone (evicted, expired): their values are sent
-        send_sets([(key, c.make()) for key, c in lost[i:i + CHUNK]])
-    return written, sizes, n_copies - len(lost)
+    for i in range(0, len(lost), CHUNK):  # values gone (evicted, expired): sent after all
+        put_shared(r, version, [(e, Shared.of(s.bytes())) for e, s in lost[i:i + CHUNK]], ttl_s)
+    if copied:
+        settle_refs(r, version, seen, kept, ttl_s)
+    if n_shared or copied:
+        written.append(keys.refs_key(version))
+    return written, sizes, n_kept - len(lost)
 
 
 # The switch's script: the new version's keys made permanent, read from its index set inside
 # Redis (members of an index are the version's keys, ``write_version``); names of 25,000 keys
-# used to go through this process. It is queued in the switch's ``MULTI``, so the switch stays
-# atomic. The previous version is retired after the switch (``retire``). KEYS: new index
+# used to go through this process; and the shared values its build stored or kept from
+# expiring (its fresh set, ``content``), the others being permanent already. It is queued in
+# the switch's ``MULTI``, so the switch stays atomic. The previous version is retired after
+# the switch (``retire``). KEYS: new index, its fresh set; ARGV: keys.CONTENT_PREFIX
 _SWITCH = """
 for _, k in ipairs(redis.call('SMEMBERS', KEYS[1])) do redis.call('PERSIST', k) end
 redis.call('PERSIST', KEYS[1])
+for _, d in ipairs(redis.call('SMEMBERS', KEYS[2])) do redis.call('PERSIST', ARGV[1] .. d) end
+redis.call('DEL', KEYS[2])
 return 0
 """
 
@@ -159,7 +151,8 @@ def switch_version(
 ) -> str | None:
     """Make ``version`` current in one transaction; returns the version it replaced.
 
-    The transaction removes the new keys' TTLs, points ``CURRENT_VERSION`` at the version,
+    The transaction removes the new keys' TTLs (and those of the shared values its build
+    stored), points ``CURRENT_VERSION`` at the version,
     records it in ``VERSIONS`` and stores the file fingerprints the refresh compares against;
     then the previous version's keys get their expiry (``retire.retire_versions``). ``written``
     are the keys ``write_version`` wrote (all in the version's index, which the switch reads
@@ -178,7 +171,7 @@ def switch_version(
         prev = text(pipe.get(keys.CURRENT_VERSION))
         previous[0] = prev
         pipe.multi()
-        pipe.eval(_SWITCH, 1, index)
+        pipe.eval(_SWITCH, 2, index, keys.fresh_content_key(version), keys.CONTENT_PREFIX)
         pipe.set(keys.CURRENT_VERSION, version)
         pipe.zadd(keys.VERSIONS, {version: time.time()})
         pipe.zremrangebyrank(keys.VERSIONS, 0, -(KEEP_VERSIONS + 1))

@@ -4,7 +4,8 @@ The request path must not pay for statistics with extra round trips, and must ne
 to a database. A small Lua script does, atomically and server side: compare
 ``CURRENT_VERSION`` with the version the caller resolved against (a mismatch returns the
 new version and counts nothing, so the caller re-resolves), pick the ``full`` selection
-when the strategy flag says so, ``GET`` the value and ``HINCRBY`` hits or misses on the
+when the strategy flag says so, ``GET`` the value (one stored by content: its digest in the
+version's refs hash, then the value, in the same call) and ``HINCRBY`` hits or misses on the
 cache type's stats hash. The caller's measured time cannot be known before the call, so it
 is carried to the type's *next* call (``Timings``) and lags by one read per process.
 """
@@ -25,6 +26,9 @@ CACHE_TYPES = ("agent_definitions", "user_context", "workflow_state", "selection
 # ARGV: 1 expected version ("" = no check), 2 time to add (us), 3 timed reads to add,
 #       4 "1" when KEYS[4] applies, 5 "1" to count hits only (a probe whose caller, on a miss,
 #       takes the full path that counts it)
+#       6 (optional) an entry of a version's refs hash (KEYS[3] is then that hash): the value
+#         is the content key its digest names (``keys.content_key``), read in the same call
+#       7 (with 6) ``keys.CONTENT_PREFIX``
 # allow-oom (Redis 7 script flag): the read keeps working when Redis is out of memory under
 # noeviction; its only writes are counters on existing fields, a few bytes at most
 READ_COUNTED = """#!lua flags=allow-oom
@@ -36,7 +40,13 @@ end
 local strategy = redis.call('GET', KEYS[2])
 local key = KEYS[3]
 if ARGV[4] == '1' and strategy == 'full' then key = KEYS[4] end
-local value = redis.call('GET', key)
+local value
+if ARGV[6] then
+  local digest = redis.call('HGET', key, ARGV[6])
+  value = digest and redis.call('GET', ARGV[7] .. digest)
+else
+  value = redis.call('GET', key)
+end
 if value then
   redis.call('HINCRBY', KEYS[5], 'hits', 1)
 elseif ARGV[5] ~= '1' then

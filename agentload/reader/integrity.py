@@ -6,7 +6,8 @@ once live; but Redis can still lose some of them: an evicting ``maxmemory-policy
 pattern. A half version answers 404 for agents that exist and 503 for selections while the
 pointer says all is well, and a refresh that only compares the catalog's files would never
 notice. So the refresh checks every key of the live version (its index set lists them) and
-republishes when any is missing, and readiness checks a random sample on every probe.
+every value its refs hash names, and republishes when any is missing, and readiness checks a
+random sample on every probe.
 
 The supported deployment is ``maxmemory-policy noeviction`` (or ``volatile-*``, which only
 evicts keys with a TTL: cached free-text selections and task results, never a live version);
@@ -20,6 +21,7 @@ from redis.exceptions import ResponseError
 
 from agentload import keys
 from agentload.reader.codec import text
+from agentload.reader.shared import missing_content
 
 CHECK_PART = 5000  # keys per EXISTS call
 EVICTING_PREFIX = "allkeys-"
@@ -32,14 +34,15 @@ def required_keys(version: str) -> list[str]:
 
 
 def missing_keys(r: redis.Redis, version: str) -> int:
-    """How many keys of ``version`` are gone (0: whole). One SMEMBERS and one EXISTS per
-    ``CHECK_PART`` keys: about 2 ms per thousand keys."""
+    """How many keys of ``version`` are gone (0: whole), its shared values included
+    (``shared.missing_content``). One SMEMBERS and one EXISTS per ``CHECK_PART`` keys: about
+    2 ms per thousand keys."""
     members = [m for m in (text(k) for k in r.smembers(keys.version_index_key(version))) if m]
     wanted = list(dict.fromkeys([*required_keys(version), *members]))
     present = 0
     for i in range(0, len(wanted), CHECK_PART):
         present += int(r.exists(*wanted[i:i + CHECK_PART]))
-    return len(wanted) - present
+    return len(wanted) - present + missing_content(r, version)
 
 
 def eviction_warning(r: redis.Redis) -> str | None:

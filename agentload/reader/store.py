@@ -23,6 +23,7 @@ from agentload.reader.codec import dumps, loads, text
 from agentload.reader.counting import CACHE_TYPES, READ_COUNTED, READ_COUNTED_SHA, Timings, hit_summary
 from agentload.reader.integrity import required_keys
 from agentload.reader.manifests import ManifestReader, ManifestUnavailable
+from agentload.reader.shared import READ_SHARED, read_shared
 from agentload.resolve import resolve
 from agentload.selection.models import STRATEGIES
 from agentload.settings import get_settings
@@ -59,6 +60,7 @@ class CatalogStore:
     def __init__(self, redis: aioredis.Redis, default_strategy: str | None = None) -> None:
         self._redis = redis
         self._script = redis.register_script(READ_COUNTED)
+        self.shared_script = redis.register_script(READ_SHARED)
         self._resolvers: dict[str, ResolverData] = {}
         self.manifests = ManifestReader(redis, RESOLVER_CACHE)
         self._version: str | None = None  # last version seen current (optimistic)
@@ -108,26 +110,34 @@ class CatalogStore:
         return version, total, hits
 
     async def version_gaps(self, version: str, sample: int = GAP_SAMPLE) -> int:
-        """Keys missing from ``version``: its fixed keys and a random sample of its index
-        (``cache.integrity``); two round trips, cheap enough for every readiness probe."""
-        index = keys.version_index_key(version)
-        reply = cast(list[bytes], await self._redis.srandmember(index, sample) or [])
-        members = [m for m in (text(k) for k in reply) if m]
-        wanted = list(dict.fromkeys([*required_keys(version), *members]))
+        """Keys missing from ``version``: its fixed keys, a random sample of its index and of
+        its shared values (``cache.integrity``); two round trips, cheap enough for every
+        readiness probe."""
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.srandmember(keys.version_index_key(version), sample)
+        pipe.hrandfield(keys.refs_key(version), sample, withvalues=True)
+        reply, refs = await pipe.execute()
+        members = [m for m in (text(k) for k in cast(list[bytes], reply or [])) if m]
+        values = [keys.content_key(text(d) or "") for d in cast(list[bytes], refs or [])[1::2]]
+        wanted = list(dict.fromkeys([*required_keys(version), *members, *values]))
         return len(wanted) - int(await self._redis.exists(*wanted))
 
     # ------------------------------------------------------------------ counted reads
     async def _read(self, cache_type: str, key: str, *, expect: str = "", full_key: str | None = None,
-                    ) -> tuple[str | None, str | None, Any]:
+                    entry: str = "") -> tuple[str | None, str | None, Any]:
         """(current version or None, strategy flag, parsed value) in one round trip."""
-        cur, strategy, raw = await self._counted(cache_type, key, expect, full_key, hits_only=False)
+        cur, strategy, raw = await self._counted(cache_type, key, expect, full_key, hits_only=False, entry=entry)
         return cur, strategy, loads(raw)
 
     async def _counted(self, cache_type: str, key: str, expect: str, full_key: str | None, *,
-                       hits_only: bool, link: Link | None = None) -> tuple[str | None, str | None, bytes | None]:
+                       hits_only: bool, link: Link | None = None, entry: str = "",
+                       ) -> tuple[str | None, str | None, bytes | None]:
+        """One counted read (``counting.READ_COUNTED``); with ``entry``, ``key`` is a version's
+        refs hash and the value read is the one that entry names."""
         us, n = self.timings.take(cache_type)
         script_keys = [keys.CURRENT_VERSION, keys.STRATEGY, key, full_key or key, keys.stats_key(cache_type)]
-        args: list[str | int] = [expect, us, n, "1" if full_key else "0", "1" if hits_only else "0"]
+        args: list[str | int] = [expect, us, n, "1" if full_key else "0", "1" if hits_only else "0",
+                                  *((entry, keys.CONTENT_PREFIX) if entry else ())]
         try:
             if link is None:
                 reply = await self._script(keys=script_keys, args=args)
@@ -186,12 +196,13 @@ class CatalogStore:
         """An agent definition of ``version`` (default: current); counts ``agent_definitions``."""
         started = time.perf_counter()
         if version is not None:
-            _, _, value = await self._read("agent_definitions", keys.agent_key(version, agent_id))
+            _, _, value = await self._read("agent_definitions", keys.refs_key(version),
+                                           entry=keys.agent_entry(agent_id))
         else:
             expect = self._version or await self._require_version()
             for _ in range(MAX_SWITCHES):
-                cur, _, value = await self._read("agent_definitions", keys.agent_key(expect, agent_id),
-                                                 expect=expect)
+                cur, _, value = await self._read("agent_definitions", keys.refs_key(expect),
+                                                 expect=expect, entry=keys.agent_entry(agent_id))
                 if cur == expect:
                     break
                 if cur is None:
@@ -204,11 +215,13 @@ class CatalogStore:
 
     async def get_work_item(self, work_item_id: str, version: str) -> dict[str, Any] | None:
         """A work item of ``version`` with its entry file's text (``publish.work_item_payloads``)."""
-        return cast(dict[str, Any] | None, loads(await self._redis.get(keys.work_item_key(version, work_item_id))))
+        raw, = await read_shared(self.shared_script, version, [keys.work_item_entry(work_item_id)])
+        return cast(dict[str, Any] | None, loads(raw))
 
     async def get_file(self, path: str, version: str) -> dict[str, Any] | None:
         """A file a work item of ``version`` references: path, tokens, text (``publish.file_payloads``)."""
-        return cast(dict[str, Any] | None, loads(await self._redis.get(keys.file_key(version, path))))
+        raw, = await read_shared(self.shared_script, version, [keys.file_entry(path)])
+        return cast(dict[str, Any] | None, loads(raw))
 
     async def get_manifest(self, version: str | None = None) -> dict[str, Any] | None:
         version = version or await self._require_version()

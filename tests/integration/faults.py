@@ -163,20 +163,28 @@ def fast_forward(r: redis.Redis, seconds: float) -> dict[str, int]:
 
 # ----------------------------------------------------------------------------- versions
 
-# KEYS: 1 CURRENT_VERSION; ARGV: 1 version key prefix ("agentload:v1:cat:").
-# Returns {version or false, index members, missing members, agent keys, selection keys,
-# agents in meta (-1 without meta), keys with a TTL}: one atomic snapshot of what a reader sees.
+# KEYS: 1 CURRENT_VERSION; ARGV: 1 version key prefix ("agentload:v1:cat:"), 2 keys.CONTENT_PREFIX,
+# 3 keys.AGENT_ENTRY_PREFIX. Returns {version or false, index members, missing members or values,
+# agent entries, selection keys, agents in meta (-1 without meta), keys or values with a TTL}:
+# one atomic snapshot of what a reader sees (values stored by content: those its refs hash names).
 WHOLE_VERSION = """
 local v = redis.call('GET', KEYS[1])
 if not v then return {false, 0, 0, 0, 0, -1, 0} end
 local base = ARGV[1] .. v .. ':'
 local members = redis.call('SMEMBERS', base .. 'index')
 local missing, agents, sels, ttl = 0, 0, 0, 0
-for _, k in ipairs(members) do
+local function check(k)
   local t = redis.call('PTTL', k)
   if t == -2 then missing = missing + 1 elseif t >= 0 then ttl = ttl + 1 end
-  if string.find(k, base .. 'agent:', 1, true) == 1 then agents = agents + 1 end
+end
+for _, k in ipairs(members) do
+  check(k)
   if string.find(k, base .. 'sel:', 1, true) == 1 then sels = sels + 1 end
+end
+local refs = redis.call('HGETALL', base .. 'refs')
+for i = 1, #refs, 2 do
+  check(ARGV[2] .. refs[i + 1])
+  if string.find(refs[i], ARGV[3], 1, true) == 1 then agents = agents + 1 end
 end
 local meta = redis.call('GET', base .. 'meta')
 local n = -1
@@ -196,13 +204,14 @@ class VersionSnapshot:
     with_ttl: int
 
     def whole(self) -> bool:
-        """Every indexed key exists, the meta is there and agrees with the agent keys."""
+        """Every indexed key and listed value exists, the meta is there and agrees with the agents."""
         return (self.version is not None and self.members > 0 and self.missing == 0
                 and self.meta_agents == self.agents and self.selections > 0)
 
 
 def snapshot(r: redis.Redis) -> VersionSnapshot:
-    raw = r.eval(WHOLE_VERSION, 1, keys.CURRENT_VERSION, keys.version_key("", "")[:-1])
+    raw = r.eval(WHOLE_VERSION, 1, keys.CURRENT_VERSION, keys.version_key("", "")[:-1], keys.CONTENT_PREFIX,
+                 keys.AGENT_ENTRY_PREFIX)
     v = raw[0].decode() if isinstance(raw[0], bytes) else (raw[0] or None)
     return VersionSnapshot(v, *(int(x) for x in raw[1:]))
 

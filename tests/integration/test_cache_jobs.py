@@ -12,6 +12,7 @@ import redis
 
 from agentload import jobs, keys
 from agentload.jobs import runtime
+from agentload.reader.shared import agent_value
 
 BUNDLED = Path(__file__).resolve().parents[2] / "data" / "bmad-method-v6"
 PM = "src/modules/bmm/agents/pm.agent.yaml"
@@ -118,9 +119,12 @@ def test_given_project_context_when_preloading_then_selection_agents_history_and
     assert jobs.preload_context(ctx, "proj-1", "user-1")["observed_transitions"] == 0
     free = jobs.preload_context({**ctx, "request": "pick postgres or dynamo"}, None, None)
     assert free["cached"] is False and free["stored"] is True
-    redis_client.delete(keys.agent_key(v, "architect"))
+    redis_client.hdel(keys.refs_key(v), keys.agent_entry("architect"))
+    assert agent_value(redis_client, v, "architect") is None
     assert jobs.preload_context(ctx, "proj-1", None)["agents_written"] == 1
-    assert redis_client.sismember(keys.version_index_key(v), keys.agent_key(v, "architect"))
+    digest = redis_client.hget(keys.refs_key(v), keys.agent_entry("architect"))
+    assert redis_client.ttl(keys.content_key(digest)) == -1  # kept as long as the version lists it
+    assert orjson.loads(agent_value(redis_client, v, "architect") or "null")["id"] == "architect"
 
 
 def test_given_counters_when_the_flush_job_runs_then_rows_reach_the_database(

@@ -58,8 +58,12 @@ def test_given_catalog_when_publishing_then_every_structured_selection_and_the_p
     for key in expected:
         pipe.ttl(keys.selection_key(v, key))
     assert set(pipe.execute()) == {-1}  # all present, none expiring while current
-    for agent_id in catalog.agents:
-        assert redis_client.exists(keys.agent_key(v, agent_id))
+    listed = redis_client.hgetall(keys.refs_key(v))
+    assert {keys.agent_entry(a) for a in catalog.agents} <= set(listed)
+    pipe = redis_client.pipeline()
+    for digest in listed.values():
+        pipe.ttl(keys.content_key(digest))
+    assert set(pipe.execute()) == {-1}  # every listed value stored, none expiring while current
     meta = redis_client.get(keys.meta_key(v))
     assert meta is not None and '"agents":10' in meta
     assert redis_client.scard(keys.version_index_key(v)) == stats["keys"] - 1

@@ -30,6 +30,7 @@ from agentload.measure.synthetic import make_synthetic_catalog
 from agentload.publish import refresh as refresh_mod
 from agentload.publish.refresh import refresh_catalog
 from agentload.publish.state import WorkerState
+from agentload.reader.shared import agent_value
 from agentload.settings import Settings
 
 LEVELS = "src/modules/bmm/workflows/workflow-status/project-levels.yaml"
@@ -73,7 +74,7 @@ def _replace(path: Path, text: str) -> None:
 
 def _served_pm(r: redis.Redis) -> str:
     version = r.get(keys.CURRENT_VERSION).decode()
-    return str(orjson.loads(r.get(keys.agent_key(version, "pm")))["text"])
+    return str(orjson.loads(agent_value(r, version, "pm") or b"null")["text"])
 
 
 def _errors(r: redis.Redis) -> list[dict[str, Any]]:
@@ -86,7 +87,7 @@ def _assert_one_consistent_version(r: redis.Redis) -> None:
     assert snap.whole() and snap.with_ttl == 0, snap
     full = orjson.loads(r.get(keys.selection_key(snap.version, "full")))
     tokens = {a["id"]: a["tokens"] for a in full["agents"]}
-    pm = orjson.loads(r.get(keys.agent_key(snap.version, "pm")))
+    pm = orjson.loads(agent_value(r, snap.version, "pm") or b"null")
     assert tokens["pm"] == pm["tokens"]
 
 
@@ -212,7 +213,7 @@ def test_given_a_live_file_deleted_when_refreshing_then_held_with_its_path_until
     forced = refresh_catalog(r, settings, state, force=True)
     assert forced["published"] and forced["version"] != v0
     if victim == PM:
-        assert forced["agents"] == 9 and r.get(keys.agent_key(forced["version"], "pm")) is None
+        assert forced["agents"] == 9 and agent_value(r, forced["version"], "pm") is None
 
 
 # ------------------------------------------------------------------------- replaced by garbage

@@ -43,6 +43,7 @@ from agentload import keys
 from agentload.measure.synthetic import make_synthetic_catalog
 from agentload.publish.refresh import refresh_catalog
 from agentload.publish.state import WorkerState
+from agentload.reader.shared import agent_value
 from agentload.settings import Settings
 from agentload.tasknames import TaskName
 from workers.config import visibility_timeout
@@ -175,7 +176,7 @@ def test_given_pool_child_sigkilled_mid_refresh_when_redelivered_then_the_live_v
         assert result.get("skipped") != "locked", result
     assert result["published"] is True and result["previous"] == before["version"]
     live = _assert_whole_and_persistent(r, N_AGENTS)
-    agent = orjson.loads(r.get(keys.agent_key(live, "pm")))
+    agent = orjson.loads(agent_value(r, live, "pm") or b"null")
     assert "Killed-Refresh Product Manager" in agent["text"]
     assert watcher.checks > 50 and not watcher.violations, watcher.violations[:3]
     assert watcher.versions == [before["version"], live]  # old whole version, then new whole version

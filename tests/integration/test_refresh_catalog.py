@@ -18,6 +18,7 @@ from agentload.measure.synthetic import make_synthetic_catalog
 from agentload.publish import refresh as refresh_mod
 from agentload.publish.refresh import refresh_catalog
 from agentload.publish.state import WorkerState
+from agentload.reader.shared import agent_value
 from agentload.settings import Settings
 
 BUNDLED = Path(__file__).resolve().parents[2] / "data" / "bmad-method-v6"
@@ -42,7 +43,7 @@ def settings(root: Path, redis_url: str) -> Settings:
 
 def _agent(r: redis.Redis, agent_id: str) -> dict[str, Any]:
     v = r.get(keys.CURRENT_VERSION)
-    raw = r.get(keys.agent_key(v, agent_id))
+    raw = agent_value(r, v, agent_id)
     assert raw is not None
     return dict(orjson.loads(raw))
 
@@ -85,7 +86,7 @@ def test_given_edited_agent_when_refreshing_then_the_new_text_is_served_and_one_
     assert new["changed_files"] == [PM] and new["parsed"] == 1
     # selections that neither load nor list pm kept (figures refreshed), the other agents copied server-side
     assert 0 < new["reused_selections"] < new["selections"] and new["selected"] > 0
-    assert new["copied_keys"] >= new["agents"] - 1 > 0
+    assert new["reused_values"] >= new["agents"] - 1 > 0
     agent = _agent(redis_client, "pm")
     assert "Refreshed Product Manager" in agent["text"] and agent["tokens"] > 0
     v = new["version"]
@@ -114,7 +115,7 @@ def test_given_force_when_refreshing_then_a_full_rebuild_is_published(
     first = refresh_catalog(redis_client, settings, state)
     forced = refresh_catalog(redis_client, settings, state, force=True)
     assert forced["published"] and forced["version"] != first["version"]
-    assert forced["reused_selections"] == 0 and forced["copied_keys"] == 0 and forced["parsed"] > 10
+    assert forced["reused_selections"] == 0 and forced["reused_values"] == 0 and forced["parsed"] > 10
     assert forced["digest"] == first["digest"]
     # every file was re-hashed: byte-identical agent, path and level files kept their parse,
     # workflows (whose parse also reads their instruction files) were read again
@@ -127,7 +128,11 @@ def _published(r: redis.Redis, version: str) -> dict[str, Any]:
     """Every key of a version by its version-free name; meta without what differs per publish."""
     prefix = keys.version_key(version, "")
     out: dict[str, Any] = {}
+    for entry, digest in r.hgetall(keys.refs_key(version)).items():
+        out[f"refs:{entry}"] = orjson.loads(r.get(keys.content_key(digest)))
     for key in r.smembers(keys.version_index_key(version)):
+        if key == keys.refs_key(version):
+            continue
         value = orjson.loads(r.get(key))
         if key == keys.meta_key(version):
             value = {k: v for k, v in value.items() if k not in {"version", "published_at", "build_ms"}}
@@ -145,17 +150,19 @@ def test_given_warm_worker_when_forcing_then_it_publishes_exactly_what_a_fresh_p
     cold = refresh_catalog(redis_client, settings, WorkerState(), force=True)
     assert warm["reused_parses"] > 0 and cold["reused_parses"] == 0
     published = _published(redis_client, warm["version"])
-    assert len(published) == warm["keys"] - 1 and published == _published(redis_client, cold["version"])
+    stored = [k for k in published if not k.startswith("refs:")]  # keys but the index and the refs hash
+    assert len(stored) == warm["keys"] - 2 and published == _published(redis_client, cold["version"])
 
 
 def test_given_large_catalog_when_one_agent_changes_then_it_alone_is_sent_and_the_version_equals_a_rebuild(
     redis_client: redis.Redis, redis_url: str, tmp_path: Path
 ) -> None:
     """Incremental refresh of a catalog with a bounded manifest: the edited agent is published
-    with its new text and the version digest moves; every other agent definition is copied
-    server-side from the live version (one whose key was lost is sent again), most selections
-    are rebased instead of selected again; and the whole version equals what a forced rebuild
-    in a fresh process publishes."""
+    with its new text and the version digest moves; every other agent definition is the live
+    version's stored value, listed again by a copy of its refs and not sent (one whose value
+    was lost is sent by the republish the next integrity check makes), most selections are
+    rebased instead of selected again; and the whole version equals what a forced rebuild in a
+    fresh process publishes."""
     root = make_synthetic_catalog(BUNDLED, tmp_path / "synthetic", 300)
     settings = Settings(redis_url=redis_url, catalog_path=root, version_ttl_s=60, refresh_lock_timeout_s=30)
     state = WorkerState()
@@ -163,20 +170,26 @@ def test_given_large_catalog_when_one_agent_changes_then_it_alone_is_sent_and_th
     v1 = first["version"]
     agent = root / BMM_AGENTS / "pm-0004.agent.yaml"
     agent.write_text(agent.read_text().replace("role: ", "role: Incrementally edited ", 1))
-    redis_client.delete(keys.agent_key(v1, "architect-0001"))  # lost to eviction: cannot be copied
+    lost = redis_client.hget(keys.refs_key(v1), keys.agent_entry("architect-0001"))
+    redis_client.delete(keys.content_key(lost))  # lost to eviction: must be sent again
     second = refresh_catalog(redis_client, settings, state)
     v2 = second["version"]
     assert second["published"] and second["changed_files"] == [f"{BMM_AGENTS}/pm-0004.agent.yaml"]
     assert second["digest"] != first["digest"] and second["parsed"] == 1
     assert "Incrementally edited" in _agent(redis_client, "pm-0004")["text"]
+    assert second["reused_values"] >= second["agents"] - 1 and second["reused_selections"] > second["selected"] > 0
+    assert agent_value(redis_client, v2, "architect-0001") is None  # listed from the live version, still lost
+    repaired = refresh_catalog(redis_client, settings, state)  # the integrity check finds it and republishes
+    assert repaired["repaired_missing_keys"] == 1 and repaired["published"]
     assert _agent(redis_client, "architect-0001")["id"] == "architect-0001"
-    assert second["copied_keys"] >= second["agents"] - 2 and second["reused_selections"] > second["selected"] > 0
+    v2 = repaired["version"]
     others = [a for a in orjson.loads(redis_client.get(keys.manifest_key(v2)))["lines"]
               if a not in ("pm-0004", "architect-0001") and not a.startswith("bmad")]
     for agent_id in others[::25]:
-        assert redis_client.get(keys.agent_key(v2, agent_id)) == redis_client.get(keys.agent_key(v1, agent_id))
+        entry = keys.agent_entry(agent_id)  # one stored value, listed by both versions
+        assert redis_client.hget(keys.refs_key(v2), entry) == redis_client.hget(keys.refs_key(v1), entry)
     rebuilt = refresh_catalog(redis_client, settings, WorkerState(), force=True)
-    assert rebuilt["copied_keys"] == 0 and rebuilt["reused_selections"] == 0
+    assert rebuilt["reused_values"] == 0 and rebuilt["reused_selections"] == 0
     assert _published(redis_client, v2) == _published(redis_client, rebuilt["version"])
 
 
