@@ -188,6 +188,21 @@ def selection(encoders: dict[str, Callable[[list[str]], np.ndarray]]) -> list[li
     return rows
 
 
+def compare(model: EmbeddingModel, backends: dict[str, Callable[[list[str]], np.ndarray]], requests: list[str],
+            rounds: int, with_selection: bool) -> None:
+    """Print the latency of one request of about 6, 16 and 42 tokens and of a batch of those
+    three, each backend interleaved call by call, then (``with_selection``) the selection
+    figures with each backend's vectors."""
+    lengths = {r: len(model.tokenizer.encode(r).ids) for r in requests}
+    picks = [min(requests, key=lambda r: (abs(lengths[r] - n), r)) for n in (6, 16, 42)]
+    cases = {**{f"1 request, {lengths[p]} tokens": [p] for p in picks}, "batch of those 3": picks}
+    print(f"\nlatency of encode, ms median / p99 ({rounds} rounds interleaved; speed-up of the median vs numpy)")
+    print(table(["texts", *backends], latency(backends, cases, rounds)))
+    if with_selection:
+        print("\nselection_quality.py figures (selective strategy) with each backend's vectors")
+        print(table(["backend", "suite", "recall", "agents", "median red.", "p10 red.", "missed"], selection(backends)))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=200)
@@ -216,14 +231,7 @@ def main() -> None:
     for name in list(backends)[1:]:
         cos = (ref * backends[name](texts)).sum(1)
         print(f"  {name}: min {cos.min():.5f}  mean {cos.mean():.5f}")
-    lengths = {r: len(model.tokenizer.encode(r).ids) for r in requests}
-    picks = [min(requests, key=lambda r: (abs(lengths[r] - n), r)) for n in (6, 16, 42)]
-    cases = {**{f"1 request, {lengths[p]} tokens": [p] for p in picks}, "batch of those 3": picks}
-    print(f"\nlatency of encode, ms median / p99 ({args.rounds} rounds interleaved; speed-up of the median vs numpy)")
-    print(table(["texts", *backends], latency(backends, cases, args.rounds)))
-    if args.selection:
-        print("\nselection_quality.py figures (selective strategy) with each backend's vectors")
-        print(table(["backend", "suite", "recall", "agents", "median red.", "p10 red.", "missed"], selection(backends)))
+    compare(model, backends, requests, args.rounds, args.selection)
 
 
 if __name__ == "__main__":

@@ -26,8 +26,7 @@ from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
-from _common import table
-from embed_onnx import corpus, latency, selection
+from embed_onnx import compare, corpus
 
 from agentload.selection.embed import EmbeddingModel
 
@@ -81,15 +80,7 @@ def main() -> None:
     vectors = distil(model)
     print(f"distilled {vectors.shape[0]:,} token vectors in {time.perf_counter() - t0:.1f} s")
     backends = {"numpy": model.encode, "static": static_encoder(model, vectors, args.sif)}
-    requests, _ = corpus()
-    lengths = {r: len(model.tokenizer.encode(r).ids) for r in requests}
-    picks = [min(requests, key=lambda r: (abs(lengths[r] - n), r)) for n in (6, 16, 42)]
-    cases = {**{f"1 request, {lengths[p]} tokens": [p] for p in picks}, "batch of those 3": picks}
-    print(f"\nlatency of encode, ms median / p99 ({args.rounds} rounds interleaved; speed-up of the median vs numpy)")
-    print(table(["texts", *backends], latency(backends, cases, args.rounds)))
-    if args.selection:
-        print("\nselection_quality.py figures (selective strategy) with each encoder's vectors")
-        print(table(["encoder", "suite", "recall", "agents", "median red.", "p10 red.", "missed"], selection(backends)))
+    compare(model, backends, corpus()[0], args.rounds, args.selection)
 
 
 if __name__ == "__main__":
