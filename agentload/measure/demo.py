@@ -114,10 +114,14 @@ def evaluate_suites(scenarios: Path, layouts: Path = LAYOUTS) -> dict[str, dict[
     return out
 
 
-def journey_tokens(settings: Settings) -> list[dict[str, Any]]:
-    """Every track of the bundled catalog and of each installed tree, walked through the MCP
-    tools (a private Redis per tree); printed, and stored for the report's journey section."""
-    trees = [settings.catalog_path, *sorted(p for p in LAYOUTS.glob("*-installed") if p.is_dir())]
+def journey_tokens(settings: Settings, scenarios: Path | None) -> list[dict[str, Any]]:
+    """Every track of the bundled catalog and of each tree a scenario suite was written for
+    (``evaluation.suite_catalog``: the suite's own ``catalog`` field, not a folder name), walked
+    through the MCP tools (a private Redis per tree); printed, and stored for the report's
+    journey section."""
+    bundled = Path(settings.catalog_path)
+    suites = sorted(scenarios.glob("*.jsonl")) if scenarios is not None and scenarios.is_dir() else []
+    trees = list(dict.fromkeys([bundled, *(suite_catalog(s, LAYOUTS, bundled) for s in suites)]))
     results = [asyncio.run(measure_catalog(root, settings)) for root in trees]
     repository.insert_token_optimization(settings.database_url, [r for res in results for r in ledger_rows(res)])
     for res in results:
@@ -160,7 +164,7 @@ def run_demo(api: str, scenarios: Path | None, report: Path, logs: Path | None) 
                                                token=settings.api_token, redis_url=settings.redis_url)
 
         console.rule("4b. delivered tokens over whole journeys: everything / agents only / progressive (MCP)")
-        figures["journey_tokens"] = journey_tokens(settings)
+        figures["journey_tokens"] = journey_tokens(settings, scenarios)
 
         if scenarios is not None and scenarios.is_dir():
             console.rule(f"5. evaluation on {scenarios}")
